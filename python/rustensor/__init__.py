@@ -1,0 +1,410 @@
+"""rustensor: a tensor engine with a Rust core and PyTorch's Python API.
+
+``import rustensor as torch`` and write torch code: tensors, NumPy sharing, autograd,
+broadcasting, matmul, ``no_grad``, ``torch.func`` and ``torch.compile`` (an identity
+wrapper here). See README.md for what differs from torch.
+"""
+
+from __future__ import annotations
+
+import builtins as _builtins
+from typing import Any
+
+import numpy as _np
+
+from . import _rustensor as _C
+from ._rustensor import (
+    Tensor,
+    cat,
+    device,
+    dtype,
+    get_num_threads,
+    is_grad_enabled,
+    manual_seed,
+    set_num_threads,
+    stack,
+)
+from ._tensor import Size, as_tensor, from_numpy, tensor
+from ._tensor_str import get_printoptions, printoptions, set_printoptions
+
+__version__ = "0.1.0"
+
+bool = _C.bool  # noqa: A001 - torch.bool
+int32 = _C.int32
+int64 = _C.int64
+float32 = _C.float32
+float64 = _C.float64
+float = float32  # noqa: A001
+double = float64
+long = int64
+int = int32  # noqa: A001
+concat = concatenate = cat
+
+_default_dtype = float32
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+def set_default_dtype(d) -> None:
+    if d not in (float32, float64):
+        raise TypeError("only floating-point types are supported as the default type")
+    if d != float32:
+        raise NotImplementedError("rustensor keeps float32 as the default float dtype")
+
+
+def _shape(size) -> list:
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    out = []
+    for s in size:
+        if isinstance(s, _builtins.bool) or not isinstance(s, (_builtins.int, _np.integer, Tensor)):
+            raise TypeError(f"size must be a tuple of ints, but got an element of type {type(s).__name__}")
+        out.append(_builtins.int(s))
+    return out
+
+
+def _finish(t: Tensor, requires_grad: _builtins.bool) -> Tensor:
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    if dtype is None:
+        if isinstance(fill_value, _builtins.bool):
+            dtype = bool
+        elif isinstance(fill_value, (_builtins.int, _np.integer)):
+            dtype = int64
+        else:
+            dtype = float32
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _finish(_C._full(_shape((size,) if isinstance(size, (_builtins.int, _np.integer)) else tuple(size)), fill_value, dtype, device), requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    return _finish(_C._full(_shape(size), 0, dtype or float32, device), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    return _finish(_C._full(_shape(size), 1, dtype or float32, device), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_format=None) -> Tensor:
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _like(fill):
+    def f(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+        return _finish(_C._full(list(input.shape), fill, dtype or input.dtype, device or input.device), requires_grad)
+
+    return f
+
+
+zeros_like = _like(0)
+ones_like = _like(1)
+empty_like = _like(0)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype, device or input.device), requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if dtype is None:
+        dtype = int64 if _builtins.all(isinstance(v, (_builtins.int, _np.integer)) for v in vals) else float32
+    return _finish(_C._arange(_builtins.float(vals[0]), _builtins.float(vals[1]), _builtins.float(vals[2]), dtype, device), requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_C._linspace(_builtins.float(start), _builtins.float(end), _builtins.int(steps), dtype or float32, device), requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_C._eye(n, n if m is None else m, dtype or float32, device), requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_C._random("rand", _shape(size), dtype or float32, device), requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_C._random("randn", _shape(size), dtype or float32, device), requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    return _C._random("randint", _shape((size,) if isinstance(size, _builtins.int) else tuple(size)), dtype or int64, device, _builtins.int(low), _builtins.int(high))
+
+
+def randperm(n, *, dtype=None, device=None) -> Tensor:
+    return argsort(rand(n)).to(dtype or int64) if n > 0 else zeros(0, dtype=dtype or int64)
+
+
+def argsort(input, dim=-1, descending=False):
+    a = _np.argsort(-input.numpy() if descending else input.detach().numpy(), axis=dim, kind="stable")
+    return from_numpy(_np.ascontiguousarray(a.astype(_np.int64)))
+
+
+def is_tensor(obj) -> _builtins.bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input) -> _builtins.int:
+    return input.numel()
+
+
+def is_floating_point(input) -> _builtins.bool:
+    return input.is_floating_point()
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        return tuple(condition.nonzero().unbind(1))
+
+    def as_t(v, like):
+        if isinstance(v, Tensor):
+            return v
+        if isinstance(v, _builtins.bool):
+            return _C._scalar_tensor(v, bool)
+        if isinstance(v, (_builtins.int, _np.integer)):
+            dt = like.dtype if like is not None and not like.is_floating_point() and like.dtype != bool else (like.dtype if like is not None and like.is_floating_point() else int64)
+            return _C._scalar_tensor(v, dt)
+        if isinstance(v, (_builtins.float, _np.floating)):
+            return _C._scalar_tensor(v, like.dtype if like is not None and like.is_floating_point() else float32)
+        return as_tensor(v)
+
+    x = as_t(input, other if isinstance(other, Tensor) else None)
+    y = as_t(other, input if isinstance(input, Tensor) else None)
+    return _C._where(condition, x, y)
+
+
+def clamp(input, min=None, max=None):
+    return input.clamp(min, max)
+
+
+clip = clamp
+
+
+def max(input, dim=None, keepdim=False):  # noqa: A001
+    return input.max(dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):  # noqa: A001
+    return input.min(dim, keepdim)
+
+
+def matmul(input, other):
+    return input.matmul(other)
+
+
+def mm(input, mat2):
+    return input.mm(mat2)
+
+
+def bmm(input, mat2):
+    return input.bmm(mat2)
+
+
+def mv(input, vec):
+    return input.mv(vec)
+
+
+def dot(input, other):
+    return input.dot(other)
+
+
+def outer(input, vec2):
+    return input.outer(vec2)
+
+
+ger = outer
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return input.std(dim, unbiased, keepdim, correction=correction)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return input.var(dim, unbiased, keepdim, correction=correction)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    return input.norm(p, dim, keepdim)
+
+
+def softmax(input, dim, dtype=None):
+    return input.softmax(dim, dtype)
+
+
+def log_softmax(input, dim, dtype=None):
+    return input.log_softmax(dim, dtype)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return input.flatten(start_dim, end_dim)
+
+
+def squeeze(input, dim=None):
+    return input.squeeze(dim)
+
+
+def transpose(input, dim0, dim1):
+    return input.transpose(dim0, dim1)
+
+
+swapaxes = transpose
+
+
+def permute(input, dims):
+    return input.permute(*dims)
+
+
+def reshape(input, shape):
+    return input.reshape(*shape)
+
+
+def broadcast_to(input, size):
+    return input.expand(*size)
+
+
+def broadcast_tensors(*tensors):
+    shape = _np.broadcast_shapes(*[tuple(t.shape) for t in tensors])
+    return tuple(t.expand(*shape) for t in tensors)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    return tensor.split(split_size_or_sections, dim)
+
+
+def chunk(input, chunks, dim=0):
+    return input.chunk(chunks, dim)
+
+
+def unbind(input, dim=0):
+    return input.unbind(dim)
+
+
+def flip(input, dims):
+    return input.flip(dims)
+
+
+def gather(input, dim, index):
+    return input.gather(dim, index)
+
+
+def index_select(input, dim, index):
+    return input.index_select(dim, index)
+
+
+def masked_fill(input, mask, value):
+    return input.masked_fill(mask, value)
+
+
+def masked_select(input, mask):
+    return input.masked_select(mask)
+
+
+def nonzero(input, *, as_tuple=False):
+    nz = input.nonzero()
+    return tuple(nz.unbind(1)) if as_tuple else nz
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    return input.diagonal(offset, dim1, dim2)
+
+
+def diag(input, diagonal=0):
+    if input.ndim == 1:
+        n = input.shape[0] + _builtins.abs(diagonal)
+        out = zeros(n, n, dtype=input.dtype)
+        idx = arange(input.shape[0])
+        r, c = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
+        out[r, c] = input
+        return out
+    return input.diagonal(diagonal)
+
+
+def cumsum(input, dim, *, dtype=None):
+    return input.cumsum(dim, dtype=dtype)
+
+
+def logsumexp(input, dim, keepdim=False):
+    return input.logsumexp(dim, keepdim)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> _builtins.bool:
+    return _builtins.bool(_np.allclose(input.detach().numpy(), other.detach().numpy(), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return from_numpy(_np.isclose(input.detach().numpy(), other.detach().numpy(), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input, other) -> _builtins.bool:
+    return tuple(input.shape) == tuple(other.shape) and _builtins.bool((input == other).all())
+
+
+def _method_fn(name):
+    def f(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            input = as_tensor(input)
+        return getattr(input, name)(*args, **kwargs)
+
+    f.__name__ = name
+    return f
+
+
+for _n in [
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+    "remainder", "pow", "maximum", "minimum", "atan2", "arctan2", "eq", "ne", "lt", "le", "gt", "ge",
+    "greater", "less", "greater_equal", "less_equal", "not_equal", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "neg", "negative", "abs", "absolute", "sign", "square", "exp", "expm1", "log", "log1p", "log2",
+    "log10", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "floor",
+    "ceil", "round", "trunc", "fix", "isnan", "isinf", "isfinite", "sum", "mean", "prod", "amax",
+    "amin", "argmax", "argmin", "any", "all", "unsqueeze", "narrow", "select", "t", "triu", "tril",
+    "scatter_add", "scatter", "clone", "detach", "numel",
+]:
+    globals()[_n] = _method_fn(_n)
+del _n
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    from ._einsum import einsum as _e
+
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return _e(equation, *operands)
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None, disable=False):
+    """torch.compile's signature; rustensor runs eagerly, so this returns ``model``
+    unchanged (as a decorator too). Every op already runs in compiled Rust."""
+    if model is None:
+        return lambda m: m
+    return model
+
+
+from . import autograd, cuda, func  # noqa: E402
+from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
+
+gpu = cuda

@@ -1,0 +1,620 @@
+"""Tensor construction from Python data, indexing, printing, and the Tensor methods
+that are conveniences over the Rust primitives (added onto the compiled class here)."""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import copy as _copy
+from typing import Any
+
+import numpy as np
+
+from . import _rustensor as _C
+from ._rustensor import Tensor
+from ._tensor_str import format_tensor
+
+_NP_OF = {
+    "bool": np.bool_,
+    "int32": np.int32,
+    "int64": np.int64,
+    "float32": np.float32,
+    "float64": np.float64,
+}
+_SUPPORTED = ("bool", "int32", "int64", "float32", "float64")
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``rustensor.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"rustensor.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, i):
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
+
+
+def _dtype_name(dtype) -> str:
+    return repr(dtype).split(".")[-1] if isinstance(dtype, _C.dtype) else str(np.dtype(dtype))
+
+
+def _check_np_dtype(a: np.ndarray, op: str) -> None:
+    if a.dtype.name not in _SUPPORTED:
+        raise TypeError(
+            f"{op}: can't convert np.ndarray of type numpy.{a.dtype.name}. "
+            "The only supported types are: float64, float32, int64, int32, and bool."
+        )
+
+
+def from_numpy(a: Any) -> Tensor:
+    """A tensor sharing ``a``'s memory (no copy); ``a`` stays alive while the tensor does."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
+    _check_np_dtype(a, "from_numpy")
+    if not a.dtype.isnative:
+        raise TypeError("from_numpy: big-endian arrays are not supported; convert with a.astype(a.dtype.newbyteorder('='))")
+    ai = a.__array_interface__
+    strides = ai["strides"]
+    if strides is None:
+        strides, acc = [], a.itemsize
+        for d in reversed(a.shape):
+            strides.append(acc)
+            acc *= max(d, 1)
+        strides.reverse()
+    typestr = "|b1" if a.dtype == np.bool_ else a.dtype.str
+    return _C.from_buffer(ai["data"][0], list(a.shape), list(strides), typestr, a)
+
+
+def _infer_array(data: Any, dtype) -> np.ndarray:
+    """Python data (scalars, nested sequences, arrays, tensors) as a NumPy array with
+    torch's dtype inference: Python floats default to float32, ints to int64."""
+    if isinstance(data, Tensor):
+        return data.detach().cpu().numpy()
+    if isinstance(data, np.ndarray):
+        arr = data
+    else:
+        if isinstance(data, (str, bytes)) or data is None:
+            raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+        try:
+            arr = np.array(data, dtype=_NP_OF[_dtype_name(dtype)] if dtype is not None else None)
+        except ValueError as e:
+            raise ValueError(f"tensor(): expected a rectangular sequence of numbers ({e})") from None
+        except (TypeError, OverflowError) as e:
+            raise TypeError(f"tensor(): could not convert data to a tensor: {e}") from None
+        if dtype is None and arr.dtype.kind == "f":
+            arr = arr.astype(np.float32)
+        elif dtype is None and arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64)
+    if arr.dtype.kind in "OUSV":
+        raise TypeError(f"new(): invalid data type '{arr.dtype}': only numbers and booleans can be made into tensors")
+    if dtype is not None:
+        arr = arr.astype(_NP_OF[_dtype_name(dtype)])
+    elif isinstance(data, np.ndarray):
+        _check_np_dtype(arr, "tensor")
+    return arr
+
+
+def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """``rustensor.tensor``: always a copy, dtype inferred as torch does."""
+    if isinstance(data, Tensor):
+        t = data.detach().clone()
+        if dtype is not None:
+            t = t._to_dtype(dtype)
+    else:
+        arr = _infer_array(data, dtype)
+        if not arr.flags.c_contiguous:
+            arr = arr.copy()  # np.ascontiguousarray would turn 0-d into 1-d
+        t = from_numpy(arr).clone()
+    if device is not None:
+        t = t.to(device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
+    """Shares memory with NumPy arrays and tensors when no conversion is needed."""
+    if isinstance(data, Tensor):
+        t = data if dtype is None else data._to_dtype(dtype)
+    elif isinstance(data, np.ndarray) and (dtype is None or _dtype_name(dtype) == data.dtype.name) and data.dtype.name in _SUPPORTED:
+        t = from_numpy(data)
+    else:
+        t = tensor(data, dtype=dtype)
+    return t if device is None else t.to(device)
+
+
+def as_tensor_or_none(obj: Any):
+    """Operand conversion for operators: lists and arrays become tensors, anything else None."""
+    if isinstance(obj, (list, tuple, np.ndarray, np.generic)):
+        try:
+            return as_tensor(obj)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+# ---------------------------------------------------------------- printing
+
+def tensor_repr(t: Tensor) -> str:
+    d = t.detach()
+    arr = np.asarray(d.cpu()) if d.device.type == "cpu" else np.asarray(d.cpu())
+    gf = t.grad_fn
+    dev = t.device
+    return format_tensor(
+        arr,
+        dtype_name=_dtype_name(t.dtype),
+        is_default_dtype=t.dtype == _C.float32,
+        device=None if dev.type == "cpu" else str(dev if dev.index is not None else f"{dev.type}:0"),
+        requires_grad=t.requires_grad and t.is_leaf,
+        grad_fn=gf.name() if gf is not None else None,
+    )
+
+
+# ---------------------------------------------------------------- indexing
+
+def _as_index_tensor(k: Any) -> Tensor:
+    if isinstance(k, Tensor):
+        return k
+    arr = np.asarray(k)
+    if arr.dtype == np.bool_:
+        return from_numpy(arr.copy()).clone()
+    if arr.size == 0:
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return from_numpy(arr.astype(np.int64)).clone()
+
+
+def _is_adv(k: Any) -> bool:
+    return isinstance(k, (Tensor, list, np.ndarray)) or (isinstance(k, tuple))
+
+
+def _parse_key(t: Tensor, key: Any):
+    """Applies basic indexing; returns (view, advanced dims, index tensors)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    any_adv = any(_is_adv(k) for k in key)
+    consumed = 0
+    for k in key:
+        if k is None or k is Ellipsis or isinstance(k, bool):
+            continue
+        if isinstance(k, Tensor) and k.dtype == _C.bool:
+            consumed += max(k.ndim, 0)
+        elif isinstance(k, (list, np.ndarray)) and np.asarray(k).dtype == np.bool_:
+            consumed += np.asarray(k).ndim
+        else:
+            consumed += 1
+    if consumed > t.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {t.ndim}")
+    if builtins.sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    result, dim = t, 0
+    adv_dims, adv_idx = [], []
+    for k in key:
+        if k is None:
+            result = result.unsqueeze(dim)
+            dim += 1
+        elif k is Ellipsis:
+            dim += t.ndim - consumed
+        elif isinstance(k, bool):
+            result = result.unsqueeze(dim)
+            adv_dims.append(dim)
+            adv_idx.append(tensor([0] if k else [], dtype=_C.int64))
+            dim += 1
+        elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0 and k.dtype in (_C.int64, _C.int32) and not any_adv):
+            k = int(k)
+            if any_adv:
+                adv_dims.append(dim)
+                adv_idx.append(tensor(k))
+                dim += 1
+            else:
+                if dim >= result.ndim:
+                    raise IndexError(f"too many indices for tensor of dimension {t.ndim}")
+                result = result.select(dim, k)
+        elif isinstance(k, slice):
+            step = 1 if k.step is None else int(k.step)
+            if step <= 0:
+                raise ValueError("step must be greater than zero")
+            start = None if k.start is None else int(k.start)
+            stop = None if k.stop is None else int(k.stop)
+            result = result._slice(dim, start, stop, step)
+            dim += 1
+        elif _is_adv(k):
+            it = _as_index_tensor(k)
+            if it.dtype == _C.bool:
+                if it.ndim == 0:
+                    result = result.unsqueeze(dim)
+                    adv_dims.append(dim)
+                    adv_idx.append(tensor([0] if bool(it) else [], dtype=_C.int64))
+                    dim += 1
+                    continue
+                for i in range(it.ndim):
+                    if it.shape[i] != result.shape[dim + i]:
+                        raise IndexError(
+                            f"The shape of the mask {list(it.shape)} at index {i} does not match the shape "
+                            f"of the indexed tensor {list(t.shape)} at index {dim + i}"
+                        )
+                nz = it.nonzero()
+                for i in range(it.ndim):
+                    adv_dims.append(dim + i)
+                    adv_idx.append(nz[:, i].contiguous())
+                dim += it.ndim
+            else:
+                adv_dims.append(dim)
+                adv_idx.append(it)
+                dim += 1
+        else:
+            raise IndexError(
+                "only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                f"Variables are valid indices (got {type(k).__name__})"
+            )
+    return result, adv_dims, adv_idx
+
+
+def _adv_position(adv_dims):
+    """Where the index dims land: at the first indexed dim when the indexed dims are
+    adjacent, else in front (NumPy's rule, which torch follows)."""
+    consecutive = all(b == a + 1 for a, b in zip(adv_dims, adv_dims[1:]))
+    return adv_dims[0] if consecutive else 0
+
+
+def getitem(t: Tensor, key: Any) -> Tensor:
+    result, adv_dims, adv_idx = _parse_key(t, key)
+    if not adv_dims:
+        return result
+    out = result._index_take(adv_dims, adv_idx)
+    pos = _adv_position(adv_dims)
+    if pos == 0:
+        return out
+    k = out.ndim - (result.ndim - len(adv_dims))  # number of index dims
+    rest = list(range(k, out.ndim))
+    perm = rest[:pos] + list(range(k)) + rest[pos:]
+    return out.permute(perm)
+
+
+def setitem(t: Tensor, key: Any, value: Any) -> None:
+    result, adv_dims, adv_idx = _parse_key(t, key)
+    if not isinstance(value, Tensor):
+        value = tensor(value, dtype=t.dtype) if not isinstance(value, np.ndarray) else tensor(value)
+    if not adv_dims:
+        result.copy_(value)
+        return
+    # shape of t[key] in the user's order, then back to canonical (index dims first)
+    shapes = [i.shape for i in adv_idx]
+    ishape = list(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    rest = [result.shape[d] for d in range(result.ndim) if d not in adv_dims]
+    pos = _adv_position(adv_dims)
+    user = rest[:pos] + ishape + rest[pos:]
+    if pos and value.ndim > 0:
+        v = value.expand(*user) if list(value.shape) != user else value
+        k = len(ishape)
+        perm = list(range(pos, pos + k)) + list(range(pos)) + list(range(pos + k, len(user)))
+        value = v.permute(perm)
+    result._index_put(adv_dims, adv_idx, value, False)
+
+
+# ---------------------------------------------------------------- methods
+
+_return_types = {
+    "max": collections.namedtuple("max", ["values", "indices"]),
+    "min": collections.namedtuple("min", ["values", "indices"]),
+}
+
+
+def _extreme(name: str, is_max: bool):
+    def f(self, dim=None, keepdim=False):
+        if dim is None:
+            return self.amax() if is_max else self.amin()
+        if isinstance(dim, Tensor):
+            return self.maximum(dim) if is_max else self.minimum(dim)
+        v, i = self._extreme_dim(is_max, int(dim), keepdim)
+        return _return_types[name](v, i)
+
+    f.__name__ = name
+    return f
+
+
+def _to(self, *args, **kwargs):
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    kwargs.pop("non_blocking", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
+    for a in args:
+        if isinstance(a, _C.dtype) or a in (float, int, bool):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (str, _C.device)):
+            device = a
+        elif a is None:
+            continue
+        else:
+            raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+    r = self
+    if device is not None:
+        dev = _C.device(device) if not isinstance(device, _C.device) else device
+        if dev.type != self.device.type:
+            from . import cuda
+
+            if dev.type == "gpu" and not cuda.is_available():
+                raise RuntimeError(
+                    "rustensor: no GPU adapter is available (device 'gpu', aliases 'cuda'/'wgpu'); "
+                    "check rustensor.cuda.is_available() first"
+                )
+            raise RuntimeError(f"rustensor: moving tensors to {dev} is not supported in this build")
+    if dtype is not None:
+        r = r._to_dtype(dtype)
+    if copy and r is self:
+        r = r.clone()
+    return r
+
+
+def _numpy(self, force: bool = False):
+    if self.requires_grad and not force:
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+    if self.device.type != "cpu":
+        raise TypeError(
+            f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first."
+        )
+    return np.asarray(self.detach() if force else self)
+
+
+def _array(self, dtype=None, copy=None):
+    a = np.asarray(self.detach())
+    if dtype is not None:
+        a = a.astype(dtype)
+    return a.copy() if copy else a
+
+
+def _tolist(self):
+    if self.ndim == 0:
+        return self.item()
+    return np.asarray(self.detach().cpu()).tolist()
+
+
+def _iter(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return iter(self.unbind(0))
+
+
+def _format(self, spec):
+    if self.ndim == 0:
+        return format(self.item(), spec)
+    return object.__format__(repr(self), spec)
+
+
+def _var_like(std: bool):
+    def f(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        if isinstance(unbiased, bool) or unbiased is None:
+            pass
+        else:  # var(dim_as_positional_int, ...) already covered; unbiased given positionally as dim
+            raise TypeError("unbiased must be a bool")
+        if isinstance(dim, bool):  # var(True) means unbiased=True in torch's old signature
+            unbiased, dim = dim, None
+        c = 1.0 if correction is None else float(correction)
+        if unbiased is not None and correction is None:
+            c = 1.0 if unbiased else 0.0
+        return self._var(dim, c, keepdim, std)
+
+    f.__name__ = "std" if std else "var"
+    return f
+
+
+def _norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+    if p in ("fro", None):
+        p = 2.0
+    elif p == "nuc":
+        raise RuntimeError("norm: nuclear norm is not supported")
+    return self._norm(float(p), dim, keepdim)
+
+
+def _repeat(self, *sizes):
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if len(sizes) < self.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+        )
+    x = self.reshape((1,) * (len(sizes) - self.ndim) + tuple(self.shape))
+    inter, target = [], []
+    for r, s in zip(sizes, x.shape):
+        inter += [1, s]
+        target += [r, s]
+    out = x.reshape(inter).expand(*target).reshape([r * s for r, s in zip(sizes, x.shape)])
+    return out.contiguous()
+
+
+def _tri(upper: bool):
+    def f(self, diagonal=0):
+        if self.ndim < 2:
+            raise RuntimeError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions")
+        n, m = self.shape[-2], self.shape[-1]
+        r = _C._arange(0, n, 1, _C.int64).unsqueeze(1)
+        c = _C._arange(0, m, 1, _C.int64).unsqueeze(0)
+        keep = (c - r >= diagonal) if upper else (c - r <= diagonal)
+        zero = _C._scalar_tensor(0, self.dtype)
+        return _C._where(keep, self, zero)
+
+    f.__name__ = "triu" if upper else "tril"
+    return f
+
+
+def _where_m(self, condition, y):
+    from . import where
+
+    return where(condition, self, y)
+
+
+def _new(fill):
+    def f(self, *size, dtype=None, device=None, requires_grad=False):
+        from . import full
+
+        return full(size, fill, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    return f
+
+
+def _uniform_(self, a=0.0, b=1.0):
+    r = _C._random("rand", list(self.shape), self.dtype if self.dtype in (_C.float32, _C.float64) else _C.float32)
+    with _no_grad():
+        self.copy_(r * (b - a) + a)
+    return self
+
+
+def _normal_(self, mean=0.0, std=1.0):
+    r = _C._random("randn", list(self.shape), self.dtype if self.dtype in (_C.float32, _C.float64) else _C.float32)
+    with _no_grad():
+        self.copy_(r * std + mean)
+    return self
+
+
+class _no_grad:
+    def __enter__(self):
+        self.prev = _C._set_grad_enabled(False)
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self.prev)
+
+
+def _deepcopy(self, memo):
+    r = self.detach().clone()
+    if self.requires_grad and self.is_leaf:
+        r.requires_grad_(True)
+    if self.grad is not None:
+        r.grad = self.grad.detach().clone()
+    memo[id(self)] = r
+    return r
+
+
+def _reduce_ex(self, proto):
+    return (_rebuild, (np.asarray(self.detach().cpu()).copy(), self.requires_grad))
+
+
+def _rebuild(arr, requires_grad):
+    return tensor(arr, requires_grad=requires_grad)
+
+
+def _div(self, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        return self._binary("div", other, False)
+    if rounding_mode == "floor":
+        return self._binary("floor_divide", other, False)
+    if rounding_mode == "trunc":
+        q = self._binary("div", other, False)
+        return q.trunc() if q.is_floating_point() else q
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+def _install() -> None:
+    T = Tensor
+    unary = [
+        "abs", "neg", "negative", "sign", "square", "expm1", "log1p", "log2", "log10", "rsqrt",
+        "reciprocal", "sin", "cos", "tan", "floor", "ceil", "round", "trunc", "fix", "isnan", "isinf",
+        "isfinite", "logical_not", "bitwise_not", "absolute",
+    ]
+    for n in unary:
+        setattr(T, n, (lambda n: lambda self: self._unary(n))(n))
+    for n in unary + ["exp", "log", "relu", "sigmoid", "tanh", "sqrt"]:
+        if n in ("isnan", "isinf", "isfinite"):
+            continue
+        setattr(T, n + "_", (lambda n: lambda self: self._unary_(n))(n))
+    binary = [
+        "mul", "multiply", "true_divide", "floor_divide", "remainder", "pow", "maximum", "minimum",
+        "atan2", "arctan2", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal",
+        "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and",
+        "bitwise_or", "bitwise_xor",
+    ]
+    for n in binary:
+        setattr(T, n, (lambda n: lambda self, other: self._binary(n, other, False))(n))
+        setattr(T, n + "_", (lambda n: lambda self, other: self._binary_(n, other))(n))
+
+    def add(self, other, *, alpha=1):
+        return self._binary("add", other if alpha == 1 else other * alpha, False)
+
+    def sub(self, other, *, alpha=1):
+        return self._binary("sub", other if alpha == 1 else other * alpha, False)
+
+    def add_(self, other, *, alpha=1):
+        return self._binary_("add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, *, alpha=1):
+        return self._binary_("sub", other if alpha == 1 else other * alpha)
+
+    T.add, T.sub, T.subtract, T.add_, T.sub_ = add, sub, sub, add_, sub_
+    T.div = T.divide = _div
+    T.div_ = lambda self, other: self._binary_("div", other)
+    T.max = _extreme("max", True)
+    T.min = _extreme("min", False)
+    T.var = _var_like(False)
+    T.std = _var_like(True)
+    T.norm = _norm
+    T.to = _to
+    T.cpu = lambda self: self.to("cpu")
+    T.cuda = lambda self, device=None, non_blocking=False: self.to("gpu" if device is None else device)
+    T.gpu = T.cuda
+    T.numpy = _numpy
+    T.__array__ = _array
+    T.tolist = _tolist
+    T.__iter__ = _iter
+    T.__format__ = _format
+    T.__deepcopy__ = _deepcopy
+    T.__copy__ = lambda self: self
+    T.__reduce_ex__ = _reduce_ex
+    T.repeat = _repeat
+    T.tile = lambda self, *dims: _repeat(self, *((1,) * (self.ndim - len(dims)) + tuple(dims if not (len(dims) == 1 and isinstance(dims[0], (tuple, list))) else dims[0])))
+    T.triu = _tri(True)
+    T.tril = _tri(False)
+    T.where = _where_m
+    T.expand_as = lambda self, other: self.expand(*other.shape)
+    T.view_as = lambda self, other: self.view(*other.shape)
+    T.reshape_as = lambda self, other: self.reshape(*other.shape)
+    T.broadcast_to = lambda self, shape: self.expand(*shape)
+    T.type_as = lambda self, other: self._to_dtype(other.dtype)
+    T.mm = lambda self, other: self.matmul(other) if self.ndim == 2 and other.ndim == 2 else _raise(RuntimeError, f"mm: expected 2-D tensors, got {self.ndim}-D and {other.ndim}-D")
+    T.bmm = lambda self, other: self.matmul(other) if self.ndim == 3 and other.ndim == 3 else _raise(RuntimeError, f"bmm: expected 3-D tensors, got {self.ndim}-D and {other.ndim}-D")
+    T.mv = lambda self, vec: self.matmul(vec) if self.ndim == 2 and vec.ndim == 1 else _raise(RuntimeError, f"mv: expected a 2-D matrix and a 1-D vector, got {self.ndim}-D and {vec.ndim}-D")
+    T.dot = lambda self, other: self.matmul(other) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors")
+    T.outer = lambda self, other: self.reshape(-1, 1) * other.reshape(1, -1)
+    T.masked_select = lambda self, mask: getitem(self.expand(*np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))), mask.expand(*np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))))
+    T.masked_fill_ = lambda self, mask, value: _inplace_assign(self, self.masked_fill(mask, value))
+    T.clamp_ = lambda self, min=None, max=None: _inplace_assign(self, self.clamp(min, max))
+    T.clip = T.clamp
+    T.clip_ = T.clamp_
+    T.scatter = lambda self, dim, index, src: self._scatter(dim, index, src if isinstance(src, Tensor) else _C._full([], src, self.dtype).expand(*index.shape))
+    T.new_zeros = _new(0)
+    T.new_ones = _new(1)
+    T.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: _new(fill_value)(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+    T.new_empty = _new(0)
+    T.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    T.uniform_ = _uniform_
+    T.normal_ = _normal_
+    T.type = lambda self, dtype=None: (f"rustensor.{_dtype_name(self.dtype).capitalize()}Tensor" if dtype is None else self._to_dtype(dtype))
+    T.__contains__ = lambda self, item: bool((self == item).any())
+    T.H = property(lambda self: self.mT if self.ndim == 2 else _raise(RuntimeError, "tensor.H is only supported on matrices (2-D tensors)"))
+    T.half = lambda self: _raise(TypeError, "float16 is not supported yet")
+
+
+def _inplace_assign(self, r):
+    with _no_grad():
+        self.copy_(r)
+    return self
+
+
+def _raise(exc, msg):
+    raise exc(msg)
+
+
+_install()

@@ -1,0 +1,495 @@
+//! Reverse-mode autograd: graph nodes, saved tensors, grad mode, and the backward engine.
+//!
+//! Each differentiable op on inputs that require grad creates a [`Node`] holding a
+//! [`GradFn`] (what it saved) and edges to its inputs' nodes; leaves get an AccumulateGrad
+//! node. `backward` counts dependencies once, then runs nodes in reverse topological order.
+//! The graph is owned by the tensors that reach it, so it dies with them.
+use crate::layout::Layout;
+use crate::ops::view::ViewFn;
+use crate::tensor::{Tensor, TensorImpl};
+use crate::{bail, DType, Error, Result};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+pub type Hook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether ops record graph nodes on this thread (`torch.is_grad_enabled()`).
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(|g| g.get())
+}
+pub fn set_grad_enabled(on: bool) -> bool {
+    GRAD_ENABLED.with(|g| g.replace(on))
+}
+
+/// Restores the previous grad mode when dropped.
+pub struct GradModeGuard(bool);
+impl GradModeGuard {
+    pub fn new(on: bool) -> Self {
+        GradModeGuard(set_grad_enabled(on))
+    }
+}
+impl Drop for GradModeGuard {
+    fn drop(&mut self) {
+        set_grad_enabled(self.0);
+    }
+}
+
+/// A tensor an op kept for its backward, with the version it had then.
+pub struct Saved {
+    t: Tensor,
+    version: u64,
+    /// Set when the saved tensor is the op's own output: re-attached on unpack so that
+    /// higher-order graphs see it, without a strong cycle node -> output -> node.
+    output_of: Option<Weak<Node>>,
+}
+
+impl Saved {
+    pub fn input(t: &Tensor) -> Saved {
+        Saved { t: t.clone(), version: t.version(), output_of: None }
+    }
+    pub fn output(t: &Tensor, node: &Weak<Node>) -> Saved {
+        Saved { t: t.detach(), version: t.version(), output_of: Some(node.clone()) }
+    }
+    pub fn get(&self, node_name: &str) -> Result<Tensor> {
+        let now = self.t.version();
+        if now != self.version {
+            bail!(
+                Runtime,
+                "one of the variables needed for gradient computation has been modified by an inplace operation: [{} {:?}], which is used by {node_name}, is at version {now}; expected version {} instead. Hint: the backtrace further above shows the operation that failed to compute its gradient. The variable in question was changed in there or anywhere later. Good luck!",
+                self.t.dtype().name(),
+                self.t.shape(),
+                self.version
+            );
+        }
+        match &self.output_of {
+            None => Ok(self.t.clone()),
+            Some(w) => {
+                let t = self.t.detach();
+                if let Some(n) = w.upgrade() {
+                    t.set_grad_fn(n);
+                }
+                Ok(t)
+            }
+        }
+    }
+}
+
+/// What each op saved for its backward. One variant per differentiable primitive.
+pub enum GradFn {
+    Add { a: Vec<usize>, b: Vec<usize> },
+    Sub { a: Vec<usize>, b: Vec<usize> },
+    Mul { a: Saved, b: Saved },
+    Div { a: Saved, b: Saved },
+    Pow { a: Saved, b: Saved, out: Saved },
+    Maximum { a: Saved, b: Saved },
+    Minimum { a: Saved, b: Saved },
+    Atan2 { a: Saved, b: Saved },
+    Unary { op: crate::op::UnaryOp, x: Saved, out: Saved },
+    Clamp { x: Saved, min: Option<f64>, max: Option<f64> },
+    Where { cond: Tensor, a: Vec<usize>, b: Vec<usize> },
+    Cast { from: DType },
+    Identity,
+    Sum { shape: Vec<usize>, dims: Vec<usize>, keepdim: bool },
+    Prod { x: Saved, out: Saved, dims: Vec<usize>, keepdim: bool },
+    /// max/min/amax/amin: gradient shared evenly among tied extremes.
+    Extreme { x: Saved, out: Saved, dims: Vec<usize>, keepdim: bool },
+    /// max(dim)/min(dim): gradient goes to the returned index.
+    ExtremeDim { shape: Vec<usize>, indices: Tensor, dim: usize, keepdim: bool },
+    Softmax { out: Saved, dim: usize },
+    LogSoftmax { out: Saved, dim: usize },
+    Cumsum { dim: usize },
+    Matmul { a: Saved, b: Saved },
+    Reshape { shape: Vec<usize> },
+    Permute { dims: Vec<usize> },
+    Expand { shape: Vec<usize> },
+    View { shape: Vec<usize>, view: ViewFn },
+    ViewScatter { view: ViewFn },
+    Index { shape: Vec<usize>, dims: Vec<usize>, indices: Vec<Tensor> },
+    IndexPutAcc { dims: Vec<usize>, indices: Vec<Tensor> },
+    IndexPut { dims: Vec<usize>, indices: Vec<Tensor>, values_shape: Vec<usize> },
+    Gather { shape: Vec<usize>, dim: usize, index: Tensor },
+    ScatterAdd { dim: usize, index: Tensor },
+    Cat { dim: usize, sizes: Vec<usize> },
+}
+
+pub enum NodeKind {
+    /// AccumulateGrad of a leaf.
+    Leaf(Arc<TensorImpl>),
+    /// `None` once a backward without `retain_graph` has freed the saved tensors.
+    Op(Mutex<Option<GradFn>>),
+}
+
+pub struct Node {
+    pub name: &'static str,
+    pub kind: NodeKind,
+    pub next: Vec<Option<Arc<Node>>>,
+    pub(crate) hooks: Mutex<Vec<Hook>>,
+    pub(crate) retained: Mutex<Option<Weak<TensorImpl>>>,
+    /// Shape and dtype of the output whose gradient arrives here.
+    pub out_shape: Vec<usize>,
+    pub out_dtype: DType,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(e) => e.into_inner(),
+    }
+}
+
+impl Node {
+    pub fn add_hook(&self, h: Hook) {
+        lock(&self.hooks).push(h);
+    }
+    pub fn retain(&self, t: &Tensor) {
+        *lock(&self.retained) = Some(Arc::downgrade(&t.0));
+    }
+    /// torch's name for the node type, e.g. `MulBackward0`.
+    pub fn type_name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl Tensor {
+    /// The node a gradient for this tensor flows into (its grad_fn, or its AccumulateGrad).
+    pub(crate) fn grad_edge(&self) -> Option<Arc<Node>> {
+        if !self.requires_grad() {
+            return None;
+        }
+        let mut m = self.meta();
+        if let Some(f) = &m.grad_fn {
+            return Some(f.clone());
+        }
+        if let Some(a) = m.accumulator.upgrade() {
+            return Some(a);
+        }
+        let a = Arc::new(Node {
+            name: "AccumulateGrad",
+            kind: NodeKind::Leaf(self.0.clone()),
+            next: vec![],
+            hooks: Mutex::new(vec![]),
+            retained: Mutex::new(None),
+            out_shape: self.shape().to_vec(),
+            out_dtype: self.dtype(),
+        });
+        m.accumulator = Arc::downgrade(&a);
+        Some(a)
+    }
+
+    /// Registers a gradient hook (`register_hook`): it may return a replacement gradient.
+    pub fn register_hook(&self, h: Hook) -> Result<()> {
+        if !self.requires_grad() {
+            bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
+        }
+        match self.grad_fn() {
+            Some(n) => n.add_hook(h),
+            None => self.meta().hooks.push(h),
+        }
+        Ok(())
+    }
+
+    pub fn retain_grad(&self) -> Result<()> {
+        if !self.requires_grad() {
+            bail!(Runtime, "can't retain_grad on Tensor that has requires_grad=False");
+        }
+        if let Some(n) = self.grad_fn() {
+            n.retain(self);
+            self.meta().retains_grad = true;
+        }
+        Ok(())
+    }
+}
+
+/// Records `out` as produced by `name` from `inputs` when grad mode is on and any input
+/// requires grad. `make` builds the saved state; it gets the node's weak self for outputs.
+pub(crate) fn record(
+    out: Tensor,
+    name: &'static str,
+    inputs: &[&Tensor],
+    make: impl FnOnce(&Tensor, &Weak<Node>) -> GradFn,
+) -> Tensor {
+    if !is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
+        return out;
+    }
+    if !out.dtype().is_float() {
+        return out;
+    }
+    let next: Vec<Option<Arc<Node>>> = inputs.iter().map(|t| t.grad_edge()).collect();
+    let node = Arc::new_cyclic(|w| Node {
+        name,
+        kind: NodeKind::Op(Mutex::new(Some(make(&out, w)))),
+        next,
+        hooks: Mutex::new(vec![]),
+        retained: Mutex::new(None),
+        out_shape: out.shape().to_vec(),
+        out_dtype: out.dtype(),
+    });
+    out.set_grad_fn(node);
+    out
+}
+
+/// What a backward pass does with the gradients that reach leaves.
+pub enum Sink<'a> {
+    /// `tensor.backward()`: add into each leaf's `.grad`.
+    Accumulate,
+    /// `autograd.grad(...)`: collect the gradient for these tensors' nodes, touch no `.grad`.
+    Capture(&'a [Tensor]),
+}
+
+fn key(n: &Arc<Node>) -> usize {
+    Arc::as_ptr(n) as usize
+}
+
+fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(old) => old.add(&g)?,
+    });
+    Ok(())
+}
+
+/// Runs backward from `roots` (each with its seed gradient). Returns, for `Sink::Capture`,
+/// the gradient of each requested tensor (None when unreachable).
+pub fn run_backward(
+    roots: &[(Tensor, Tensor)],
+    sink: Sink,
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    let _mode = GradModeGuard::new(create_graph);
+    let mut root_nodes = vec![];
+    for (t, g) in roots {
+        match t.grad_edge() {
+            Some(n) => root_nodes.push((n, g.clone())),
+            None => bail!(Runtime, "element 0 of tensors does not require grad and does not have a grad_fn"),
+        }
+    }
+    // Capture targets: the node whose incoming gradient is the tensor's gradient.
+    let mut targets: HashMap<usize, Vec<usize>> = HashMap::new();
+    if let Sink::Capture(ts) = &sink {
+        for (i, t) in ts.iter().enumerate() {
+            match t.grad_edge() {
+                Some(n) => targets.entry(key(&n)).or_default().push(i),
+                None => bail!(Runtime, "One of the differentiated Tensors does not require grad"),
+            }
+        }
+    }
+    // Dependency counts over the reachable graph.
+    let mut deps: HashMap<usize, usize> = HashMap::new();
+    let mut nodes: HashMap<usize, Arc<Node>> = HashMap::new();
+    let mut stack: Vec<Arc<Node>> = root_nodes.iter().map(|(n, _)| n.clone()).collect();
+    while let Some(n) = stack.pop() {
+        if nodes.insert(key(&n), n.clone()).is_some() {
+            continue;
+        }
+        for m in n.next.iter().flatten() {
+            *deps.entry(key(m)).or_insert(0) += 1;
+            stack.push(m.clone());
+        }
+    }
+    let mut grads: HashMap<usize, Option<Tensor>> = HashMap::new();
+    for (n, g) in &root_nodes {
+        accumulate(grads.entry(key(n)).or_insert(None), g.clone())?;
+    }
+    let mut captured: Vec<Option<Tensor>> = match &sink {
+        Sink::Capture(ts) => vec![None; ts.len()],
+        Sink::Accumulate => vec![],
+    };
+    let mut ready: Vec<Arc<Node>> = vec![];
+    for (n, _) in &root_nodes {
+        if deps.get(&key(n)).copied().unwrap_or(0) == 0 && !ready.iter().any(|r| Arc::ptr_eq(r, n)) {
+            ready.push(n.clone());
+        }
+    }
+    while let Some(node) = ready.pop() {
+        let k = key(&node);
+        let Some(mut grad) = grads.remove(&k).flatten() else {
+            // no gradient reached this node: its inputs get none from it
+            for m in node.next.iter().flatten() {
+                release(&mut deps, m, &mut ready);
+            }
+            continue;
+        };
+        let hooks: Vec<Hook> = lock(&node.hooks).clone();
+        for h in hooks {
+            if let Some(g2) = h(&grad)? {
+                grad = g2;
+            }
+        }
+        let retained = lock(&node.retained).as_ref().and_then(|w| w.upgrade());
+        if let Some(t) = retained {
+            let t = Tensor(t);
+            let g = if create_graph { grad.clone() } else { grad.detach() };
+            let mut m = t.meta();
+            accumulate(&mut m.grad, g)?;
+        }
+        if let Some(idx) = targets.get(&k) {
+            for &i in idx {
+                accumulate(&mut captured[i], grad.clone())?;
+            }
+        }
+        match &node.kind {
+            NodeKind::Leaf(leaf) => {
+                if let Sink::Accumulate = sink {
+                    let leaf = Tensor(leaf.clone());
+                    let hooks: Vec<Hook> = leaf.meta().hooks.clone();
+                    for h in hooks {
+                        if let Some(g2) = h(&grad)? {
+                            grad = g2;
+                        }
+                    }
+                    accumulate_leaf(&leaf, grad, create_graph)?;
+                }
+            }
+            NodeKind::Op(f) => {
+                let mut guard = lock(f);
+                let Some(gf) = guard.as_ref() else {
+                    bail!(
+                        Runtime,
+                        "Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward."
+                    );
+                };
+                let in_grads = gf.backward(node.name, &grad, &node)?;
+                if !retain_graph {
+                    *guard = None;
+                }
+                drop(guard);
+                for (m, g) in node.next.iter().zip(in_grads) {
+                    let Some(m) = m else { continue };
+                    if let Some(g) = g {
+                        let g = if g.shape() != m.out_shape.as_slice() { g.sum_to(&m.out_shape)? } else { g };
+                        let g = if g.dtype() != m.out_dtype { g.to_dtype(m.out_dtype)? } else { g };
+                        accumulate(grads.entry(key(m)).or_insert(None), g)?;
+                    }
+                    release(&mut deps, m, &mut ready);
+                }
+            }
+        }
+    }
+    Ok(captured)
+}
+
+fn release(deps: &mut HashMap<usize, usize>, m: &Arc<Node>, ready: &mut Vec<Arc<Node>>) {
+    if let Some(c) = deps.get_mut(&key(m)) {
+        *c -= 1;
+        if *c == 0 {
+            ready.push(m.clone());
+        }
+    }
+}
+
+fn accumulate_leaf(leaf: &Tensor, grad: Tensor, create_graph: bool) -> Result<()> {
+    let existing = leaf.meta().grad.clone();
+    match existing {
+        None => {
+            // the first gradient is stored as is (detached unless building a higher-order graph)
+            let g = if create_graph { grad } else { grad.detach().contiguous_owned()? };
+            leaf.meta().grad = Some(g);
+        }
+        Some(old) => {
+            if create_graph || old.requires_grad() {
+                let sum = old.add(&grad)?;
+                leaf.meta().grad = Some(sum);
+            } else {
+                // in place, as torch: `x.grad` keeps its identity across backward calls
+                let _ng = GradModeGuard::new(false);
+                old.add_inplace_raw(&grad)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `tensor.backward(gradient, retain_graph, create_graph)`.
+pub fn backward(t: &Tensor, gradient: Option<Tensor>, retain_graph: bool, create_graph: bool) -> Result<()> {
+    if !t.requires_grad() {
+        bail!(Runtime, "element 0 of tensors does not require grad and does not have a grad_fn");
+    }
+    let g = match gradient {
+        Some(g) => {
+            if g.shape() != t.shape() {
+                bail!(
+                    Runtime,
+                    "Mismatch in shape: grad_output[0] has a shape of {:?} and output[0] has a shape of {:?}.",
+                    g.shape(),
+                    t.shape()
+                );
+            }
+            g
+        }
+        None => {
+            if t.numel() != 1 {
+                bail!(Runtime, "grad can be implicitly created only for scalar outputs");
+            }
+            Tensor::ones_like(t)?
+        }
+    };
+    run_backward(&[(t.clone(), g)], Sink::Accumulate, retain_graph, create_graph).map(|_| ())
+}
+
+/// `autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
+pub fn grad(
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    grad_outputs: Option<Vec<Option<Tensor>>>,
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    let mut roots = vec![];
+    for (i, o) in outputs.iter().enumerate() {
+        let g = grad_outputs.as_ref().and_then(|v| v.get(i).cloned().flatten());
+        let g = match g {
+            Some(g) => g,
+            None => {
+                if o.numel() != 1 {
+                    bail!(Runtime, "grad can be implicitly created only for scalar outputs");
+                }
+                Tensor::ones_like(o)?
+            }
+        };
+        if !o.requires_grad() {
+            bail!(Runtime, "element {i} of tensors does not require grad and does not have a grad_fn");
+        }
+        roots.push((o.clone(), g));
+    }
+    let res = run_backward(&roots, Sink::Capture(inputs), retain_graph, create_graph)?;
+    let mut out = vec![];
+    for (i, g) in res.into_iter().enumerate() {
+        match g {
+            Some(g) => out.push(Some(g)),
+            None if allow_unused => out.push(None),
+            None => {
+                return Err(Error::Runtime(format!(
+                    "One of the differentiated Tensors (input {i}) appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior."
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Gradients of a broadcast op reduce back to each input's shape.
+impl Tensor {
+    pub fn sum_to(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let nd = self.ndim();
+        let lead = nd.saturating_sub(shape.len());
+        let mut dims = vec![];
+        for d in 0..nd {
+            if d < lead || (shape[d - lead] == 1 && self.shape()[d] != 1) {
+                dims.push(d);
+            }
+        }
+        let s = self.sum_dims(&dims, true)?;
+        s.reshape(shape)
+    }
+}
+

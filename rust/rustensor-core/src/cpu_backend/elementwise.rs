@@ -1,0 +1,409 @@
+//! Elementwise kernels over any strides: unary, binary, where, cast/copy and fill.
+//!
+//! Inputs arrive already broadcast to the output's shape (stride 0) and already in the
+//! compute dtype; each op picks a monomorphised closure once, outside the loops.
+use super::math::{Float, Int};
+use super::strided::for_each_run;
+use crate::layout::Layout;
+use crate::op::{BinaryOp, UnaryOp};
+use crate::{bail, with_dtype, DType, Element, Result, Scalar};
+
+/// A base pointer into storage plus the layout to read or write through it.
+#[derive(Clone, Copy)]
+pub struct Strided<'a> {
+    pub ptr: *mut u8,
+    pub layout: &'a Layout,
+}
+
+#[derive(Clone, Copy)]
+struct P<T>(*mut T);
+// SAFETY: kernels write disjoint output elements from each chunk; inputs are only read.
+unsafe impl<T> Send for P<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for P<T> {}
+
+fn cpu_has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static F: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *F.get_or_init(|| is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+fn cpu_has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static F: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *F.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+// Contiguous loops are compiled three times (AVX-512, AVX2, baseline) and picked at run
+// time, so one wheel runs everywhere and vectorises as wide as the CPU allows.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub unsafe fn loop1_512<T: Copy, U, F: Fn(T) -> U>(po: *mut U, pa: *const T, len: usize, f: &F) {
+        for i in 0..len {
+            *po.add(i) = f(*pa.add(i));
+        }
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn loop1_256<T: Copy, U, F: Fn(T) -> U>(po: *mut U, pa: *const T, len: usize, f: &F) {
+        for i in 0..len {
+            *po.add(i) = f(*pa.add(i));
+        }
+    }
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub unsafe fn loop2_512<T: Copy, U, F: Fn(T, T) -> U>(po: *mut U, pa: *const T, pb: *const T, len: usize, f: &F) {
+        for i in 0..len {
+            *po.add(i) = f(*pa.add(i), *pb.add(i));
+        }
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn loop2_256<T: Copy, U, F: Fn(T, T) -> U>(po: *mut U, pa: *const T, pb: *const T, len: usize, f: &F) {
+        for i in 0..len {
+            *po.add(i) = f(*pa.add(i), *pb.add(i));
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn contig1<T: Copy, U, F: Fn(T) -> U>(po: *mut U, pa: *const T, len: usize, f: &F) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if cpu_has_avx512() {
+            return wide::loop1_512(po, pa, len, f);
+        }
+        if cpu_has_avx2() {
+            return wide::loop1_256(po, pa, len, f);
+        }
+    }
+    for i in 0..len {
+        *po.add(i) = f(*pa.add(i));
+    }
+}
+
+#[inline(always)]
+unsafe fn contig2<T: Copy, U, F: Fn(T, T) -> U>(po: *mut U, pa: *const T, pb: *const T, len: usize, f: &F) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if cpu_has_avx512() {
+            return wide::loop2_512(po, pa, pb, len, f);
+        }
+        if cpu_has_avx2() {
+            return wide::loop2_256(po, pa, pb, len, f);
+        }
+    }
+    for i in 0..len {
+        *po.add(i) = f(*pa.add(i), *pb.add(i));
+    }
+}
+
+/// out[i] = f(a[i]) over any strides.
+pub fn map1<T: Element, U: Element, F: Fn(T) -> U + Sync>(out: Strided, a: Strided, f: F) {
+    let shape = &out.layout.shape;
+    let (po, pa) = (P(out.ptr as *mut U), P(a.ptr as *mut T));
+    let parallel = out.layout.numel() >= super::parallel::PAR_MIN_ELEMS;
+    for_each_run(
+        shape,
+        [&out.layout.strides, &a.layout.strides],
+        [out.layout.offset as isize, a.layout.offset as isize],
+        parallel,
+        |o, len, st| {
+            let (po, pa) = (po, pa);
+            // SAFETY: offsets come from layouts validated against their storages.
+            unsafe {
+                let (po, pa) = (po.0.offset(o[0]), pa.0.offset(o[1]) as *const T);
+                match st {
+                    [1, 1] => contig1(po, pa, len, &f),
+                    [1, 0] => {
+                        let v = f(*pa);
+                        for i in 0..len {
+                            *po.add(i) = v;
+                        }
+                    }
+                    _ => {
+                        for i in 0..len as isize {
+                            *po.offset(i * st[0]) = f(*pa.offset(i * st[1]));
+                        }
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// out[i] = f(a[i], b[i]) over any strides.
+pub fn map2<T: Element, U: Element, F: Fn(T, T) -> U + Sync>(out: Strided, a: Strided, b: Strided, f: F) {
+    let shape = &out.layout.shape;
+    let (po, pa, pb) = (P(out.ptr as *mut U), P(a.ptr as *mut T), P(b.ptr as *mut T));
+    let parallel = out.layout.numel() >= super::parallel::PAR_MIN_ELEMS;
+    for_each_run(
+        shape,
+        [&out.layout.strides, &a.layout.strides, &b.layout.strides],
+        [out.layout.offset as isize, a.layout.offset as isize, b.layout.offset as isize],
+        parallel,
+        |o, len, st| {
+            let (po, pa, pb) = (po, pa, pb);
+            // SAFETY: offsets come from layouts validated against their storages.
+            unsafe {
+                let po = po.0.offset(o[0]);
+                let pa = pa.0.offset(o[1]) as *const T;
+                let pb = pb.0.offset(o[2]) as *const T;
+                match st {
+                    [1, 1, 1] => contig2(po, pa, pb, len, &f),
+                    [1, 1, 0] => {
+                        let bv = *pb;
+                        contig1(po, pa, len, &|x| f(x, bv))
+                    }
+                    [1, 0, 1] => {
+                        let av = *pa;
+                        contig1(po, pb, len, &|y| f(av, y))
+                    }
+                    _ => {
+                        for i in 0..len as isize {
+                            *po.offset(i * st[0]) = f(*pa.offset(i * st[1]), *pb.offset(i * st[2]));
+                        }
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// out[i] = if c[i] { a[i] } else { b[i] }.
+pub fn map_where<T: Element>(out: Strided, c: Strided, a: Strided, b: Strided) {
+    let (po, pc, pa, pb) = (P(out.ptr as *mut T), P(c.ptr as *mut bool), P(a.ptr as *mut T), P(b.ptr as *mut T));
+    let parallel = out.layout.numel() >= super::parallel::PAR_MIN_ELEMS;
+    for_each_run(
+        &out.layout.shape,
+        [&out.layout.strides, &c.layout.strides, &a.layout.strides, &b.layout.strides],
+        [out.layout.offset as isize, c.layout.offset as isize, a.layout.offset as isize, b.layout.offset as isize],
+        parallel,
+        |o, len, st| {
+            let (po, pc, pa, pb) = (po, pc, pa, pb);
+            // SAFETY: offsets come from validated layouts; bools hold 0/1.
+            unsafe {
+                for i in 0..len as isize {
+                    let v = if *pc.0.offset(o[1] + i * st[1]) {
+                        *pa.0.offset(o[2] + i * st[2])
+                    } else {
+                        *pb.0.offset(o[3] + i * st[3])
+                    };
+                    *po.0.offset(o[0] + i * st[0]) = v;
+                }
+            }
+        },
+    );
+}
+
+/// Copies `a` (dtype `src`) into `out` (dtype `dst`), converting; also the plain copy.
+pub fn cast(out: Strided, dst: DType, a: Strided, src: DType) {
+    with_dtype!(src, S, with_dtype!(dst, D, map1::<S, D, _>(out, a, |x: S| x.cast::<D>())))
+}
+
+pub fn fill(out: Strided, dt: DType, value: Scalar) {
+    with_dtype!(dt, T, {
+        let v = T::from_scalar(value);
+        map1::<T, T, _>(out, out, move |_| v)
+    })
+}
+
+pub fn binary(op: BinaryOp, dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
+    match dt {
+        DType::F32 => float_binary::<f32>(op, out, a, b),
+        DType::F64 => float_binary::<f64>(op, out, a, b),
+        DType::I32 => int_binary::<i32>(op, out, a, b),
+        DType::I64 => int_binary::<i64>(op, out, a, b),
+        DType::Bool => bool_binary(op, out, a, b),
+    }
+}
+
+macro_rules! cmp_arms {
+    ($op:expr, $out:expr, $a:expr, $b:expr, $T:ty, $else:block) => {
+        match $op {
+            BinaryOp::Eq => map2::<$T, bool, _>($out, $a, $b, |x, y| x == y),
+            BinaryOp::Ne => map2::<$T, bool, _>($out, $a, $b, |x, y| x != y),
+            BinaryOp::Lt => map2::<$T, bool, _>($out, $a, $b, |x, y| x < y),
+            BinaryOp::Le => map2::<$T, bool, _>($out, $a, $b, |x, y| x <= y),
+            BinaryOp::Gt => map2::<$T, bool, _>($out, $a, $b, |x, y| x > y),
+            BinaryOp::Ge => map2::<$T, bool, _>($out, $a, $b, |x, y| x >= y),
+            BinaryOp::LogicalAnd => map2::<$T, bool, _>($out, $a, $b, |x, y| x.to_bool() && y.to_bool()),
+            BinaryOp::LogicalOr => map2::<$T, bool, _>($out, $a, $b, |x, y| x.to_bool() || y.to_bool()),
+            BinaryOp::LogicalXor => map2::<$T, bool, _>($out, $a, $b, |x, y| x.to_bool() != y.to_bool()),
+            _ => $else,
+        }
+    };
+}
+
+fn float_binary<T: Float>(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {
+    use BinaryOp::*;
+    cmp_arms!(op, out, a, b, T, {
+        match op {
+            Add => map2::<T, T, _>(out, a, b, |x, y| x + y),
+            Sub => map2::<T, T, _>(out, a, b, |x, y| x - y),
+            Mul => map2::<T, T, _>(out, a, b, |x, y| x * y),
+            Div => map2::<T, T, _>(out, a, b, |x, y| x / y),
+            FloorDiv => map2::<T, T, _>(out, a, b, |x, y| (x / y).floor()),
+            Rem => map2::<T, T, _>(out, a, b, |x, y| x.rem_py(y)),
+            Pow => map2::<T, T, _>(out, a, b, |x, y| x.powf(y)),
+            Maximum => map2::<T, T, _>(out, a, b, |x, y| x.max_nan(y)),
+            Minimum => map2::<T, T, _>(out, a, b, |x, y| x.min_nan(y)),
+            Atan2 => map2::<T, T, _>(out, a, b, |x, y| x.atan2(y)),
+            _ => bail!(Type, "{}: not supported for floating point tensors", op.name()),
+        }
+    });
+    Ok(())
+}
+
+fn int_binary<T: Int>(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {
+    use BinaryOp::*;
+    cmp_arms!(op, out, a, b, T, {
+        match op {
+            Add => map2::<T, T, _>(out, a, b, |x, y| x.wadd(y)),
+            Sub => map2::<T, T, _>(out, a, b, |x, y| x.wsub(y)),
+            Mul => map2::<T, T, _>(out, a, b, |x, y| x.wmul(y)),
+            FloorDiv => map2::<T, T, _>(out, a, b, |x, y| x.floordiv(y)),
+            Rem => map2::<T, T, _>(out, a, b, |x, y| x.rem_py(y)),
+            Pow => map2::<T, T, _>(out, a, b, |x, y| x.wpow(y)),
+            Maximum => map2::<T, T, _>(out, a, b, |x, y| if x > y { x } else { y }),
+            Minimum => map2::<T, T, _>(out, a, b, |x, y| if x < y { x } else { y }),
+            BitAnd => map2::<T, T, _>(out, a, b, |x, y| x.bitand(y)),
+            BitOr => map2::<T, T, _>(out, a, b, |x, y| x.bitor(y)),
+            BitXor => map2::<T, T, _>(out, a, b, |x, y| x.bitxor(y)),
+            _ => bail!(Type, "{}: not supported for integer tensors", op.name()),
+        }
+    });
+    Ok(())
+}
+
+fn bool_binary(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {
+    use BinaryOp::*;
+    cmp_arms!(op, out, a, b, bool, {
+        match op {
+            Add | Maximum | BitOr => map2::<bool, bool, _>(out, a, b, |x, y| x | y),
+            Mul | Minimum | BitAnd => map2::<bool, bool, _>(out, a, b, |x, y| x & y),
+            BitXor => map2::<bool, bool, _>(out, a, b, |x, y| x ^ y),
+            _ => bail!(Type, "{}: not supported for bool tensors", op.name()),
+        }
+    });
+    Ok(())
+}
+
+/// `dt` is the input dtype (already float for float-only ops).
+pub fn unary(op: UnaryOp, dt: DType, out: Strided, a: Strided) -> Result<()> {
+    use UnaryOp::*;
+    match (op, dt) {
+        (IsNan, DType::F32) => map1::<f32, bool, _>(out, a, |x| x.is_nan()),
+        (IsNan, DType::F64) => map1::<f64, bool, _>(out, a, |x| x.is_nan()),
+        (IsInf, DType::F32) => map1::<f32, bool, _>(out, a, |x| x.is_infinite()),
+        (IsInf, DType::F64) => map1::<f64, bool, _>(out, a, |x| x.is_infinite()),
+        (IsFinite, DType::F32) => map1::<f32, bool, _>(out, a, |x| x.is_finite()),
+        (IsFinite, DType::F64) => map1::<f64, bool, _>(out, a, |x| x.is_finite()),
+        (IsNan | IsInf, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |_| false)),
+        (IsFinite, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |_| true)),
+        (LogicalNot, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |x| !x.to_bool())),
+        (_, DType::F32) => float_unary::<f32>(op, out, a)?,
+        (_, DType::F64) => float_unary::<f64>(op, out, a)?,
+        (_, DType::I32) => int_unary::<i32>(op, out, a)?,
+        (_, DType::I64) => int_unary::<i64>(op, out, a)?,
+        (_, DType::Bool) => match op {
+            BitNot => map1::<bool, bool, _>(out, a, |x| !x),
+            Abs | Relu | Floor | Ceil | Round | Trunc | Sign => map1::<bool, bool, _>(out, a, |x| x),
+            _ => bail!(Type, "{}: not supported for bool tensors", op.name()),
+        },
+    }
+    Ok(())
+}
+
+fn float_unary<T: Float>(op: UnaryOp, out: Strided, a: Strided) -> Result<()> {
+    use UnaryOp::*;
+    match op {
+        Neg => map1::<T, T, _>(out, a, |x| -x),
+        Abs => map1::<T, T, _>(out, a, |x| x.abs()),
+        Sign => map1::<T, T, _>(out, a, |x| x.signum0()),
+        Square => map1::<T, T, _>(out, a, |x| x * x),
+        Relu => map1::<T, T, _>(out, a, |x| if x > T::ZERO { x } else if x.is_nan() { x } else { T::ZERO }),
+        Exp => map1::<T, T, _>(out, a, |x| x.exp()),
+        Expm1 => map1::<T, T, _>(out, a, |x| x.exp_m1()),
+        Log => map1::<T, T, _>(out, a, |x| x.ln()),
+        Log1p => map1::<T, T, _>(out, a, |x| x.ln_1p()),
+        Log2 => map1::<T, T, _>(out, a, |x| x.ln() * T::from_f64(std::f64::consts::LOG2_E)),
+        Log10 => map1::<T, T, _>(out, a, |x| x.ln() * T::from_f64(std::f64::consts::LOG10_E)),
+        Sqrt => map1::<T, T, _>(out, a, |x| x.sqrt()),
+        Rsqrt => map1::<T, T, _>(out, a, |x| T::ONE / x.sqrt()),
+        Reciprocal => map1::<T, T, _>(out, a, |x| T::ONE / x),
+        Sin => map1::<T, T, _>(out, a, |x| x.sin()),
+        Cos => map1::<T, T, _>(out, a, |x| x.cos()),
+        Tan => map1::<T, T, _>(out, a, |x| x.tan()),
+        Tanh => map1::<T, T, _>(out, a, |x| x.tanh()),
+        // 0.5 * (1 + tanh(x/2)) would be exact too; this form vectorises with the fast exp
+        // and stays finite: exp(-x) overflows to inf only where the answer is 0.
+        Sigmoid => map1::<T, T, _>(out, a, |x| T::ONE / (T::ONE + (-x).exp())),
+        Floor => map1::<T, T, _>(out, a, |x| x.floor()),
+        Ceil => map1::<T, T, _>(out, a, |x| x.ceil()),
+        Round => map1::<T, T, _>(out, a, |x| x.round_even()),
+        Trunc => map1::<T, T, _>(out, a, |x| x.trunc()),
+        _ => bail!(Type, "{}: not supported for floating point tensors", op.name()),
+    }
+    Ok(())
+}
+
+fn int_unary<T: Int>(op: UnaryOp, out: Strided, a: Strided) -> Result<()> {
+    use UnaryOp::*;
+    match op {
+        Neg => map1::<T, T, _>(out, a, |x| x.wneg()),
+        Abs => map1::<T, T, _>(out, a, |x| x.wabs()),
+        Sign => map1::<T, T, _>(out, a, |x| x.sign()),
+        Square => map1::<T, T, _>(out, a, |x| x.wmul(x)),
+        Relu => map1::<T, T, _>(out, a, |x| if x > T::ZERO { x } else { T::ZERO }),
+        Floor | Ceil | Round | Trunc => map1::<T, T, _>(out, a, |x| x),
+        BitNot => map1::<T, T, _>(out, a, |x| x.bitnot()),
+        _ => bail!(Type, "{}: not supported for integer tensors", op.name()),
+    }
+    Ok(())
+}
+
+/// True when any element of a (dtype `dt`) is zero: integer division checks this first.
+pub fn any_zero(a: Strided, dt: DType) -> bool {
+    let found = std::sync::atomic::AtomicBool::new(false);
+    with_dtype!(dt, T, {
+        let p = P(a.ptr as *mut T);
+        for_each_run(&a.layout.shape, [&a.layout.strides], [a.layout.offset as isize], false, |o, len, st| {
+            let p = p;
+            // SAFETY: validated layout.
+            unsafe {
+                for i in 0..len as isize {
+                    if !(*p.0.offset(o[0] + i * st[0])).to_bool() {
+                        found.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    });
+    found.into_inner()
+}
+
+/// True when any element is negative (integer pow checks this first).
+pub fn any_negative(a: Strided, dt: DType) -> bool {
+    let found = std::sync::atomic::AtomicBool::new(false);
+    with_dtype!(dt, T, {
+        let p = P(a.ptr as *mut T);
+        for_each_run(&a.layout.shape, [&a.layout.strides], [a.layout.offset as isize], false, |o, len, st| {
+            let p = p;
+            // SAFETY: validated layout.
+            unsafe {
+                for i in 0..len as isize {
+                    if (*p.0.offset(o[0] + i * st[0])).to_f64() < 0.0 {
+                        found.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    });
+    found.into_inner()
+}

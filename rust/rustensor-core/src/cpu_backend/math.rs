@@ -1,0 +1,371 @@
+//! Scalar math the kernels inline: the number traits, and branch-free f32 exp/log that the
+//! compiler vectorises (libm's calls cannot be), accurate to a few ulp.
+use crate::Element;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// exp for f32 by range reduction to [-ln2/2, ln2/2] and a degree-7 polynomial.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // Beyond these bounds the answer is 0 or inf; the split scale below reaches subnormals.
+    let xc = x.clamp(-104.0, 88.8);
+    // adding 1.5*2^23 rounds to nearest in SSE2 too (no roundps needed to vectorise)
+    const MAGIC: f32 = 12_582_912.0;
+    let n = (xc * LOG2E + MAGIC) - MAGIC;
+    let r = xc - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let ni = n as i32;
+    let n1 = ni >> 1;
+    let n2 = ni - n1;
+    let s1 = f32::from_bits(((n1 + 127).clamp(0, 255) as u32) << 23);
+    let s2 = f32::from_bits(((n2 + 127).clamp(0, 255) as u32) << 23);
+    let y = p * s1 * s2;
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// Natural log for f32: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), atanh series in m.
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    // scale subnormals into the normal range first
+    let tiny = x < f32::MIN_POSITIVE;
+    let xs = if tiny { x * 8_388_608.0 } else { x };
+    let bits = xs.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 - 127;
+    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    if m > std::f32::consts::SQRT_2 {
+        m *= 0.5;
+        e += 1;
+    }
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let poly = 2.0 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0)))));
+    let ef = e as f32 - if tiny { 23.0 } else { 0.0 };
+    let y = ef * std::f32::consts::LN_2 + poly;
+    if x < 0.0 || x.is_nan() {
+        f32::NAN
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else if x == f32::INFINITY {
+        x
+    } else {
+        y
+    }
+}
+
+/// Float element operations.
+pub trait Float:
+    Element + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>
+{
+    const ZERO: Self;
+    const ONE: Self;
+    const INF: Self;
+    const NAN: Self;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn ln_1p(self) -> Self;
+    fn exp_m1(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tan(self) -> Self;
+    fn tanh(self) -> Self;
+    fn abs(self) -> Self;
+    fn floor(self) -> Self;
+    fn ceil(self) -> Self;
+    fn round_even(self) -> Self;
+    fn trunc(self) -> Self;
+    fn powf(self, e: Self) -> Self;
+    fn is_nan(self) -> bool;
+    fn is_infinite(self) -> bool;
+    fn max_nan(self, o: Self) -> Self;
+    fn min_nan(self, o: Self) -> Self;
+    fn rem_py(self, o: Self) -> Self;
+    fn signum0(self) -> Self;
+    fn atan2(self, o: Self) -> Self;
+}
+
+macro_rules! impl_float {
+    ($t:ty, $exp:expr, $ln:expr) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const INF: Self = <$t>::INFINITY;
+            const NAN: Self = <$t>::NAN;
+            #[inline(always)]
+            fn exp(self) -> Self {
+                $exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                <$t>::exp_m1(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn sin(self) -> Self {
+                <$t>::sin(self)
+            }
+            #[inline(always)]
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            #[inline(always)]
+            fn tan(self) -> Self {
+                <$t>::tan(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn floor(self) -> Self {
+                <$t>::floor(self)
+            }
+            #[inline(always)]
+            fn ceil(self) -> Self {
+                <$t>::ceil(self)
+            }
+            #[inline(always)]
+            fn round_even(self) -> Self {
+                <$t>::round_ties_even(self)
+            }
+            #[inline(always)]
+            fn trunc(self) -> Self {
+                <$t>::trunc(self)
+            }
+            #[inline(always)]
+            fn powf(self, e: Self) -> Self {
+                <$t>::powf(self, e)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            #[inline(always)]
+            fn is_infinite(self) -> bool {
+                <$t>::is_infinite(self)
+            }
+            /// torch.maximum propagates NaN from either side.
+            #[inline(always)]
+            fn max_nan(self, o: Self) -> Self {
+                if self.is_nan() || o.is_nan() {
+                    <$t>::NAN
+                } else if self > o {
+                    self
+                } else {
+                    o
+                }
+            }
+            #[inline(always)]
+            fn min_nan(self, o: Self) -> Self {
+                if self.is_nan() || o.is_nan() {
+                    <$t>::NAN
+                } else if self < o {
+                    self
+                } else {
+                    o
+                }
+            }
+            /// Python's `%`: the result takes the divisor's sign.
+            #[inline(always)]
+            fn rem_py(self, o: Self) -> Self {
+                let r = self % o;
+                if r != 0.0 && ((r < 0.0) != (o < 0.0)) {
+                    r + o
+                } else {
+                    r
+                }
+            }
+            #[inline(always)]
+            fn signum0(self) -> Self {
+                if self > 0.0 {
+                    1.0
+                } else if self < 0.0 {
+                    -1.0
+                } else {
+                    self
+                }
+            }
+            #[inline(always)]
+            fn atan2(self, o: Self) -> Self {
+                <$t>::atan2(self, o)
+            }
+        }
+    };
+}
+impl_float!(f32, exp_f32, ln_f32);
+impl_float!(f64, f64::exp, f64::ln);
+
+/// Integer element operations; all wrap on overflow as torch does.
+pub trait Int: Element + Ord {
+    const ZERO: Self;
+    const ONE: Self;
+    fn wadd(self, o: Self) -> Self;
+    fn wsub(self, o: Self) -> Self;
+    fn wmul(self, o: Self) -> Self;
+    fn wneg(self) -> Self;
+    fn wabs(self) -> Self;
+    /// Python floor division; the caller has checked `o != 0`.
+    fn floordiv(self, o: Self) -> Self;
+    fn rem_py(self, o: Self) -> Self;
+    fn wpow(self, e: Self) -> Self;
+    fn bitand(self, o: Self) -> Self;
+    fn bitor(self, o: Self) -> Self;
+    fn bitxor(self, o: Self) -> Self;
+    fn bitnot(self) -> Self;
+    fn sign(self) -> Self;
+}
+
+macro_rules! impl_int {
+    ($t:ty) => {
+        impl Int for $t {
+            const ZERO: Self = 0;
+            const ONE: Self = 1;
+            #[inline(always)]
+            fn wadd(self, o: Self) -> Self {
+                self.wrapping_add(o)
+            }
+            #[inline(always)]
+            fn wsub(self, o: Self) -> Self {
+                self.wrapping_sub(o)
+            }
+            #[inline(always)]
+            fn wmul(self, o: Self) -> Self {
+                self.wrapping_mul(o)
+            }
+            #[inline(always)]
+            fn wneg(self) -> Self {
+                self.wrapping_neg()
+            }
+            #[inline(always)]
+            fn wabs(self) -> Self {
+                self.wrapping_abs()
+            }
+            #[inline(always)]
+            fn floordiv(self, o: Self) -> Self {
+                if o == 0 {
+                    return 0;
+                }
+                let q = self.wrapping_div(o);
+                if self.wrapping_rem(o) != 0 && ((self < 0) != (o < 0)) {
+                    q.wrapping_sub(1)
+                } else {
+                    q
+                }
+            }
+            #[inline(always)]
+            fn rem_py(self, o: Self) -> Self {
+                if o == 0 {
+                    return 0;
+                }
+                let r = self.wrapping_rem(o);
+                if r != 0 && ((r < 0) != (o < 0)) {
+                    r.wrapping_add(o)
+                } else {
+                    r
+                }
+            }
+            #[inline(always)]
+            fn wpow(self, e: Self) -> Self {
+                // negative exponents are rejected before the kernel runs
+                let mut base = self;
+                let mut e = e.max(0) as u64;
+                let mut acc: $t = 1;
+                while e > 0 {
+                    if e & 1 == 1 {
+                        acc = acc.wrapping_mul(base);
+                    }
+                    base = base.wrapping_mul(base);
+                    e >>= 1;
+                }
+                acc
+            }
+            #[inline(always)]
+            fn bitand(self, o: Self) -> Self {
+                self & o
+            }
+            #[inline(always)]
+            fn bitor(self, o: Self) -> Self {
+                self | o
+            }
+            #[inline(always)]
+            fn bitxor(self, o: Self) -> Self {
+                self ^ o
+            }
+            #[inline(always)]
+            fn bitnot(self) -> Self {
+                !self
+            }
+            #[inline(always)]
+            fn sign(self) -> Self {
+                self.signum()
+            }
+        }
+    };
+}
+impl_int!(i32);
+impl_int!(i64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_f32_matches_std() {
+        let mut x = -110.0f32;
+        while x < 90.0 {
+            let (a, b) = (exp_f32(x), x.exp());
+            let tol = 4.0 * f32::EPSILON * b.abs() + 1e-44;
+            assert!((a - b).abs() <= tol || (a.is_infinite() && b.is_infinite()), "exp({x}) = {a} vs {b}");
+            x += 0.0137;
+        }
+        assert!(exp_f32(f32::NAN).is_nan());
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn ln_f32_matches_std() {
+        for &x in &[1e-45f32, 1e-40, 1e-30, 0.1, 0.5, 0.7071, 1.0, 1.5, 2.0, 10.0, 1e20, f32::MAX] {
+            let (a, b) = (ln_f32(x), x.ln());
+            assert!((a - b).abs() <= 4.0 * f32::EPSILON * b.abs().max(1.0), "ln({x}) = {a} vs {b}");
+        }
+        assert!(ln_f32(-1.0).is_nan());
+        assert_eq!(ln_f32(0.0), f32::NEG_INFINITY);
+        assert_eq!(ln_f32(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn python_division_rules() {
+        assert_eq!((-7i64).floordiv(2), -4);
+        assert_eq!((-7i64).rem_py(2), 1);
+        assert_eq!(7i64.rem_py(-2), -1);
+        assert_eq!((-7.0f64).rem_py(2.0), 1.0);
+        assert_eq!(i64::MIN.floordiv(-1), i64::MIN);
+        assert_eq!(3i32.wpow(4), 81);
+    }
+}

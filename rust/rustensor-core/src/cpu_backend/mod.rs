@@ -1,0 +1,10 @@
+//! The CPU backend: strided iteration, elementwise, reductions, matmul and indexing kernels.
+pub mod elementwise;
+pub mod index;
+pub mod math;
+pub mod matmul;
+pub mod parallel;
+pub mod reduce;
+pub mod strided;
+
+pub use elementwise::Strided;

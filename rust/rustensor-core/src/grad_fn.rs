@@ -1,0 +1,263 @@
+//! The backward formulas: one match over [`GradFn`], written with differentiable tensor ops
+//! so that `create_graph=True` records them and higher-order gradients work.
+use crate::backprop::{GradFn, Node};
+use crate::op::{BinaryOp, UnaryOp};
+use crate::{DType, Result, Scalar, Tensor};
+
+fn scalar_like(t: &Tensor, v: f64) -> Result<Tensor> {
+    Tensor::scalar_tensor(Scalar::Float(v), t.dtype(), t.device())
+}
+
+/// Re-inserts reduced dims (size 1) so a reduced gradient broadcasts against the input.
+fn unsqueeze_dims(g: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    if keepdim {
+        return Ok(g.clone());
+    }
+    let mut g = g.clone();
+    for &d in dims {
+        g = g.unsqueeze(d as i64)?;
+    }
+    Ok(g)
+}
+
+impl GradFn {
+    /// Gradients for each recorded input, in record order (None: no gradient flows).
+    pub fn backward(&self, name: &str, g: &Tensor, node: &Node) -> Result<Vec<Option<Tensor>>> {
+        let needs = |i: usize| node.next.get(i).map(|n| n.is_some()).unwrap_or(false);
+        Ok(match self {
+            GradFn::Add { .. } => vec![Some(g.clone()), Some(g.clone())],
+            GradFn::Sub { .. } => vec![Some(g.clone()), if needs(1) { Some(g.neg()?) } else { None }],
+            GradFn::Mul { a, b } => {
+                let ga = if needs(0) { Some(g.mul(&b.get(name)?)?) } else { None };
+                let gb = if needs(1) { Some(g.mul(&a.get(name)?)?) } else { None };
+                vec![ga, gb]
+            }
+            GradFn::Div { a, b } => {
+                let bv = b.get(name)?;
+                let ga = if needs(0) { Some(g.div(&bv)?) } else { None };
+                let gb = if needs(1) {
+                    let av = a.get(name)?;
+                    Some(g.mul(&av)?.div(&bv.mul(&bv)?)?.neg()?)
+                } else {
+                    None
+                };
+                vec![ga, gb]
+            }
+            GradFn::Pow { a, b, out } => {
+                let (av, bv) = (a.get(name)?, b.get(name)?);
+                let ga = if needs(0) {
+                    let bm1 = bv.binary_scalar(BinaryOp::Sub, Scalar::Float(1.0), false)?;
+                    // b * a^(b-1), with 0 where b == 0 (torch: d/da a^0 = 0 even at a = 0)
+                    let d = bv.mul(&av.binary(BinaryOp::Pow, &bm1)?)?;
+                    let bz = bv.binary_scalar(BinaryOp::Eq, Scalar::Float(0.0), false)?;
+                    let d = Tensor::where_(&bz, &scalar_like(&d, 0.0)?, &d)?;
+                    Some(g.mul(&d)?)
+                } else {
+                    None
+                };
+                let gb = if needs(1) {
+                    let o = out.get(name)?;
+                    let d = o.mul(&av.log()?)?;
+                    // torch masks a == 0 (where log is -inf) to 0 when b >= 0
+                    let az = av.binary_scalar(BinaryOp::Eq, Scalar::Float(0.0), false)?;
+                    let d = Tensor::where_(&az, &scalar_like(&d, 0.0)?, &d)?;
+                    Some(g.mul(&d)?)
+                } else {
+                    None
+                };
+                vec![ga, gb]
+            }
+            GradFn::Maximum { a, b } | GradFn::Minimum { a, b } => {
+                let (av, bv) = (a.get(name)?, b.get(name)?);
+                let op = if matches!(self, GradFn::Maximum { .. }) { BinaryOp::Gt } else { BinaryOp::Lt };
+                let wins = av.binary(op, &bv)?.to_dtype(g.dtype())?;
+                let ties = av.binary(BinaryOp::Eq, &bv)?.to_dtype(g.dtype())?.mul_scalar(0.5)?;
+                let wa = wins.add(&ties)?;
+                let ga = g.mul(&wa)?;
+                let gb = g.mul(&wa.neg()?.add_scalar(1.0)?)?;
+                vec![Some(ga), Some(gb)]
+            }
+            GradFn::Atan2 { a, b } => {
+                let (av, bv) = (a.get(name)?, b.get(name)?);
+                let den = av.mul(&av)?.add(&bv.mul(&bv)?)?;
+                vec![Some(g.mul(&bv.div(&den)?)?), Some(g.mul(&av.neg()?.div(&den)?)?)]
+            }
+            GradFn::Unary { op, x, out } => vec![Some(unary_backward(*op, name, g, x, out)?)],
+            GradFn::Clamp { x, min, max } => {
+                let xv = x.get(name)?;
+                let mut mask = Tensor::ones_like(&xv)?.to_dtype(DType::Bool)?;
+                if let Some(lo) = min {
+                    mask = mask.binary(BinaryOp::LogicalAnd, &xv.binary_scalar(BinaryOp::Ge, Scalar::Float(*lo), false)?)?;
+                }
+                if let Some(hi) = max {
+                    mask = mask.binary(BinaryOp::LogicalAnd, &xv.binary_scalar(BinaryOp::Le, Scalar::Float(*hi), false)?)?;
+                }
+                vec![Some(Tensor::where_(&mask, g, &scalar_like(g, 0.0)?)?)]
+            }
+            GradFn::Where { cond, .. } => {
+                let z = scalar_like(g, 0.0)?;
+                vec![Some(Tensor::where_(cond, g, &z)?), Some(Tensor::where_(cond, &z, g)?)]
+            }
+            GradFn::Cast { from } => vec![Some(g.to_dtype(*from)?)],
+            GradFn::Identity => vec![Some(g.clone())],
+            GradFn::Sum { shape, dims, keepdim } => vec![Some(unsqueeze_dims(g, dims, *keepdim)?.expand(shape)?)],
+            GradFn::Prod { x, out, dims, keepdim } => {
+                let xv = x.get(name)?;
+                let o = unsqueeze_dims(&out.get(name)?, dims, *keepdim)?;
+                let ge = unsqueeze_dims(g, dims, *keepdim)?;
+                let has_zero = xv.binary_scalar(BinaryOp::Eq, Scalar::Float(0.0), false)?.any_all(true, None, false)?.item_f64()? != 0.0;
+                if !has_zero {
+                    vec![Some(ge.mul(&o)?.div(&xv)?)]
+                } else {
+                    vec![Some(ge.mul(&prod_others(&xv, dims)?)?)]
+                }
+            }
+            GradFn::Extreme { x, out, dims, keepdim } => {
+                let xv = x.get(name)?;
+                let o = unsqueeze_dims(&out.get(name)?, dims, *keepdim)?;
+                let mask = xv.binary(BinaryOp::Eq, &o)?.to_dtype(g.dtype())?;
+                let count = mask.sum_dims(dims, true)?;
+                let ge = unsqueeze_dims(g, dims, *keepdim)?;
+                vec![Some(ge.mul(&mask)?.div(&count)?)]
+            }
+            GradFn::ExtremeDim { shape, indices, dim, keepdim } => {
+                if shape.is_empty() {
+                    return Ok(vec![Some(g.clone())]);
+                }
+                let gi = unsqueeze_dims(g, &[*dim], *keepdim)?;
+                let ii = unsqueeze_dims(indices, &[*dim], *keepdim)?;
+                let z = Tensor::zeros(shape, g.dtype(), g.device())?;
+                vec![Some(z.scatter_add(*dim as i64, &ii.contiguous()?, &gi)?)]
+            }
+            GradFn::Softmax { out, dim } => {
+                let o = out.get(name)?;
+                let s = g.mul(&o)?.sum_dims(&[*dim], true)?;
+                vec![Some(o.mul(&g.sub(&s)?)?)]
+            }
+            GradFn::LogSoftmax { out, dim } => {
+                let o = out.get(name)?;
+                let s = g.sum_dims(&[*dim], true)?;
+                vec![Some(g.sub(&o.exp()?.mul(&s)?)?)]
+            }
+            GradFn::Cumsum { dim } => {
+                let d = *dim as i64;
+                vec![Some(g.flip(&[d])?.cumsum(d)?.flip(&[d])?)]
+            }
+            GradFn::Matmul { a, b } => {
+                let ga = if needs(0) { Some(g.matmul(&b.get(name)?.mt()?)?) } else { None };
+                let gb = if needs(1) { Some(a.get(name)?.mt()?.matmul(g)?) } else { None };
+                vec![ga, gb]
+            }
+            GradFn::Reshape { shape } => vec![Some(g.reshape(shape)?)],
+            GradFn::Permute { dims } => {
+                let mut inv = vec![0i64; dims.len()];
+                for (i, &d) in dims.iter().enumerate() {
+                    inv[d] = i as i64;
+                }
+                vec![Some(g.permute(&inv)?)]
+            }
+            GradFn::Expand { shape } => vec![Some(g.sum_to(shape)?)],
+            GradFn::View { shape, view } => vec![Some(g.view_scatter(shape, view)?)],
+            GradFn::ViewScatter { view } => vec![Some(g.apply_view(view.clone())?)],
+            GradFn::Index { shape, dims, indices } => vec![Some(Tensor::index_put_acc(shape, dims, indices, g)?)],
+            GradFn::IndexPutAcc { dims, indices } => vec![Some(g.index_take(dims, indices)?)],
+            GradFn::IndexPut { dims, indices, values_shape } => {
+                let keep = Tensor::ones_like(g)?;
+                let zeros = Tensor::zeros(values_shape, g.dtype(), g.device())?;
+                {
+                    let _ng = crate::backprop::GradModeGuard::new(false);
+                    keep.index_put_(dims, indices, &zeros, false)?;
+                }
+                vec![Some(g.mul(&keep)?), Some(g.index_take(dims, indices)?)]
+            }
+            GradFn::Gather { shape, dim, index } => {
+                let z = Tensor::zeros(shape, g.dtype(), g.device())?;
+                vec![Some(z.scatter_add(*dim as i64, index, g)?)]
+            }
+            GradFn::ScatterAdd { dim, index } => vec![Some(g.clone()), Some(g.gather(*dim as i64, index)?)],
+            GradFn::Cat { dim, sizes } => {
+                let parts = g.split_sizes(sizes, *dim as i64)?;
+                parts.into_iter().map(Some).collect()
+            }
+        })
+    }
+}
+
+fn unary_backward(op: UnaryOp, name: &str, g: &Tensor, x: &crate::backprop::Saved, out: &crate::backprop::Saved) -> Result<Tensor> {
+    use UnaryOp::*;
+    let xv = || x.get(name);
+    let ov = || out.get(name);
+    match op {
+        Neg => g.neg(),
+        Abs => g.mul(&xv()?.unary(Sign)?),
+        Square => g.mul(&xv()?.mul_scalar(2.0)?),
+        Relu => {
+            let m = xv()?.binary_scalar(BinaryOp::Gt, Scalar::Float(0.0), false)?;
+            Tensor::where_(&m, g, &scalar_like(g, 0.0)?)
+        }
+        Exp => g.mul(&ov()?),
+        Expm1 => g.mul(&ov()?.add_scalar(1.0)?),
+        Log => g.div(&xv()?),
+        Log1p => g.div(&xv()?.add_scalar(1.0)?),
+        Log2 => g.div(&xv()?.mul_scalar(std::f64::consts::LN_2)?),
+        Log10 => g.div(&xv()?.mul_scalar(std::f64::consts::LN_10)?),
+        Sqrt => g.div(&ov()?.mul_scalar(2.0)?),
+        Rsqrt => {
+            let o = ov()?;
+            g.mul(&o.mul(&o)?.mul(&o)?.mul_scalar(-0.5)?)
+        }
+        Reciprocal => {
+            let o = ov()?;
+            g.mul(&o.mul(&o)?.neg()?)
+        }
+        Sin => g.mul(&xv()?.unary(Cos)?),
+        Cos => g.mul(&xv()?.unary(Sin)?.neg()?),
+        Tan => {
+            let o = ov()?;
+            g.mul(&o.mul(&o)?.add_scalar(1.0)?)
+        }
+        Tanh => {
+            let o = ov()?;
+            g.mul(&o.mul(&o)?.neg()?.add_scalar(1.0)?)
+        }
+        Sigmoid => {
+            let o = ov()?;
+            g.mul(&o.mul(&o.neg()?.add_scalar(1.0)?)?)
+        }
+        _ => g.mul_scalar(0.0),
+    }
+}
+
+/// For each element, the product of the others in its reduced slice (prod's gradient
+/// when zeros are present): exclusive prefix times exclusive suffix products.
+fn prod_others(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    let _ng = crate::backprop::GradModeGuard::new(false);
+    let nd = x.ndim();
+    // move reduced dims last, flatten to (kept, r)
+    let mut perm: Vec<i64> = (0..nd).filter(|d| !dims.contains(d)).map(|d| d as i64).collect();
+    perm.extend(dims.iter().map(|&d| d as i64));
+    let xp = x.permute(&perm)?.to_dtype(DType::F64)?.contiguous_owned()?;
+    let r: usize = dims.iter().map(|&d| x.shape()[d]).product();
+    let v: Vec<f64> = xp.to_vec::<f64>()?;
+    let mut out = vec![0.0; v.len()];
+    if r > 0 {
+        for (row, orow) in v.chunks(r).zip(out.chunks_mut(r)) {
+            let mut acc = 1.0;
+            for i in 0..r {
+                orow[i] = acc;
+                acc *= row[i];
+            }
+            acc = 1.0;
+            for i in (0..r).rev() {
+                orow[i] *= acc;
+                acc *= row[i];
+            }
+        }
+    }
+    let t = Tensor::from_vec(out, xp.shape())?;
+    let mut inv = vec![0i64; nd];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p as usize] = i as i64;
+    }
+    t.permute(&inv)?.to_dtype(x.dtype())
+}

@@ -1,0 +1,304 @@
+//! Binary elementwise ops with broadcasting and torch's promotion, out-of-place and in-place.
+use crate::backprop::{is_grad_enabled, record, GradFn, Saved};
+use crate::cpu_backend::elementwise as ew;
+use crate::dtype::{result_type, Operand};
+use crate::layout::broadcast_shapes;
+use crate::op::BinaryOp;
+use crate::ops::{empty, same_device};
+use crate::{bail, DType, Result, Scalar, Tensor};
+
+fn operand(t: &Tensor) -> Operand {
+    if t.ndim() == 0 {
+        Operand::ZeroDim(t.dtype())
+    } else {
+        Operand::Dim(t.dtype())
+    }
+}
+
+fn grad_name(op: BinaryOp) -> &'static str {
+    use BinaryOp::*;
+    match op {
+        Add => "AddBackward0",
+        Sub => "SubBackward0",
+        Mul => "MulBackward0",
+        Div => "DivBackward0",
+        Pow => "PowBackward1",
+        Maximum => "MaximumBackward0",
+        Minimum => "MinimumBackward0",
+        Atan2 => "Atan2Backward0",
+        _ => "NotDifferentiable",
+    }
+}
+
+/// Rejections torch makes before computing, and the integer checks a kernel cannot make.
+fn validate(op: BinaryOp, cdt: DType, b: &Tensor) -> Result<()> {
+    use BinaryOp::*;
+    match op {
+        Sub if cdt == DType::Bool => bail!(
+            Runtime,
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
+        ),
+        BitAnd | BitOr | BitXor if cdt.is_float() => {
+            bail!(Runtime, "\"{}_cpu\" not implemented for '{}'", op.name(), cdt.name())
+        }
+        FloorDiv | Rem if cdt.is_int() && ew::any_zero(b.strided(), b.dtype()) => bail!(Runtime, "ZeroDivisionError"),
+        Pow if cdt.is_int() && ew::any_negative(b.strided(), b.dtype()) => {
+            bail!(Runtime, "Integers to negative integer powers are not allowed.")
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Tensor {
+    /// `a op b` with broadcasting; the result dtype follows torch's promotion.
+    pub fn binary(&self, op: BinaryOp, other: &Tensor) -> Result<Tensor> {
+        let cdt = op.compute_dtype(result_type(&[operand(self), operand(other)]));
+        self.binary_in(op, other, cdt)
+    }
+
+    /// `a op scalar` (or `scalar op a` when `reversed`): the scalar widens only the category.
+    pub fn binary_scalar(&self, op: BinaryOp, s: Scalar, reversed: bool) -> Result<Tensor> {
+        let cdt = op.compute_dtype(result_type(&[operand(self), Operand::Scalar(s.category())]));
+        let st = Tensor::scalar_tensor(s, cdt, self.device())?;
+        if reversed {
+            st.binary_in(op, self, cdt)
+        } else {
+            self.binary_in(op, &st, cdt)
+        }
+    }
+
+    fn binary_in(&self, op: BinaryOp, other: &Tensor, cdt: DType) -> Result<Tensor> {
+        let device = same_device(op.name(), &[self, other])?;
+        let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
+        let a = self.cast_raw(cdt)?;
+        let b = other.cast_raw(cdt)?;
+        validate(op, cdt, &b)?;
+        let out = empty(&shape, op.out_dtype(cdt), device)?;
+        {
+            let la = a.layout().broadcast_to(op.name(), &shape)?;
+            let lb = b.layout().broadcast_to(op.name(), &shape)?;
+            let sa = ew::Strided { ptr: a.strided().ptr, layout: &la };
+            let sb = ew::Strided { ptr: b.strided().ptr, layout: &lb };
+            ew::binary(op, cdt, out.strided(), sa, sb)?;
+        }
+        if op.is_comparison() || op.is_logical() || matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) {
+            // not differentiable (torch gives floor_divide/remainder w.r.t. input only; we treat them as constants)
+            if matches!(op, BinaryOp::Rem) {
+                return Ok(record(out, "RemainderBackward0", &[&a], |_, _| GradFn::Identity));
+            }
+            return Ok(out);
+        }
+        let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
+        Ok(record(out, grad_name(op), &[&a, &b], |out, w| match op {
+            BinaryOp::Add => GradFn::Add { a: sa, b: sb },
+            BinaryOp::Sub => GradFn::Sub { a: sa, b: sb },
+            BinaryOp::Mul => GradFn::Mul { a: Saved::input(&a), b: Saved::input(&b) },
+            BinaryOp::Div => GradFn::Div { a: Saved::input(&a), b: Saved::input(&b) },
+            BinaryOp::Pow => GradFn::Pow { a: Saved::input(&a), b: Saved::input(&b), out: Saved::output(out, w) },
+            BinaryOp::Maximum => GradFn::Maximum { a: Saved::input(&a), b: Saved::input(&b) },
+            BinaryOp::Minimum => GradFn::Minimum { a: Saved::input(&a), b: Saved::input(&b) },
+            _ => GradFn::Atan2 { a: Saved::input(&a), b: Saved::input(&b) },
+        }))
+    }
+
+    /// Casts for computation; differentiable so saved inputs keep their graph.
+    pub(crate) fn cast_raw(&self, dt: DType) -> Result<Tensor> {
+        if self.dtype() == dt {
+            Ok(self.clone())
+        } else {
+            self.to_dtype(dt)
+        }
+    }
+
+    pub fn add(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Add, o)
+    }
+    pub fn sub(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Sub, o)
+    }
+    pub fn mul(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Mul, o)
+    }
+    pub fn div(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Div, o)
+    }
+    pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Mul, Scalar::Float(s), false)
+    }
+    pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Add, Scalar::Float(s), false)
+    }
+
+    /// In-place `self op= other` (`add_`, `+=`, ...). With autograd on, the op is recorded
+    /// out of place and `self` takes over the result's grad_fn, as torch rebases in-place ops.
+    pub fn binary_(&self, op: BinaryOp, other: &Tensor) -> Result<()> {
+        self.check_inplace()?;
+        let cdt = op.compute_dtype(result_type(&[operand(self), operand(other)]));
+        let odt = op.out_dtype(cdt);
+        if odt != self.dtype() && !(odt.category() <= self.dtype().category()) {
+            bail!(
+                Runtime,
+                "result type {} can't be cast to the desired output type {}",
+                odt.name(),
+                self.dtype().name()
+            );
+        }
+        let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
+        if shape != self.shape() {
+            bail!(
+                Runtime,
+                "output with shape {:?} doesn't match the broadcast shape {:?}",
+                self.shape(),
+                shape
+            );
+        }
+        if is_grad_enabled() && (self.requires_grad() || other.requires_grad()) {
+            let snapshot = self.snapshot_for_inplace()?;
+            let r = snapshot.binary_in(op, other, cdt)?;
+            return self.assign_result(&r);
+        }
+        same_device(op.name(), &[self, other])?;
+        let b = other.cast_raw(cdt)?;
+        // reading a different view of our own storage while writing it would see half-updated data
+        let b = if b.same_storage(self) && b.layout() != self.layout() { b.contiguous_owned()? } else { b };
+        validate(op, cdt, &b)?;
+        if cdt == self.dtype() && odt == cdt {
+            let lb = b.layout().broadcast_to(op.name(), &shape)?;
+            let sb = ew::Strided { ptr: b.strided().ptr, layout: &lb };
+            ew::binary(op, cdt, self.strided(), self.strided(), sb)?;
+        } else {
+            let r = self.binary_in(op, &b, cdt)?;
+            ew::cast(self.strided(), self.dtype(), r.strided(), r.dtype());
+        }
+        self.storage().bump_version();
+        Ok(())
+    }
+
+    pub fn binary_scalar_(&self, op: BinaryOp, s: Scalar) -> Result<()> {
+        let cdt = op.compute_dtype(result_type(&[operand(self), Operand::Scalar(s.category())]));
+        let st = Tensor::scalar_tensor(s, cdt, self.device())?;
+        self.binary_(op, &st)
+    }
+
+    /// Torch refuses in-place writes to leaves that require grad while recording.
+    pub(crate) fn check_inplace(&self) -> Result<()> {
+        if is_grad_enabled() && self.requires_grad() && self.is_leaf() {
+            bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
+        }
+        Ok(())
+    }
+
+    /// A copy of this tensor's values that stands in its place in the graph, so an op
+    /// recorded on it keeps valid saved values after `self` is overwritten.
+    pub(crate) fn snapshot_for_inplace(&self) -> Result<Tensor> {
+        let _g = crate::backprop::GradModeGuard::new(false);
+        let c = self.contiguous_owned()?;
+        drop(_g);
+        if let Some(f) = self.grad_fn() {
+            c.set_grad_fn(f);
+        }
+        Ok(c)
+    }
+
+    /// Writes `r` into this tensor's memory and takes over its autograd history.
+    pub(crate) fn assign_result(&self, r: &Tensor) -> Result<()> {
+        let lr = r.layout().broadcast_to("copy_", self.shape())?;
+        ew::cast(self.strided(), self.dtype(), ew::Strided { ptr: r.strided().ptr, layout: &lr }, r.dtype());
+        self.storage().bump_version();
+        if let Some(f) = r.grad_fn() {
+            self.set_grad_fn(f);
+        }
+        Ok(())
+    }
+
+    /// `self += other` without autograd checks (gradient accumulation).
+    pub(crate) fn add_inplace_raw(&self, other: &Tensor) -> Result<()> {
+        let other = other.cast_raw(self.dtype())?;
+        let lb = other.layout().broadcast_to("add_", self.shape())?;
+        let sb = ew::Strided { ptr: other.strided().ptr, layout: &lb };
+        ew::binary(BinaryOp::Add, self.dtype(), self.strided(), self.strided(), sb)?;
+        self.storage().bump_version();
+        Ok(())
+    }
+
+    /// `copy_(src)`: broadcast and cast `src` into this tensor's memory.
+    pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        self.check_inplace()?;
+        same_device("copy_", &[self, src])?;
+        if is_grad_enabled() && src.requires_grad() {
+            let r = src.to_dtype(self.dtype())?.expand(self.shape())?;
+            let r = record(r.detach(), "CopyBackwards", &[&r], |_, _| GradFn::Identity);
+            return self.assign_result(&r);
+        }
+        let src = if src.same_storage(self) { src.contiguous_owned()? } else { src.clone() };
+        let l = src.layout().broadcast_to("copy_", self.shape())?;
+        ew::cast(self.strided(), self.dtype(), ew::Strided { ptr: src.strided().ptr, layout: &l }, src.dtype());
+        self.storage().bump_version();
+        Ok(())
+    }
+
+    pub fn fill_(&self, v: Scalar) -> Result<()> {
+        self.check_inplace()?;
+        ew::fill(self.strided(), self.dtype(), v);
+        self.storage().bump_version();
+        Ok(())
+    }
+
+    /// `torch.where(cond, a, b)` with broadcasting over all three.
+    pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        let device = same_device("where", &[cond, a, b])?;
+        if cond.dtype() != DType::Bool {
+            bail!(Runtime, "where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype().name());
+        }
+        let shape = broadcast_shapes("where", &broadcast_shapes("where", cond.shape(), a.shape())?, b.shape())?;
+        let dt = result_type(&[operand(a), operand(b)]);
+        let (ac, bc) = (a.cast_raw(dt)?, b.cast_raw(dt)?);
+        let out = empty(&shape, dt, device)?;
+        {
+            let (lc, la, lb) = (
+                cond.layout().broadcast_to("where", &shape)?,
+                ac.layout().broadcast_to("where", &shape)?,
+                bc.layout().broadcast_to("where", &shape)?,
+            );
+            crate::with_dtype!(dt, T, {
+                ew::map_where::<T>(
+                    out.strided(),
+                    ew::Strided { ptr: cond.strided().ptr, layout: &lc },
+                    ew::Strided { ptr: ac.strided().ptr, layout: &la },
+                    ew::Strided { ptr: bc.strided().ptr, layout: &lb },
+                )
+            });
+        }
+        let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
+        Ok(record(out, "WhereBackward0", &[&ac, &bc], |_, _| GradFn::Where { cond: cond.detach(), a: sa, b: sb }))
+    }
+
+    pub fn masked_fill(&self, mask: &Tensor, value: Scalar) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            bail!(Runtime, "masked_fill_ only supports boolean masks, but got mask with dtype {}", mask.dtype().name());
+        }
+        let v = Tensor::scalar_tensor(value, self.dtype(), self.device())?;
+        let r = Tensor::where_(mask, &v, self)?;
+        if r.shape() != self.shape() {
+            bail!(Runtime, "masked_fill: mask of shape {:?} cannot broadcast to {:?}", mask.shape(), self.shape());
+        }
+        Ok(r)
+    }
+
+    pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+        if min.is_none() && max.is_none() {
+            bail!(Runtime, "torch.clamp: At least one of 'min' or 'max' must not be None");
+        }
+        let mut r = self.detach();
+        let _g = crate::backprop::GradModeGuard::new(false);
+        let as_scalar = |v: f64| if self.dtype().is_float() { Scalar::Float(v) } else { Scalar::Int(v as i64) };
+        if let Some(lo) = min {
+            r = r.binary_scalar(BinaryOp::Maximum, as_scalar(lo), false)?;
+        }
+        if let Some(hi) = max {
+            r = r.binary_scalar(BinaryOp::Minimum, as_scalar(hi), false)?;
+        }
+        drop(_g);
+        Ok(record(r, "ClampBackward1", &[self], |_, _| GradFn::Clamp { x: Saved::input(self), min, max }))
+    }
+}

@@ -1,0 +1,158 @@
+//! Creation ops: full, arange, linspace, eye, random tensors, scalars and reads of one value.
+use crate::cpu_backend::elementwise as ew;
+use crate::layout::checked_numel;
+use crate::random::with_gen;
+use crate::storage::Device;
+use crate::{bail, with_dtype, DType, Element, Result, Scalar, Tensor};
+
+impl Tensor {
+    pub fn full(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
+        let t = Tensor::zeros(shape, dtype, device)?;
+        if !value.is_zero() {
+            ew::fill(t.strided(), dtype, value);
+        }
+        Ok(t)
+    }
+    pub fn ones_like(t: &Tensor) -> Result<Tensor> {
+        Tensor::full(t.shape(), Scalar::Int(1), t.dtype(), t.device())
+    }
+    pub fn zeros_like(t: &Tensor) -> Result<Tensor> {
+        Tensor::zeros(t.shape(), t.dtype(), t.device())
+    }
+    /// A 0-d tensor holding `s` as `dtype`.
+    pub fn scalar_tensor(s: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
+        Tensor::full(&[], s, dtype, device)
+    }
+
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        if step == 0.0 {
+            bail!(Runtime, "arange: step must be nonzero");
+        }
+        if !(start.is_finite() && end.is_finite()) {
+            bail!(Runtime, "arange: unsupported range: {start} -> {end}");
+        }
+        if (step > 0.0 && end < start) || (step < 0.0 && end > start) {
+            bail!(Runtime, "arange: upper bound and larger bound inconsistent with step sign");
+        }
+        let n = ((end - start) / step).ceil().max(0.0);
+        if n > 1e15 {
+            bail!(Runtime, "arange: the range {start} -> {end} with step {step} is too large");
+        }
+        let n = n as usize;
+        checked_numel("arange", &[n])?;
+        let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        Tensor::from_f64s(&v, &[n], dtype, device)
+    }
+
+    pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType, device: Device) -> Result<Tensor> {
+        if steps < 0 {
+            bail!(Runtime, "linspace: number of steps must be non-negative");
+        }
+        let n = steps as usize;
+        checked_numel("linspace", &[n])?;
+        let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
+        // torch fills the second half from the end so the last value is exactly `end`
+        let v: Vec<f64> = (0..n)
+            .map(|i| if i < n / 2 { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 })
+            .collect();
+        Tensor::from_f64s(&v, &[n], dtype, device)
+    }
+
+    pub fn eye(n: usize, m: usize, dtype: DType, device: Device) -> Result<Tensor> {
+        let t = Tensor::zeros(&[n, m], dtype, device)?;
+        let d = t.layout().diagonal(0, 0, 1)?;
+        ew::fill(ew::Strided { ptr: t.strided().ptr, layout: &d }, dtype, Scalar::Int(1));
+        Ok(t)
+    }
+
+    /// Builds a tensor from f64 values converted to `dtype`.
+    pub fn from_f64s(v: &[f64], shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        let t = Tensor::zeros(shape, dtype, device)?;
+        if v.len() != t.numel() {
+            bail!(Runtime, "{} values cannot fill shape {:?}", v.len(), shape);
+        }
+        with_dtype!(dtype, T, {
+            let p = t.strided().ptr as *mut T;
+            for (i, &x) in v.iter().enumerate() {
+                // SAFETY: t holds v.len() elements.
+                unsafe { *p.add(i) = T::from_f64(x) };
+            }
+        });
+        Ok(t)
+    }
+
+    pub fn rand(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if !dtype.is_float() {
+            bail!(Type, "\"check_uniform_bounds\" not implemented for '{}'", dtype.name());
+        }
+        let n = checked_numel("rand", shape)?;
+        let v: Vec<f64> = with_gen(|g| (0..n).map(|_| g.uniform()).collect());
+        Tensor::from_f64s(&v, shape, dtype, device)
+    }
+
+    pub fn randn(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if !dtype.is_float() {
+            bail!(Type, "\"normal_kernel_cpu\" not implemented for '{}'", dtype.name());
+        }
+        let n = checked_numel("randn", shape)?;
+        let v: Vec<f64> = with_gen(|g| {
+            let mut v = Vec::with_capacity(n + 1);
+            while v.len() < n {
+                let (a, b) = g.normal_pair();
+                v.push(a);
+                v.push(b);
+            }
+            v.truncate(n);
+            v
+        });
+        Tensor::from_f64s(&v, shape, dtype, device)
+    }
+
+    pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if high <= low {
+            bail!(Runtime, "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}");
+        }
+        let n = checked_numel("randint", shape)?;
+        let span = (high as i128 - low as i128) as u64;
+        let v: Vec<f64> = with_gen(|g| (0..n).map(|_| (low as i128 + g.below(span) as i128) as f64).collect());
+        if dtype == DType::I64 {
+            let vi: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+            let t = Tensor::from_vec(vi, shape)?;
+            return Ok(t);
+        }
+        Tensor::from_f64s(&v, shape, dtype, device)
+    }
+
+    /// The single value of a one-element tensor as f64.
+    pub fn item_f64(&self) -> Result<f64> {
+        Ok(self.item()?.to_f64())
+    }
+
+    /// The single value of a one-element tensor (`item()`).
+    pub fn item(&self) -> Result<Scalar> {
+        if self.numel() != 1 {
+            bail!(
+                Runtime,
+                "a Tensor with {} elements cannot be converted to Scalar",
+                self.numel()
+            );
+        }
+        let s = self.strided();
+        Ok(with_dtype!(self.dtype(), T, {
+            // SAFETY: one element at the layout's offset.
+            let v = unsafe { *(s.ptr as *const T).add(s.layout.offset) };
+            v.to_scalar()
+        }))
+    }
+
+    /// All values in row-major order as a contiguous typed vector.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype() {
+            bail!(Type, "to_vec: tensor is {}, not {}", self.dtype().name(), T::DTYPE.name());
+        }
+        let c = self.contiguous_owned()?;
+        let p = c.strided().ptr as *const T;
+        // SAFETY: c is contiguous with numel elements.
+        Ok(unsafe { std::slice::from_raw_parts(p, c.numel()) }.to_vec())
+    }
+}

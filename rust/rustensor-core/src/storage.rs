@@ -1,0 +1,146 @@
+//! Reference-counted memory that views share, with the version counter in-place ops bump.
+use crate::{bail, DType, Result};
+use std::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
+use std::any::Any;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where a tensor's storage lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Device {
+    Cpu,
+    Gpu(usize),
+}
+
+impl Device {
+    pub fn name(&self) -> String {
+        match self {
+            Device::Cpu => "cpu".into(),
+            Device::Gpu(i) => format!("gpu:{i}"),
+        }
+    }
+}
+
+const ALIGN: usize = 64;
+
+enum Owner {
+    Alloc(AllocLayout),
+    /// Memory owned by someone else (a NumPy array); dropping the box releases it.
+    External(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
+    Empty,
+}
+
+/// A block of host memory holding elements of one dtype.
+pub struct CpuStorage {
+    ptr: NonNull<u8>,
+    bytes: usize,
+    owner: Owner,
+}
+
+// SAFETY: the storage is plain memory; concurrent writes through aliasing views are the
+// caller's race to avoid, exactly as with NumPy arrays and torch tensors.
+unsafe impl Send for CpuStorage {}
+// SAFETY: as above; readers only read plain-old-data.
+unsafe impl Sync for CpuStorage {}
+
+impl CpuStorage {
+    /// Zero-initialised memory for `numel` elements of `dtype` (fresh large pages are zero anyway).
+    pub fn zeros(numel: usize, dtype: DType) -> Result<CpuStorage> {
+        let bytes = numel.checked_mul(dtype.size()).filter(|b| *b <= isize::MAX as usize - ALIGN);
+        let Some(bytes) = bytes else {
+            bail!(Runtime, "allocation of {numel} elements of {} overflows", dtype.name());
+        };
+        if bytes == 0 {
+            return Ok(CpuStorage { ptr: NonNull::<u64>::dangling().cast(), bytes: 0, owner: Owner::Empty });
+        }
+        let layout = match AllocLayout::from_size_align(bytes, ALIGN) {
+            Ok(l) => l,
+            Err(_) => bail!(Runtime, "allocation of {bytes} bytes is invalid"),
+        };
+        // SAFETY: layout has non-zero size.
+        let raw = unsafe { alloc_zeroed(layout) };
+        match NonNull::new(raw) {
+            Some(ptr) => Ok(CpuStorage { ptr, bytes, owner: Owner::Alloc(layout) }),
+            None => bail!(
+                Runtime,
+                "[enforce fail at alloc_cpu] DefaultCPUAllocator: not enough memory: you tried to allocate {bytes} bytes."
+            ),
+        }
+    }
+
+    /// Wraps memory owned by `owner`.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of `bytes` bytes for as long as `owner` lives,
+    /// and aligned for the dtype it will be read as.
+    pub unsafe fn from_external(ptr: *mut u8, bytes: usize, owner: Box<dyn Any + Send + Sync>) -> CpuStorage {
+        let ptr = NonNull::new(ptr).unwrap_or(NonNull::<u64>::dangling().cast());
+        CpuStorage { ptr, bytes, owner: Owner::External(owner) }
+    }
+
+    pub fn from_vec<T: crate::Element>(v: Vec<T>) -> CpuStorage {
+        let s = match CpuStorage::zeros(v.len(), T::DTYPE) {
+            Ok(s) => s,
+            // a Vec that exists already fits in memory; only a failed second allocation lands here
+            Err(_) => std::alloc::handle_alloc_error(AllocLayout::new::<T>()),
+        };
+        // SAFETY: s holds v.len() elements of T, freshly allocated and not aliased.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), s.ptr.as_ptr() as *mut T, v.len()) };
+        s
+    }
+
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for CpuStorage {
+    fn drop(&mut self) {
+        if let Owner::Alloc(layout) = self.owner {
+            // SAFETY: allocated in `zeros` with this layout.
+            unsafe { dealloc(self.ptr.as_ptr(), layout) }
+        }
+    }
+}
+
+pub enum StorageData {
+    Cpu(CpuStorage),
+}
+
+/// Storage shared by a tensor and all its views.
+pub struct Storage {
+    pub data: StorageData,
+    pub dtype: DType,
+    /// Bumped by every in-place write; autograd compares it with the value saved at record time.
+    version: AtomicU64,
+}
+
+impl Storage {
+    pub fn cpu(data: CpuStorage, dtype: DType) -> Storage {
+        Storage { data: StorageData::Cpu(data), dtype, version: AtomicU64::new(0) }
+    }
+    pub fn device(&self) -> Device {
+        match self.data {
+            StorageData::Cpu(_) => Device::Cpu,
+        }
+    }
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+    pub fn bump_version(&self) {
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn cpu_ptr(&self) -> *mut u8 {
+        match &self.data {
+            StorageData::Cpu(c) => c.as_ptr(),
+        }
+    }
+    pub fn bytes(&self) -> usize {
+        match &self.data {
+            StorageData::Cpu(c) => c.bytes(),
+        }
+    }
+}

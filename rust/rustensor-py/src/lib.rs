@@ -1,0 +1,257 @@
+//! PyO3 bindings: the `rustensor._rustensor` extension module (thin; the engine is in core).
+mod errors;
+mod tensor;
+mod types;
+
+use errors::IntoPy;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use rustensor_core::layout::Layout;
+use rustensor_core::storage::{CpuStorage, Storage};
+use rustensor_core::{backprop, DType, Scalar, Tensor};
+use std::sync::Arc;
+use tensor::{wrap, PyTensor};
+use types::*;
+
+fn dtype_from_typestr(ts: &str) -> PyResult<DType> {
+    let (order, rest) = ts.split_at(1.min(ts.len()));
+    if order == ">" && !rest.ends_with('1') {
+        return Err(PyTypeError::new_err(format!(
+            "can't convert a big-endian array (dtype '{ts}'); use arr.astype(arr.dtype.newbyteorder('<')) first"
+        )));
+    }
+    Ok(match rest {
+        "b1" => DType::Bool,
+        "i4" => DType::I32,
+        "i8" => DType::I64,
+        "f4" => DType::F32,
+        "f8" => DType::F64,
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "can't convert np.ndarray of type '{ts}'. The only supported types are: float64, float32, int64, int32, and bool."
+            )))
+        }
+    })
+}
+
+/// Wraps foreign memory (a NumPy array's buffer) without copying; `owner` is kept alive
+/// by the storage. Strides are in bytes, as NumPy gives them.
+#[pyfunction]
+fn from_buffer(ptr: usize, shape: Vec<usize>, strides: Vec<isize>, typestr: &str, owner: Py<PyAny>) -> PyResult<PyTensor> {
+    let dt = dtype_from_typestr(typestr)?;
+    let isz = dt.size() as isize;
+    if shape.len() != strides.len() {
+        return Err(PyValueError::new_err("from_buffer: shape and strides differ in length"));
+    }
+    let numel: usize = shape.iter().product();
+    let mut el_strides = vec![];
+    let mut span: usize = 0;
+    for (&d, &s) in shape.iter().zip(&strides) {
+        if s < 0 {
+            return Err(PyValueError::new_err(
+                "At least one stride in the given numpy array is negative, and tensors with negative strides are not currently supported. (You can probably work around this by making a copy of your array  with array.copy().) ",
+            ));
+        }
+        if s % isz != 0 {
+            return Err(PyValueError::new_err("given numpy array strides not a multiple of the element byte size. Copy the numpy array to reallocate the memory."));
+        }
+        el_strides.push(s / isz);
+        if d > 0 {
+            span += (d - 1) * (s / isz) as usize;
+        }
+    }
+    if ptr % dt.size() != 0 && numel > 0 {
+        return Err(PyValueError::new_err("from_buffer: the array's data is not aligned for its dtype"));
+    }
+    let bytes = if numel == 0 { 0 } else { (span + 1) * dt.size() };
+    // SAFETY: NumPy guarantees `bytes` bytes from `ptr` stay valid while `owner` (the array) lives;
+    // the storage holds `owner` until it is dropped.
+    let cpu = unsafe { CpuStorage::from_external(ptr as *mut u8, bytes, Box::new(owner)) };
+    let layout = Layout { shape, strides: el_strides, offset: 0 };
+    let t = Tensor::from_storage_layout(Arc::new(Storage::cpu(cpu, dt)), layout).py_err()?;
+    Ok(PyTensor { t })
+}
+
+fn shape_of(shape: &Bound<'_, PyAny>, op: &str) -> PyResult<Vec<usize>> {
+    to_shape(op, &int_list(shape)?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (shape, value, dtype, device=None))]
+fn _full(py: Python<'_>, shape: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    let s = shape_of(shape, "full")?;
+    let v = match extract_scalar(value) {
+        Some(v) => v?,
+        None => return Err(PyTypeError::new_err(format!("full(): fill_value must be a number, got {}", value.repr()?))),
+    };
+    let dt = extract_dtype(dtype)?;
+    let dev = extract_device(device)?;
+    wrap(py, py.detach(|| Tensor::full(&s, v, dt, dev)).py_err()?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end, step, dtype, device=None))]
+fn _arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    wrap(py, Tensor::arange(start, end, step, extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end, steps, dtype, device=None))]
+fn _linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    wrap(py, Tensor::linspace(start, end, steps, extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, m, dtype, device=None))]
+fn _eye(py: Python<'_>, n: i64, m: i64, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    let s = to_shape("eye", &[n, m])?;
+    wrap(py, Tensor::eye(s[0], s[1], extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (kind, shape, dtype, device=None, low=0, high=1))]
+fn _random(py: Python<'_>, kind: &str, shape: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>, low: i64, high: i64) -> PyResult<Py<PyAny>> {
+    let s = shape_of(shape, kind)?;
+    let dt = extract_dtype(dtype)?;
+    let dev = extract_device(device)?;
+    let t = py.detach(|| match kind {
+        "rand" => Tensor::rand(&s, dt, dev),
+        "randn" => Tensor::randn(&s, dt, dev),
+        _ => Tensor::randint(low, high, &s, dt, dev),
+    });
+    wrap(py, t.py_err()?)
+}
+
+#[pyfunction]
+fn manual_seed(seed: i64) {
+    rustensor_core::random::manual_seed(seed as u64)
+}
+
+fn tensor_list(ts: &Bound<'_, PyAny>, op: &str) -> PyResult<Vec<Tensor>> {
+    let mut v = vec![];
+    for item in ts.try_iter()? {
+        v.push(tensor_arg(&item?, op)?);
+    }
+    Ok(v)
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0))]
+fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
+    let v = tensor_list(tensors, "cat")?;
+    wrap(py, py.detach(|| Tensor::cat(&v, dim)).py_err()?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0))]
+fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
+    let v = tensor_list(tensors, "stack")?;
+    wrap(py, py.detach(|| Tensor::stack(&v, dim)).py_err()?)
+}
+
+#[pyfunction]
+fn _where(py: Python<'_>, cond: &Bound<'_, PyAny>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let c = tensor_arg(cond, "where")?;
+    let (a, b) = (tensor_arg(a, "where")?, tensor_arg(b, "where")?);
+    wrap(py, Tensor::where_(&c, &a, &b).py_err()?)
+}
+
+#[pyfunction]
+fn _scalar_tensor(py: Python<'_>, value: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let v: Scalar = match extract_scalar(value) {
+        Some(v) => v?,
+        None => return Err(PyTypeError::new_err("expected a number")),
+    };
+    wrap(py, Tensor::scalar_tensor(v, extract_dtype(dtype)?, rustensor_core::Device::Cpu).py_err()?)
+}
+
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    if n == 0 {
+        return Err(PyValueError::new_err("set_num_threads expects a positive integer"));
+    }
+    rustensor_core::set_num_threads(n);
+    Ok(())
+}
+
+#[pyfunction]
+fn get_num_threads() -> usize {
+    rustensor_core::get_num_threads()
+}
+
+#[pyfunction]
+fn is_grad_enabled() -> bool {
+    backprop::is_grad_enabled()
+}
+
+/// Sets grad mode for this thread and returns the previous mode.
+#[pyfunction]
+fn _set_grad_enabled(on: bool) -> bool {
+    backprop::set_grad_enabled(on)
+}
+
+#[pyfunction]
+#[pyo3(signature = (outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused))]
+fn _autograd_grad(
+    py: Python<'_>,
+    outputs: &Bound<'_, PyAny>,
+    inputs: &Bound<'_, PyAny>,
+    grad_outputs: Option<&Bound<'_, PyAny>>,
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+) -> PyResult<Py<PyAny>> {
+    let outs = tensor_list(outputs, "grad")?;
+    let ins = tensor_list(inputs, "grad")?;
+    let gos = match grad_outputs {
+        None => None,
+        Some(g) if g.is_none() => None,
+        Some(g) => {
+            let mut v = vec![];
+            for item in g.try_iter()? {
+                let item = item?;
+                v.push(if item.is_none() { None } else { Some(tensor_arg(&item, "grad")?) });
+            }
+            Some(v)
+        }
+    };
+    let res = py.detach(|| backprop::grad(&outs, &ins, gos, retain_graph, create_graph, allow_unused)).py_err()?;
+    let items: Vec<Py<PyAny>> = res
+        .into_iter()
+        .map(|g| match g {
+            Some(t) => wrap(py, t),
+            None => Ok(py.None()),
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(PyList::new(py, items)?.into_any().unbind())
+}
+
+#[pymodule]
+fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<PyTensor>()?;
+    m.add_class::<PyDType>()?;
+    m.add_class::<PyDevice>()?;
+    m.add_class::<tensor::PyNode>()?;
+    for dt in DType::ALL {
+        m.add(dt.name(), dtype_obj(py, dt))?;
+    }
+    m.add_function(wrap_pyfunction!(from_buffer, m)?)?;
+    m.add_function(wrap_pyfunction!(_full, m)?)?;
+    m.add_function(wrap_pyfunction!(_arange, m)?)?;
+    m.add_function(wrap_pyfunction!(_linspace, m)?)?;
+    m.add_function(wrap_pyfunction!(_eye, m)?)?;
+    m.add_function(wrap_pyfunction!(_random, m)?)?;
+    m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(cat, m)?)?;
+    m.add_function(wrap_pyfunction!(stack, m)?)?;
+    m.add_function(wrap_pyfunction!(_where, m)?)?;
+    m.add_function(wrap_pyfunction!(_scalar_tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_autograd_grad, m)?)?;
+    Ok(())
+}
