@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import rustensor as torch
 from conftest import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, LAYOUTS, NUMERIC_DTYPES, assert_close,
                       broadcastable_shapes, dtype_name, is_float, is_int, make_tensor, np_dtype, promote,
-                      rand_tensor, random_array, shapes, tensors, to_np)
+                      rand_tensor, random_array, tensors, to_np)
 
 F32, F64, I32, I64, BOOL = torch.float32, torch.float64, torch.int32, torch.int64, torch.bool
 

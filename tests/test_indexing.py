@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rustensor as torch
-from conftest import (ALL_DTYPES, FLOAT_DTYPES, LAYOUTS, NUMERIC_DTYPES, assert_close, make_tensor,
-                      np_dtype, promote, rand_tensor, random_array, shapes, tensors, to_np)
+from conftest import (ALL_DTYPES, LAYOUTS, NUMERIC_DTYPES, assert_close, np_dtype, rand_tensor, random_array,
+                      shapes, tensors, to_np)
 
 
 def pair(shape, dtype=torch.float32, seed=0, layout="contiguous"):

@@ -6,8 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rustensor as torch
-from conftest import (assert_close, assert_mentions_shapes, dtype_name, make_tensor, np_dtype, rand_tensor,
-                      random_array)
+from conftest import assert_close, assert_mentions_shapes, dtype_name, make_tensor, np_dtype, random_array
 
 F32, F64, I32, I64 = torch.float32, torch.float64, torch.int32, torch.int64
 MATMUL_DTYPES = [F32, F64, I64, I32]

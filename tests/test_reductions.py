@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rustensor as torch
-from conftest import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, LAYOUTS, NUMERIC_DTYPES, assert_close, dtype_name,
-                      is_float, make_tensor, np_dtype, rand_tensor, random_array, shapes, tensors, to_np)
+from conftest import (ALL_DTYPES, FLOAT_DTYPES, LAYOUTS, NUMERIC_DTYPES, assert_close, dtype_name, is_float,
+                      make_tensor, np_dtype, rand_tensor, shapes, tensors, to_np)
 
 F32, F64, I32, I64, BOOL = torch.float32, torch.float64, torch.int32, torch.int64, torch.bool
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rustensor as torch
-from conftest import ALL_DTYPES, LAYOUTS, assert_close, np_dtype, rand_tensor, shapes, tensors, to_np
+from conftest import ALL_DTYPES, LAYOUTS, assert_close, np_dtype, rand_tensor, shapes, tensors
 
 
 def base_pair(shape, dtype=torch.float32, seed=0):

@@ -124,6 +124,9 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    for v in vals:
+        if isinstance(v, _builtins.bool) or not isinstance(v, (_builtins.int, _builtins.float, _np.integer, _np.floating)):
+            raise TypeError(f"arange(): argument 'end' must be Number, not {type(v).__name__}")
     if dtype is None:
         dtype = int64 if _builtins.all(isinstance(v, (_builtins.int, _np.integer)) for v in vals) else float32
     return _finish(_C._arange(_builtins.float(vals[0]), _builtins.float(vals[1]), _builtins.float(vals[2]), dtype, device), requires_grad)
@@ -366,7 +369,7 @@ def equal(input, other) -> _builtins.bool:
 def _method_fn(name):
     def f(input, *args, **kwargs):
         if not isinstance(input, Tensor):
-            input = as_tensor(input)
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         return getattr(input, name)(*args, **kwargs)
 
     f.__name__ = name

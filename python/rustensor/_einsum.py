@@ -16,6 +16,10 @@ def _diag_repeated(t: Tensor, sub: str):
             return t, sub
         i = sub.index(rep)
         j = sub.index(rep, i + 1)
+        if t.shape[i] != t.shape[j]:
+            raise RuntimeError(
+                f"einsum(): subscript {rep} is repeated for operand but the sizes don't match, {t.shape[i]} != {t.shape[j]}"
+            )
         t = t.diagonal(0, i, j)
         sub = sub[:i] + sub[i + 1 : j] + sub[j + 1 :] + rep
 
@@ -56,10 +60,36 @@ def _contract(a: Tensor, sa: str, b: Tensor, sb: str, keep: set):
     return out, "".join(batch + left + right)
 
 
+def _expand_ellipsis(eq: str, operands) -> str:
+    """Replaces '...' by upper-case letters, aligned from the right so broadcast dims match."""
+    lhs, arrow, out = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(operands):
+        raise RuntimeError("einsum(): the number of operands does not match the equation")
+    pool = "ZYXWVUTSRQPONMLKJIHGFEDCBA"
+    widest = 0
+    new = []
+    for s, t in zip(subs, operands):
+        if "..." in s:
+            n = t.ndim - (len(s) - 3)
+            if n < 0:
+                raise RuntimeError("einsum(): the ellipsis covers a negative number of dimensions")
+            widest = max(widest, n)
+            s = s.replace("...", pool[:n][::-1])
+        new.append(s)
+    ell = pool[:widest][::-1]
+    if arrow:
+        out = out.replace("...", ell)
+    else:
+        c = Counter("".join(new))
+        out = ell + "".join(sorted(ch for ch in c if c[ch] == 1 and ch not in ell))
+    return ",".join(new) + "->" + out
+
+
 def einsum(equation: str, *operands: Tensor) -> Tensor:
     eq = equation.replace(" ", "")
     if "..." in eq:
-        raise RuntimeError("einsum(): ellipsis ('...') is not supported yet")
+        eq = _expand_ellipsis(eq, operands)
     if "->" in eq:
         lhs, out = eq.split("->")
     else:

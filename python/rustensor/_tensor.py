@@ -79,6 +79,8 @@ def _infer_array(data: Any, dtype) -> np.ndarray:
     torch's dtype inference: Python floats default to float32, ints to int64."""
     if isinstance(data, Tensor):
         return data.detach().cpu().numpy()
+    if isinstance(data, np.generic):
+        data = np.asarray(data)
     if isinstance(data, np.ndarray):
         arr = data
     else:
@@ -313,6 +315,11 @@ _return_types = {
 def _extreme(name: str, is_max: bool):
     def f(self, dim=None, keepdim=False):
         if dim is None:
+            if self.numel() == 0:
+                raise RuntimeError(
+                    f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                    "Specify the reduction dim with the 'dim' argument."
+                )
             return self.amax() if is_max else self.amin()
         if isinstance(dim, Tensor):
             return self.maximum(dim) if is_max else self.minimum(dim)
@@ -514,7 +521,15 @@ def _div(self, other, *, rounding_mode=None):
         return self._binary("floor_divide", other, False)
     if rounding_mode == "trunc":
         q = self._binary("div", other, False)
-        return q.trunc() if q.is_floating_point() else q
+        o = other if isinstance(other, Tensor) else None
+        ints = not self.is_floating_point() and not isinstance(other, float) and (o is None or not o.is_floating_point())
+        if not ints:
+            return q.trunc()
+        # integers stay integers: floor division, corrected where floor and trunc differ
+        fq = self._binary("floor_divide", other, False)
+        r = self._binary("remainder", other, False)
+        neg = (self < 0).logical_xor(other < 0) if o is not None else (self < 0).logical_xor(_C._scalar_tensor(other < 0, _C.bool))
+        return fq + ((r != 0).logical_and(neg))._to_dtype(fq.dtype)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
@@ -584,12 +599,13 @@ def _install() -> None:
     T.broadcast_to = lambda self, shape: self.expand(*shape)
     T.type_as = lambda self, other: self._to_dtype(other.dtype)
     T.mm = lambda self, other: self.matmul(other) if self.ndim == 2 and other.ndim == 2 else _raise(RuntimeError, f"mm: expected 2-D tensors, got {self.ndim}-D and {other.ndim}-D")
-    T.bmm = lambda self, other: self.matmul(other) if self.ndim == 3 and other.ndim == 3 else _raise(RuntimeError, f"bmm: expected 3-D tensors, got {self.ndim}-D and {other.ndim}-D")
+    T.bmm = lambda self, other: self.matmul(other) if self.ndim == 3 and other.ndim == 3 and self.shape[0] == other.shape[0] else _raise(RuntimeError, f"bmm: expected 3-D tensors with equal batch sizes, got shapes {list(self.shape)} and {list(other.shape)}")
     T.mv = lambda self, vec: self.matmul(vec) if self.ndim == 2 and vec.ndim == 1 else _raise(RuntimeError, f"mv: expected a 2-D matrix and a 1-D vector, got {self.ndim}-D and {vec.ndim}-D")
     T.dot = lambda self, other: self.matmul(other) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors")
-    T.outer = lambda self, other: self.reshape(-1, 1) * other.reshape(1, -1)
+    T.outer = lambda self, other: self.reshape(-1, 1) * other.reshape(1, -1) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"outer: expected 1-D vectors, got {self.ndim}-D and {other.ndim}-D")
     T.masked_select = lambda self, mask: getitem(self.expand(*np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))), mask.expand(*np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))))
     T.masked_fill_ = lambda self, mask, value: _inplace_assign(self, self.masked_fill(mask, value))
+    T.clamp = _clamp
     T.clamp_ = lambda self, min=None, max=None: _inplace_assign(self, self.clamp(min, max))
     T.clip = T.clamp
     T.clip_ = T.clamp_
@@ -605,6 +621,21 @@ def _install() -> None:
     T.__contains__ = lambda self, item: bool((self == item).any())
     T.H = property(lambda self: self.mT if self.ndim == 2 else _raise(RuntimeError, "tensor.H is only supported on matrices (2-D tensors)"))
     T.half = lambda self: _raise(TypeError, "float16 is not supported yet")
+
+
+_clamp_rs = Tensor.clamp
+
+
+def _clamp(self, min=None, max=None):
+    tensors = [b for b in (min, max) if isinstance(b, Tensor) and b.numel() != 1]
+    if not tensors:
+        return _clamp_rs(self, min, max)
+    r = self
+    if min is not None:
+        r = r.maximum(min if isinstance(min, Tensor) else _C._scalar_tensor(min, self.dtype))
+    if max is not None:
+        r = r.minimum(max if isinstance(max, Tensor) else _C._scalar_tensor(max, self.dtype))
+    return r
 
 
 def _inplace_assign(self, r):

@@ -4,7 +4,6 @@
 //! [`GradFn`] (what it saved) and edges to its inputs' nodes; leaves get an AccumulateGrad
 //! node. `backward` counts dependencies once, then runs nodes in reverse topological order.
 //! The graph is owned by the tensors that reach it, so it dies with them.
-use crate::layout::Layout;
 use crate::ops::view::ViewFn;
 use crate::tensor::{Tensor, TensorImpl};
 use crate::{bail, DType, Error, Result};

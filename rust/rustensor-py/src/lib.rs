@@ -129,6 +129,11 @@ fn manual_seed(seed: i64) {
 }
 
 fn tensor_list(ts: &Bound<'_, PyAny>, op: &str) -> PyResult<Vec<Tensor>> {
+    if ts.cast::<PyTensor>().is_ok() {
+        return Err(PyTypeError::new_err(format!(
+            "{op}(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor"
+        )));
+    }
     let mut v = vec![];
     for item in ts.try_iter()? {
         v.push(tensor_arg(&item?, op)?);

@@ -679,8 +679,9 @@ impl PyTensor {
         let items: Vec<Py<PyAny>> = v.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
         Ok(PyTuple::new(py, items)?.into_any().unbind())
     }
-    fn flip(&self, py: Python<'_>, dims: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.flip(&int_list(dims)?).py_err()?)
+    #[pyo3(signature = (*dims))]
+    fn flip(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        wrap(py, self.t.flip(&shape_args(dims)?).py_err()?)
     }
     fn contiguous(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         wrap(py, heavy(py, self.t.numel(), || self.t.contiguous()).py_err()?)
@@ -777,7 +778,16 @@ impl PyTensor {
     fn fill_(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let s = match extract_scalar(value) {
             Some(s) => s?,
-            None => Scalar::Float(tensor_arg(value, "fill_")?.item_f64().py_err()?),
+            None => {
+                let v = tensor_arg(value, "fill_")?;
+                if v.ndim() != 0 {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions.",
+                        v.ndim()
+                    )));
+                }
+                v.item().py_err()?
+            }
         };
         slf.get().t.fill_(s).py_err()?;
         Ok(slf.clone().into_any().unbind())

@@ -2,7 +2,7 @@
 use crate::tensor::PyTensor;
 use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySequence, PyTuple, PyType};
 use rustensor_core::{DType, Device, Scalar, Tensor};
 use std::sync::OnceLock;
 
@@ -73,17 +73,10 @@ pub fn extract_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
             return Ok(DType::F64);
         }
     }
-    let name: String = if let Ok(s) = obj.cast::<PyString>() {
-        s.to_string()
-    } else {
-        // numpy dtypes and scalar types
-        match py.import("numpy").and_then(|np| np.getattr("dtype")?.call1((obj,))).and_then(|d| d.getattr("name")) {
-            Ok(n) => n.extract()?,
-            Err(_) => return Err(PyTypeError::new_err(format!("dtype must be a rustensor.dtype, got {}", obj.repr()?))),
-        }
-    };
-    let name = name.trim_start_matches("rustensor.").trim_start_matches("torch.");
-    DType::from_name(name).map_err(crate::errors::to_py)
+    Err(PyTypeError::new_err(format!(
+        "dtype must be a rustensor.dtype (e.g. rustensor.float32), got {}",
+        obj.repr()?
+    )))
 }
 
 #[pyclass(name = "device", module = "rustensor", frozen, eq, hash)]

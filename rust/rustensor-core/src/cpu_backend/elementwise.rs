@@ -103,15 +103,55 @@ unsafe fn contig2<T: Copy, U, F: Fn(T, T) -> U>(po: *mut U, pa: *const T, pb: *c
     }
 }
 
+/// Splits `[0, n)` into chunks run on the pool when `n` is large, else runs it inline.
+fn par_ranges(n: usize, f: impl Fn(usize, usize) + Sync) {
+    let threads = super::parallel::num_threads();
+    if n < super::parallel::PAR_MIN_ELEMS || threads <= 1 {
+        f(0, n);
+        return;
+    }
+    let nchunks = (threads * 4).min(n / (1 << 14)).max(1);
+    // chunk boundaries on 64-element multiples keep every chunk's loop aligned
+    let chunk = n.div_ceil(nchunks).div_ceil(64) * 64;
+    super::parallel::pool().install(|| {
+        use rayon::prelude::*;
+        (0..nchunks).into_par_iter().for_each(|c| {
+            let s = c * chunk;
+            let e = ((c + 1) * chunk).min(n);
+            if s < e {
+                f(s, e);
+            }
+        });
+    });
+}
+
+fn same_contiguous(out: &Layout, other: &Layout) -> bool {
+    other.shape == out.shape && other.is_contiguous()
+}
+
+fn is_scalar_broadcast(l: &Layout) -> bool {
+    l.strides.iter().all(|&s| s == 0)
+}
+
 /// out[i] = f(a[i]) over any strides.
 pub fn map1<T: Element, U: Element, F: Fn(T) -> U + Sync>(out: Strided, a: Strided, f: F) {
-    let shape = &out.layout.shape;
     let (po, pa) = (P(out.ptr as *mut U), P(a.ptr as *mut T));
-    let parallel = out.layout.numel() >= super::parallel::PAR_MIN_ELEMS;
+    let (ol, al) = (out.layout, a.layout);
+    if ol.is_contiguous() && same_contiguous(ol, al) {
+        // the common case: no index arithmetic at all
+        let (oo, ao) = (ol.offset, al.offset);
+        par_ranges(ol.numel(), |s, e| {
+            let (po, pa) = (po, pa);
+            // SAFETY: both views are contiguous over numel elements from their offsets.
+            unsafe { contig1(po.0.add(oo + s), (pa.0 as *const T).add(ao + s), e - s, &f) }
+        });
+        return;
+    }
+    let parallel = ol.numel() >= super::parallel::PAR_MIN_ELEMS;
     for_each_run(
-        shape,
-        [&out.layout.strides, &a.layout.strides],
-        [out.layout.offset as isize, a.layout.offset as isize],
+        &ol.shape,
+        [&ol.strides, &al.strides],
+        [ol.offset as isize, al.offset as isize],
         parallel,
         |o, len, st| {
             let (po, pa) = (po, pa);
@@ -139,13 +179,37 @@ pub fn map1<T: Element, U: Element, F: Fn(T) -> U + Sync>(out: Strided, a: Strid
 
 /// out[i] = f(a[i], b[i]) over any strides.
 pub fn map2<T: Element, U: Element, F: Fn(T, T) -> U + Sync>(out: Strided, a: Strided, b: Strided, f: F) {
-    let shape = &out.layout.shape;
     let (po, pa, pb) = (P(out.ptr as *mut U), P(a.ptr as *mut T), P(b.ptr as *mut T));
-    let parallel = out.layout.numel() >= super::parallel::PAR_MIN_ELEMS;
+    let (ol, al, bl) = (out.layout, a.layout, b.layout);
+    if ol.is_contiguous() && same_contiguous(ol, al) {
+        let (oo, ao) = (ol.offset, al.offset);
+        if same_contiguous(ol, bl) {
+            let bo = bl.offset;
+            par_ranges(ol.numel(), |s, e| {
+                let (po, pa, pb) = (po, pa, pb);
+                // SAFETY: all three views are contiguous over numel elements.
+                unsafe {
+                    contig2(po.0.add(oo + s), (pa.0 as *const T).add(ao + s), (pb.0 as *const T).add(bo + s), e - s, &f)
+                }
+            });
+            return;
+        }
+        if is_scalar_broadcast(bl) {
+            // SAFETY: a broadcast scalar has one element at its offset.
+            let bv = unsafe { *(pb.0 as *const T).add(bl.offset) };
+            par_ranges(ol.numel(), |s, e| {
+                let (po, pa) = (po, pa);
+                // SAFETY: out and a are contiguous over numel elements.
+                unsafe { contig1(po.0.add(oo + s), (pa.0 as *const T).add(ao + s), e - s, &|x| f(x, bv)) }
+            });
+            return;
+        }
+    }
+    let parallel = ol.numel() >= super::parallel::PAR_MIN_ELEMS;
     for_each_run(
-        shape,
-        [&out.layout.strides, &a.layout.strides, &b.layout.strides],
-        [out.layout.offset as isize, a.layout.offset as isize, b.layout.offset as isize],
+        &ol.shape,
+        [&ol.strides, &al.strides, &bl.strides],
+        [ol.offset as isize, al.offset as isize, bl.offset as isize],
         parallel,
         |o, len, st| {
             let (po, pa, pb) = (po, pa, pb);

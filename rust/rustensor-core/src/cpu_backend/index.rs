@@ -160,7 +160,7 @@ fn along_dim_offsets(op: &str, a: &Layout, dim: usize, idx: Strided) -> Result<(
     for (n, &v) in vals.iter().enumerate() {
         let size = a.shape.get(dim).copied().unwrap_or(1);
         if v < 0 || v >= size as i64 {
-            bail!(Index, "{op}(): index {v} is out of bounds for dimension {dim} with size {size}");
+            bail!(Runtime, "{op}(): index {v} is out of bounds for dimension {dim} with size {size}");
         }
         // decompose the linear position into coordinates
         let mut rem = pos[n] as usize;

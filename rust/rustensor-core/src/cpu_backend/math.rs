@@ -11,20 +11,23 @@ pub fn exp_f32(x: f32) -> f32 {
     const LN2_LO: f32 = 1.428_606_8e-6;
     // Beyond these bounds the answer is 0 or inf; the split scale below reaches subnormals.
     let xc = x.clamp(-104.0, 88.8);
-    // adding 1.5*2^23 rounds to nearest in SSE2 too (no roundps needed to vectorise)
+    // adding 1.5*2^23 rounds to nearest and leaves the integer in the low mantissa bits,
+    // so n is read back with bit operations (a float-to-int cast would not vectorise well)
     const MAGIC: f32 = 12_582_912.0;
-    let n = (xc * LOG2E + MAGIC) - MAGIC;
+    let t = xc * LOG2E + MAGIC;
+    let n = t - MAGIC;
+    let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     let r = xc - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    let ni = n as i32;
     let n1 = ni >> 1;
     let n2 = ni - n1;
-    let s1 = f32::from_bits(((n1 + 127).clamp(0, 255) as u32) << 23);
-    let s2 = f32::from_bits(((n2 + 127).clamp(0, 255) as u32) << 23);
+    // n1, n2 lie in [-75, 65]: both exponents stay in the normal range
+    let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
+    let s2 = f32::from_bits(((n2 + 127) as u32) << 23);
     let y = p * s1 * s2;
     if x.is_nan() {
         x

@@ -69,16 +69,23 @@ impl Tensor {
 
     fn binary_in(&self, op: BinaryOp, other: &Tensor, cdt: DType) -> Result<Tensor> {
         let device = same_device(op.name(), &[self, other])?;
+        if op == BinaryOp::Sub && (self.dtype() == DType::Bool || other.dtype() == DType::Bool) {
+            bail!(
+                Runtime,
+                "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            );
+        }
         let shape = broadcast_shapes(op.name(), self.shape(), other.shape())?;
         let a = self.cast_raw(cdt)?;
         let b = other.cast_raw(cdt)?;
         validate(op, cdt, &b)?;
         let out = empty(&shape, op.out_dtype(cdt), device)?;
         {
-            let la = a.layout().broadcast_to(op.name(), &shape)?;
-            let lb = b.layout().broadcast_to(op.name(), &shape)?;
-            let sa = ew::Strided { ptr: a.strided().ptr, layout: &la };
-            let sb = ew::Strided { ptr: b.strided().ptr, layout: &lb };
+            // operands already of the output's shape need no broadcast layout (the common case)
+            let la = if a.shape() == shape.as_slice() { None } else { Some(a.layout().broadcast_to(op.name(), &shape)?) };
+            let lb = if b.shape() == shape.as_slice() { None } else { Some(b.layout().broadcast_to(op.name(), &shape)?) };
+            let sa = ew::Strided { ptr: a.strided().ptr, layout: la.as_ref().unwrap_or(a.layout()) };
+            let sb = ew::Strided { ptr: b.strided().ptr, layout: lb.as_ref().unwrap_or(b.layout()) };
             ew::binary(op, cdt, out.strided(), sa, sb)?;
         }
         if op.is_comparison() || op.is_logical() || matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) {
@@ -184,6 +191,14 @@ impl Tensor {
     pub(crate) fn check_inplace(&self) -> Result<()> {
         if is_grad_enabled() && self.requires_grad() && self.is_leaf() {
             bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
+        }
+        if self.shape().iter().zip(self.strides()).any(|(&d, &s)| d > 1 && s == 0) {
+            bail!(
+                Runtime,
+                "unsupported operation: more than one element of the written-to tensor (shape {:?}, strides {:?}) refers to a single memory location. Please clone() the tensor before performing the operation.",
+                self.shape(),
+                self.strides()
+            );
         }
         Ok(())
     }

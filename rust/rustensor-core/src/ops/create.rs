@@ -49,13 +49,14 @@ impl Tensor {
             bail!(Runtime, "linspace: number of steps must be non-negative");
         }
         let n = steps as usize;
-        checked_numel("linspace", &[n])?;
         let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
         // torch fills the second half from the end so the last value is exactly `end`
-        let v: Vec<f64> = (0..n)
-            .map(|i| if i < n / 2 { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 })
-            .collect();
-        Tensor::from_f64s(&v, &[n], dtype, device)
+        let mut i = 0usize;
+        Tensor::generate(&[n], dtype, device, || {
+            let v = if n == 1 { start } else if i < n / 2 { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 };
+            i += 1;
+            v
+        })
     }
 
     pub fn eye(n: usize, m: usize, dtype: DType, device: Device) -> Result<Tensor> {
@@ -81,46 +82,62 @@ impl Tensor {
         Ok(t)
     }
 
+    /// A tensor whose element i is `f(i)` in row-major order, allocated first (so an
+    /// impossible size is an error, not an abort).
+    fn generate(shape: &[usize], dtype: DType, device: Device, mut f: impl FnMut() -> f64) -> Result<Tensor> {
+        let t = crate::ops::empty(shape, dtype, device)?;
+        let n = t.numel();
+        with_dtype!(dtype, T, {
+            let p = t.strided().ptr as *mut T;
+            for i in 0..n {
+                // SAFETY: t is a fresh contiguous tensor of n elements.
+                unsafe { *p.add(i) = T::from_f64(f()) };
+            }
+        });
+        Ok(t)
+    }
+
     pub fn rand(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         if !dtype.is_float() {
             bail!(Type, "\"check_uniform_bounds\" not implemented for '{}'", dtype.name());
         }
-        let n = checked_numel("rand", shape)?;
-        let v: Vec<f64> = with_gen(|g| (0..n).map(|_| g.uniform()).collect());
-        Tensor::from_f64s(&v, shape, dtype, device)
+        with_gen(|g| Tensor::generate(shape, dtype, device, || g.uniform()))
     }
 
     pub fn randn(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         if !dtype.is_float() {
             bail!(Type, "\"normal_kernel_cpu\" not implemented for '{}'", dtype.name());
         }
-        let n = checked_numel("randn", shape)?;
-        let v: Vec<f64> = with_gen(|g| {
-            let mut v = Vec::with_capacity(n + 1);
-            while v.len() < n {
-                let (a, b) = g.normal_pair();
-                v.push(a);
-                v.push(b);
-            }
-            v.truncate(n);
-            v
-        });
-        Tensor::from_f64s(&v, shape, dtype, device)
+        with_gen(|g| {
+            let mut spare: Option<f64> = None;
+            Tensor::generate(shape, dtype, device, || match spare.take() {
+                Some(v) => v,
+                None => {
+                    let (a, b) = g.normal_pair();
+                    spare = Some(b);
+                    a
+                }
+            })
+        })
     }
 
     pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         if high <= low {
             bail!(Runtime, "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}");
         }
-        let n = checked_numel("randint", shape)?;
         let span = (high as i128 - low as i128) as u64;
-        let v: Vec<f64> = with_gen(|g| (0..n).map(|_| (low as i128 + g.below(span) as i128) as f64).collect());
         if dtype == DType::I64 {
-            let vi: Vec<i64> = v.iter().map(|&x| x as i64).collect();
-            let t = Tensor::from_vec(vi, shape)?;
+            let t = crate::ops::empty(shape, dtype, device)?;
+            let p = t.strided().ptr as *mut i64;
+            with_gen(|g| {
+                for i in 0..t.numel() {
+                    // SAFETY: fresh contiguous i64 tensor.
+                    unsafe { *p.add(i) = (low as i128 + g.below(span) as i128) as i64 };
+                }
+            });
             return Ok(t);
         }
-        Tensor::from_f64s(&v, shape, dtype, device)
+        with_gen(|g| Tensor::generate(shape, dtype, device, || (low as i128 + g.below(span) as i128) as f64))
     }
 
     /// The single value of a one-element tensor as f64.

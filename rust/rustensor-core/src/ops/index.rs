@@ -44,7 +44,7 @@ impl Tensor {
 
     /// Out of place `zeros(shape)[indices] += values` (the backward of indexing).
     pub fn index_put_acc(shape: &[usize], dims: &[usize], indices: &[Tensor], values: &Tensor) -> Result<Tensor> {
-        let out = empty(shape, values.dtype(), values.device())?;
+        let out = Tensor::zeros(shape, values.dtype(), values.device())?;
         let (ishape, vals) = read_indices(indices)?;
         let vshape = canonical_shape(&ishape, shape, dims);
         let l = values.layout().broadcast_to("index_put_", &vshape)?;
@@ -194,7 +194,7 @@ impl Tensor {
             if t.ndim() != nd {
                 bail!(
                     Runtime,
-                    "Tensors must have same number of dimensions: got {nd} and {}",
+                    "cat(): Tensors must have same number of dimensions: got {nd} and {}",
                     t.ndim()
                 );
             }
@@ -202,7 +202,7 @@ impl Tensor {
                 if j != d && t.shape()[j] != first.shape()[j] {
                     bail!(
                         Runtime,
-                        "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list.",
+                        "cat(): Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list.",
                         first.shape()[j],
                         t.shape()[j]
                     );

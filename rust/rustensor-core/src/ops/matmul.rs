@@ -52,7 +52,7 @@ impl Tensor {
         if k != k2 {
             let fmt = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x");
             if sa.len() <= 2 && sb.len() <= 2 {
-                bail!(Runtime, "mat1 and mat2 shapes cannot be multiplied ({} and {})", fmt(self.shape()), fmt(other.shape()));
+                bail!(Runtime, "matmul: mat1 and mat2 shapes cannot be multiplied ({} and {})", fmt(self.shape()), fmt(other.shape()));
             }
             bail!(
                 Runtime,

@@ -3,7 +3,6 @@ use crate::backprop::{record, GradFn};
 use crate::cpu_backend::elementwise as ew;
 use crate::error::wrap_dim;
 use crate::layout::{infer_shape, Layout};
-use crate::ops::empty;
 use crate::{bail, Result, Tensor};
 
 /// A layout-to-layout view function that can be replayed on a gradient-shaped zero tensor.
@@ -55,7 +54,7 @@ impl Tensor {
 
     /// The adjoint of a view: zeros of `shape` with `self` written through the view.
     pub fn view_scatter(&self, shape: &[usize], v: &ViewFn) -> Result<Tensor> {
-        let z = empty(shape, self.dtype(), self.device())?;
+        let z = Tensor::zeros(shape, self.dtype(), self.device())?;
         let l = v.apply(z.layout())?;
         let zl = ew::Strided { ptr: z.strided().ptr, layout: &l };
         let src = self.layout().broadcast_to("view_scatter", &l.shape)?;
@@ -322,7 +321,7 @@ impl Tensor {
         let n = self.shape()[d];
         let size = n.div_ceil(chunks as usize).max(1);
         if n == 0 {
-            return self.split_sizes(&[0], d as i64);
+            return self.split_sizes(&vec![0; chunks as usize], d as i64);
         }
         self.split_size(size, d as i64)
     }
