@@ -478,8 +478,8 @@ def test_prod_zeros_noncontiguous():
     for layout in LAYOUTS[:3]:
         base, view = _leaf_layout(a, layout)
         x = torch.tensor(base, dtype=F64, requires_grad=True)
-        check(lambda t: view(t).prod(0), [x])
-        check(lambda t: view(t).prod(), [x])
+        check(lambda t, view=view: view(t).prod(0), [x])
+        check(lambda t, view=view: view(t).prod(), [x])
 
 
 def test_extremes_with_ties_match_torch():
@@ -533,8 +533,6 @@ def test_kinks_match_torch():
     np.testing.assert_array_equal(g.numpy(), [-2, 0, 2])
 
 
-@pytest.mark.xfail(reason="clamp passes the gradient at x == min or x == max; torch 2.15 gives 0 there "
-                   "(clamp(0., 1.) of [-1, 0, 1] -> grad [0, 0, 0])", strict=True)
 def test_clamp_gradient_at_boundaries_matches_torch():
     x = torch.tensor([-1.0, 0.0, 1.0], dtype=F64, requires_grad=True)
     (g,) = autograd.grad(x.clamp(0.0, 1.0).sum(), x)
@@ -728,7 +726,8 @@ def test_view_ops(name, layout):
     if layout != "contiguous" and name.startswith("view"):
         # view() of a non-contiguous tensor is an error in torch; covered in test_view_errors
         layout = "contiguous"
-    # the elementwise product makes each output element's gradient distinct
+    # the random cotangent in check() weights every output element differently, so a
+    # gradient landing in the wrong element of the base is caught
     run(op, [(shape, "any")], layout=layout)
 
 
@@ -833,7 +832,6 @@ def test_scatter_add(dim, layout):
     run(lambda s, src: torch.scatter_add(s, dim, index, src), [((3, 4), "any"), (src_shape, "any")], layout=layout, layout_arg=1)
 
 
-@pytest.mark.xfail(reason="scatter() records no graph: output has requires_grad=False", strict=True)
 def test_scatter():
     # scatter (overwrite) with distinct targets: self's gradient is zero where overwritten
     index = torch.tensor([[2, 0, 1, 1]])
@@ -855,7 +853,6 @@ def test_where_broadcast(cond_shape, a_shape, b_shape, layout):
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_cat(dim, layout):
-    shapes = [(2, 3), (2, 3), (2, 3)]
     if dim == 0:
         shapes = [(2, 3), (1, 3), (3, 3)]
     else:
@@ -893,7 +890,6 @@ _SETITEM_BUG = "in-place writes through a basic-indexing view (setitem, copy_/mu
     "non-leaf are not recorded: the base keeps its old grad_fn (torch: CopySlices)"
 
 
-@pytest.mark.xfail(reason=_SETITEM_BUG, strict=True)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_setitem_basic_index(layout):
     # y = x.clone(); y[1] = v: row 1 of x gets no gradient, v gets it
@@ -905,7 +901,6 @@ def test_setitem_basic_index(layout):
     run(f, [((3, 4), "any"), ((4,), "any")], layout=layout)
 
 
-@pytest.mark.xfail(reason=_SETITEM_BUG, strict=True)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_setitem_slice(layout):
     def f(x, v):
@@ -970,8 +965,8 @@ _INPLACE_BUGS = {
     "view_mul_": (lambda x, z: _view_inplace(x, z), _SETITEM_BUG),
     "copy_": (lambda x, z: _copy(x, z), _SETITEM_BUG),
     "copy_const": (lambda x, z: (x * 2).copy_(torch.full((3, 4), 0.5, dtype=F64)) * z,
-                   "copy_ of a tensor not requiring grad into a non-leaf is not recorded: x keeps its gradient "
-                   "(torch: CopyBackwards, x gets 0)"),
+                   ("copy_ of a tensor not requiring grad into a non-leaf is not recorded: x keeps its gradient "
+                    "(torch: CopyBackwards, x gets 0)")),
     "fill_": (lambda x, z: (x * 2).fill_(1.5) * z,
               "fill_ on a non-leaf is not recorded: x keeps its gradient (torch: FillBackward, x gets 0)"),
     "zero_": (lambda x, z: (x * 2).zero_() + z,
@@ -1006,7 +1001,13 @@ def test_inplace_on_nonleaf(name, layout):
     run(INPLACE[name], [((3, 4), "any"), ((3, 4), "any")], layout=layout)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=r, strict=True)) for n, (_, r) in _INPLACE_BUGS.items()])
+_STILL_BROKEN = {"view_mul_", "copy_"}  # in-place through a view of a non-leaf: not rebased yet
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(reason=r, strict=True)) if n in _STILL_BROKEN else n for n, (_, r) in _INPLACE_BUGS.items()],
+)
 def test_inplace_on_nonleaf_not_recorded(name):
     run(_INPLACE_BUGS[name][0], [((3, 4), "any"), ((3, 4), "any")])
 
@@ -1027,16 +1028,12 @@ def test_library_gradcheck_passes_and_fails():
         autograd.gradcheck(bad, (x,))
 
 
-@pytest.mark.xfail(reason="gradcheck does not copy outputs: a view of the input is perturbed along with it, "
-                   "so the numerical Jacobian is 0 (torch.autograd.gradcheck(lambda x: x.t(), ...) is True)", strict=True)
 def test_library_gradcheck_on_view_outputs():
     x = torch.tensor([[0.5, -1.0, 2.0], [2.0, 0.3, 1.0]], dtype=F64, requires_grad=True)
     assert autograd.gradcheck(lambda a: a.t(), (x,))
     assert autograd.gradcheck(lambda a: a[1:], (x,))
 
 
-@pytest.mark.xfail(reason="gradcheck on a function returning several tensors fails with 'Boolean value of Tensor "
-                   "... ambiguous' (outs.index(o) compares tensors with ==); torch supports tuple outputs", strict=True)
 def test_library_gradcheck_multiple_outputs():
     x = torch.tensor([[0.5, -1.0, 2.0], [2.0, 0.3, 1.0]], dtype=F64, requires_grad=True)
     assert autograd.gradcheck(lambda a: (a.exp(), a.sin() * 2), (x,))
@@ -1230,8 +1227,6 @@ def test_backward_create_graph_then_grad_of_grad():
     np.testing.assert_allclose(g2.numpy(), [12.0])
 
 
-@pytest.mark.xfail(reason="gradgradcheck differentiates sum(o * o.detach()): the finite differences see the "
-                   "J^T J term that the analytic side drops, so it fails on every nonlinear f (torch: True)", strict=True)
 @pytest.mark.parametrize("name", ["x**3", "exp", "sin", "tanh", "sigmoid", "log"])
 def test_library_gradgradcheck(name):
     f, _, kind = SECOND[name]

@@ -44,7 +44,15 @@ class Size(tuple):
 
 
 def _dtype_name(dtype) -> str:
-    return repr(dtype).split(".")[-1] if isinstance(dtype, _C.dtype) else str(np.dtype(dtype))
+    if isinstance(dtype, _C.dtype):
+        return repr(dtype).split(".")[-1]
+    if dtype is builtins.bool:
+        return "bool"
+    if dtype is builtins.int:
+        return "int64"
+    if dtype is builtins.float:
+        return "float64"
+    raise TypeError(f"dtype must be a rustensor.dtype (e.g. rustensor.float32), got {dtype!r}")
 
 
 def _check_np_dtype(a: np.ndarray, op: str) -> None:
@@ -269,6 +277,21 @@ def _adv_position(adv_dims):
     return adv_dims[0] if consecutive else 0
 
 
+def _record_basic_setitem(t: Tensor, key: Any, value: Tensor) -> None:
+    """``t[key] = value`` on a tensor in a graph: recorded as an index put over the
+    coordinates the basic key selects, so gradients skip the overwritten elements and
+    reach ``value`` (torch's CopySlices)."""
+    coords = []
+    for d in range(t.ndim):
+        shape = [1] * t.ndim
+        shape[d] = t.shape[d]
+        grid = _C._arange(0, t.shape[d], 1, _C.int64).reshape(shape).expand(*t.shape)
+        coords.append(getitem(grid, key).contiguous())
+    region = list(coords[0].shape) if coords else []
+    v = value._to_dtype(t.dtype) if value.dtype != t.dtype else value
+    t._index_put(list(range(t.ndim)), coords, v.expand(*region), False)
+
+
 def getitem(t: Tensor, key: Any) -> Tensor:
     result, adv_dims, adv_idx = _parse_key(t, key)
     if not adv_dims:
@@ -288,6 +311,9 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
     if not isinstance(value, Tensor):
         value = tensor(value, dtype=t.dtype) if not isinstance(value, np.ndarray) else tensor(value)
     if not adv_dims:
+        if _C.is_grad_enabled() and (t.requires_grad or value.requires_grad) and not (t.requires_grad and t.is_leaf):
+            _record_basic_setitem(t, key, value)
+            return
         result.copy_(value)
         return
     # shape of t[key] in the user's order, then back to canonical (index dims first)
@@ -474,7 +500,19 @@ def _new(fill):
     return f
 
 
+def _inplace_via(self, f):
+    """An in-place op written out of place: recorded on a copy when autograd needs it."""
+    self._check_inplace()
+    if _C.is_grad_enabled() and self.requires_grad:
+        self._assign_result(f(self.clone()))
+    else:
+        with _no_grad():
+            self.copy_(f(self))
+    return self
+
+
 def _uniform_(self, a=0.0, b=1.0):
+    self._check_inplace()
     r = _C._random("rand", list(self.shape), self.dtype if self.dtype in (_C.float32, _C.float64) else _C.float32)
     with _no_grad():
         self.copy_(r * (b - a) + a)
@@ -482,6 +520,7 @@ def _uniform_(self, a=0.0, b=1.0):
 
 
 def _normal_(self, mean=0.0, std=1.0):
+    self._check_inplace()
     r = _C._random("randn", list(self.shape), self.dtype if self.dtype in (_C.float32, _C.float64) else _C.float32)
     with _no_grad():
         self.copy_(r * std + mean)
@@ -604,9 +643,10 @@ def _install() -> None:
     T.dot = lambda self, other: self.matmul(other) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors")
     T.outer = lambda self, other: self.reshape(-1, 1) * other.reshape(1, -1) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"outer: expected 1-D vectors, got {self.ndim}-D and {other.ndim}-D")
     T.masked_select = lambda self, mask: getitem(self.expand(*np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))), mask.expand(*np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))))
-    T.masked_fill_ = lambda self, mask, value: _inplace_assign(self, self.masked_fill(mask, value))
+    T.masked_fill_ = lambda self, mask, value: _inplace_via(self, lambda s: s.masked_fill(mask, value))
     T.clamp = _clamp
-    T.clamp_ = lambda self, min=None, max=None: _inplace_assign(self, self.clamp(min, max))
+    T.register_hook = _register_hook
+    T.clamp_ = lambda self, min=None, max=None: _inplace_via(self, lambda s: s.clamp(min, max))
     T.clip = T.clamp
     T.clip_ = T.clamp_
     T.scatter = lambda self, dim, index, src: self._scatter(dim, index, src if isinstance(src, Tensor) else _C._full([], src, self.dtype).expand(*index.shape))
@@ -638,10 +678,33 @@ def _clamp(self, min=None, max=None):
     return r
 
 
-def _inplace_assign(self, r):
-    with _no_grad():
-        self.copy_(r)
-    return self
+class _RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` turns the hook off."""
+
+    def __init__(self):
+        self.active = True
+
+    def remove(self):
+        self.active = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_register_hook_rs = Tensor.register_hook
+
+
+def _register_hook(self, hook):
+    handle = _RemovableHandle()
+
+    def call(g):
+        return hook(g) if handle.active else None
+
+    _register_hook_rs(self, call)
+    return handle
 
 
 def _raise(exc, msg):

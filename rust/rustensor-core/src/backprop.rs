@@ -93,6 +93,8 @@ pub enum GradFn {
     Where { cond: Tensor, a: Vec<usize>, b: Vec<usize> },
     Cast { from: DType },
     Identity,
+    ZeroGrad,
+    Scatter { dim: usize, index: Tensor },
     Sum { shape: Vec<usize>, dims: Vec<usize>, keepdim: bool },
     Prod { x: Saved, out: Saved, dims: Vec<usize>, keepdim: bool },
     /// max/min/amax/amin: gradient shared evenly among tied extremes.
@@ -125,6 +127,7 @@ pub enum NodeKind {
 
 pub struct Node {
     pub name: &'static str,
+    renamed: std::sync::OnceLock<&'static str>,
     pub kind: NodeKind,
     pub next: Vec<Option<Arc<Node>>>,
     pub(crate) hooks: Mutex<Vec<Hook>>,
@@ -150,7 +153,11 @@ impl Node {
     }
     /// torch's name for the node type, e.g. `MulBackward0`.
     pub fn type_name(&self) -> &'static str {
-        self.name
+        self.renamed.get().copied().unwrap_or(self.name)
+    }
+    /// Gives a node the name of a torch overload (e.g. tensor ** scalar is PowBackward0).
+    pub(crate) fn rename(&self, name: &'static str) {
+        let _ = self.renamed.set(name);
     }
 }
 
@@ -169,6 +176,7 @@ impl Tensor {
         }
         let a = Arc::new(Node {
             name: "AccumulateGrad",
+            renamed: std::sync::OnceLock::new(),
             kind: NodeKind::Leaf(self.0.clone()),
             next: vec![],
             hooks: Mutex::new(vec![]),
@@ -221,6 +229,7 @@ pub(crate) fn record(
     let next: Vec<Option<Arc<Node>>> = inputs.iter().map(|t| t.grad_edge()).collect();
     let node = Arc::new_cyclic(|w| Node {
         name,
+        renamed: std::sync::OnceLock::new(),
         kind: NodeKind::Op(Mutex::new(Some(make(&out, w)))),
         next,
         hooks: Mutex::new(vec![]),
@@ -320,6 +329,14 @@ pub fn run_backward(
                 grad = g2;
             }
         }
+        if let NodeKind::Leaf(leaf) = &node.kind {
+            let hooks: Vec<Hook> = Tensor(leaf.clone()).meta().hooks.clone();
+            for h in hooks {
+                if let Some(g2) = h(&grad)? {
+                    grad = g2;
+                }
+            }
+        }
         let retained = lock(&node.retained).as_ref().and_then(|w| w.upgrade());
         if let Some(t) = retained {
             let t = Tensor(t);
@@ -335,14 +352,7 @@ pub fn run_backward(
         match &node.kind {
             NodeKind::Leaf(leaf) => {
                 if let Sink::Accumulate = sink {
-                    let leaf = Tensor(leaf.clone());
-                    let hooks: Vec<Hook> = leaf.meta().hooks.clone();
-                    for h in hooks {
-                        if let Some(g2) = h(&grad)? {
-                            grad = g2;
-                        }
-                    }
-                    accumulate_leaf(&leaf, grad, create_graph)?;
+                    accumulate_leaf(&Tensor(leaf.clone()), grad, create_graph)?;
                 }
             }
             NodeKind::Op(f) => {

@@ -87,10 +87,10 @@ impl GradFn {
                 let xv = x.get(name)?;
                 let mut mask = Tensor::ones_like(&xv)?.to_dtype(DType::Bool)?;
                 if let Some(lo) = min {
-                    mask = mask.binary(BinaryOp::LogicalAnd, &xv.binary_scalar(BinaryOp::Ge, Scalar::Float(*lo), false)?)?;
+                    mask = mask.binary(BinaryOp::LogicalAnd, &xv.binary_scalar(BinaryOp::Gt, Scalar::Float(*lo), false)?)?;
                 }
                 if let Some(hi) = max {
-                    mask = mask.binary(BinaryOp::LogicalAnd, &xv.binary_scalar(BinaryOp::Le, Scalar::Float(*hi), false)?)?;
+                    mask = mask.binary(BinaryOp::LogicalAnd, &xv.binary_scalar(BinaryOp::Lt, Scalar::Float(*hi), false)?)?;
                 }
                 vec![Some(Tensor::where_(&mask, g, &scalar_like(g, 0.0)?)?)]
             }
@@ -100,6 +100,17 @@ impl GradFn {
             }
             GradFn::Cast { from } => vec![Some(g.to_dtype(*from)?)],
             GradFn::Identity => vec![Some(g.clone())],
+            GradFn::ZeroGrad => vec![Some(g.mul_scalar(0.0)?)],
+            GradFn::Scatter { dim, index } => {
+                // positions overwritten by src get no gradient through self
+                let keep = Tensor::ones_like(g)?;
+                let zeros = Tensor::zeros(index.shape(), g.dtype(), g.device())?;
+                let keep = {
+                    let _ng = crate::backprop::GradModeGuard::new(false);
+                    keep.scatter(*dim as i64, index, &zeros)?
+                };
+                vec![Some(g.mul(&keep)?), Some(g.gather(*dim as i64, index)?)]
+            }
             GradFn::Sum { shape, dims, keepdim } => vec![Some(unsqueeze_dims(g, dims, *keepdim)?.expand(shape)?)],
             GradFn::Prod { x, out, dims, keepdim } => {
                 let xv = x.get(name)?;

@@ -27,6 +27,8 @@ pub struct TensorImpl {
     /// Fast flag: a leaf that requires grad, or a tensor with a grad_fn.
     pub(crate) requires_grad: AtomicBool,
     pub(crate) meta: Mutex<AutogradMeta>,
+    /// A view (at any depth) of a leaf that requires grad: in-place writes through it are refused.
+    pub(crate) view_of_grad_leaf: bool,
 }
 
 /// A cheap-to-clone handle; clones are the same tensor (same id, same autograd state).
@@ -45,6 +47,7 @@ impl Tensor {
             dtype,
             requires_grad: AtomicBool::new(false),
             meta: Mutex::new(AutogradMeta::default()),
+            view_of_grad_leaf: false,
         }))
     }
 
@@ -143,13 +146,10 @@ impl Tensor {
     pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
         let mut m = self.meta();
         if m.grad_fn.is_some() {
-            if !flag {
-                bail!(
-                    Runtime,
-                    "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
-                );
-            }
-            return Ok(());
+            bail!(
+                Runtime,
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+            );
         }
         if flag && !self.dtype().is_float() {
             bail!(Runtime, "only Tensors of floating point dtype can require gradients (got {})", self.dtype().name());
@@ -199,7 +199,16 @@ impl Tensor {
     }
     /// A view of this tensor with a new layout over the same storage (autograd is the caller's).
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), layout)
+        let flag = self.0.view_of_grad_leaf || (self.requires_grad() && self.is_leaf());
+        Tensor(Arc::new(TensorImpl {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage: self.0.storage.clone(),
+            layout,
+            dtype: self.0.dtype,
+            requires_grad: AtomicBool::new(false),
+            meta: Mutex::new(AutogradMeta::default()),
+            view_of_grad_leaf: flag,
+        }))
     }
 }
 

@@ -939,6 +939,16 @@ impl PyTensor {
         let idx: Vec<Tensor> = indices.iter().map(|i| tensor_arg(i, "index")).collect::<PyResult<_>>()?;
         wrap(py, self.t.index_take(&dims, &idx).py_err()?)
     }
+    /// In place: take `r`'s values and autograd history (in-place ops recorded out of place).
+    fn _assign_result(&self, r: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = tensor_arg(r, "_assign_result")?;
+        self.t.check_inplace().py_err()?;
+        self.t.assign_result(&r).py_err()
+    }
+    /// Whether this tensor is a view of a leaf that requires grad (in-place writes refused).
+    fn _check_inplace(&self) -> PyResult<()> {
+        self.t.check_inplace().py_err()
+    }
     fn _index_put(&self, dims: Vec<usize>, indices: Vec<Bound<'_, PyAny>>, values: &Bound<'_, PyAny>, accumulate: bool) -> PyResult<()> {
         let idx: Vec<Tensor> = indices.iter().map(|i| tensor_arg(i, "index_put_")).collect::<PyResult<_>>()?;
         self.t.index_put_(&dims, &idx, &tensor_arg(values, "index_put_")?, accumulate).py_err()

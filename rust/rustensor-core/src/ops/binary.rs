@@ -60,11 +60,13 @@ impl Tensor {
     pub fn binary_scalar(&self, op: BinaryOp, s: Scalar, reversed: bool) -> Result<Tensor> {
         let cdt = op.compute_dtype(result_type(&[operand(self), Operand::Scalar(s.category())]));
         let st = Tensor::scalar_tensor(s, cdt, self.device())?;
-        if reversed {
-            st.binary_in(op, self, cdt)
-        } else {
-            self.binary_in(op, &st, cdt)
+        let r = if reversed { st.binary_in(op, self, cdt)? } else { self.binary_in(op, &st, cdt)? };
+        if op == BinaryOp::Pow && !reversed {
+            if let Some(n) = r.grad_fn() {
+                n.rename("PowBackward0");
+            }
         }
+        Ok(r)
     }
 
     fn binary_in(&self, op: BinaryOp, other: &Tensor, cdt: DType) -> Result<Tensor> {
@@ -188,9 +190,12 @@ impl Tensor {
     }
 
     /// Torch refuses in-place writes to leaves that require grad while recording.
-    pub(crate) fn check_inplace(&self) -> Result<()> {
+    pub fn check_inplace(&self) -> Result<()> {
         if is_grad_enabled() && self.requires_grad() && self.is_leaf() {
             bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
+        }
+        if is_grad_enabled() && self.0.view_of_grad_leaf {
+            bail!(Runtime, "a view of a leaf Variable that requires grad is being used in an in-place operation.");
         }
         if self.shape().iter().zip(self.strides()).any(|(&d, &s)| d > 1 && s == 0) {
             bail!(
@@ -216,10 +221,21 @@ impl Tensor {
     }
 
     /// Writes `r` into this tensor's memory and takes over its autograd history.
-    pub(crate) fn assign_result(&self, r: &Tensor) -> Result<()> {
+    pub fn assign_result(&self, r: &Tensor) -> Result<()> {
         let lr = r.layout().broadcast_to("copy_", self.shape())?;
         ew::cast(self.strided(), self.dtype(), ew::Strided { ptr: r.strided().ptr, layout: &lr }, r.dtype());
         self.storage().bump_version();
+        if let Some(f) = r.grad_fn() {
+            self.set_grad_fn(f);
+        }
+        Ok(())
+    }
+
+    /// The history of a non-leaf about to be overwritten by a constant: its old inputs
+    /// now receive zero gradient (torch's FillBackward0).
+    fn rebase_constant(&self) -> Result<()> {
+        let snap = self.snapshot_for_inplace()?;
+        let r = record(snap.detach(), "FillBackward0", &[&snap], |_, _| GradFn::ZeroGrad);
         if let Some(f) = r.grad_fn() {
             self.set_grad_fn(f);
         }
@@ -245,6 +261,9 @@ impl Tensor {
             let r = record(r.detach(), "CopyBackwards", &[&r], |_, _| GradFn::Identity);
             return self.assign_result(&r);
         }
+        if is_grad_enabled() && self.requires_grad() {
+            self.rebase_constant()?;
+        }
         let src = if src.same_storage(self) { src.contiguous_owned()? } else { src.clone() };
         let l = src.layout().broadcast_to("copy_", self.shape())?;
         ew::cast(self.strided(), self.dtype(), ew::Strided { ptr: src.strided().ptr, layout: &l }, src.dtype());
@@ -254,6 +273,9 @@ impl Tensor {
 
     pub fn fill_(&self, v: Scalar) -> Result<()> {
         self.check_inplace()?;
+        if is_grad_enabled() && self.requires_grad() {
+            self.rebase_constant()?;
+        }
         ew::fill(self.strided(), self.dtype(), v);
         self.storage().bump_version();
         Ok(())

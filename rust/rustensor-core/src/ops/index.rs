@@ -133,7 +133,7 @@ impl Tensor {
         if acc {
             Ok(record(out, "ScatterAddBackward0", &[self, &s], |_, _| GradFn::ScatterAdd { dim: d, index: idx }))
         } else {
-            Ok(out)
+            Ok(record(out, "ScatterBackward0", &[self, &s], |_, _| GradFn::Scatter { dim: d, index: idx }))
         }
     }
 
