@@ -63,23 +63,20 @@ def _check_np_dtype(a: np.ndarray, op: str) -> None:
         )
 
 
+_TYPESTRS = frozenset(np.dtype(n).str for n in _SUPPORTED)
+
+
 def from_numpy(a: Any) -> Tensor:
     """A tensor sharing ``a``'s memory (no copy); ``a`` stays alive while the tensor does."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
-    _check_np_dtype(a, "from_numpy")
-    if not a.dtype.isnative:
-        raise TypeError("from_numpy: big-endian arrays are not supported; convert with a.astype(a.dtype.newbyteorder('='))")
     ai = a.__array_interface__
-    strides = ai["strides"]
-    if strides is None:
-        strides, acc = [], a.itemsize
-        for d in reversed(a.shape):
-            strides.append(acc)
-            acc *= max(d, 1)
-        strides.reverse()
-    typestr = "|b1" if a.dtype == np.bool_ else a.dtype.str
-    return _C.from_buffer(ai["data"][0], list(a.shape), list(strides), typestr, a)
+    typestr = ai["typestr"]
+    if typestr not in _TYPESTRS:  # a cheap check first: dtype.name costs microseconds
+        _check_np_dtype(a, "from_numpy")
+        if not a.dtype.isnative:
+            raise TypeError("from_numpy: big-endian arrays are not supported; convert with a.astype(a.dtype.newbyteorder('='))")
+    return _C.from_buffer(ai["data"][0], ai["shape"], ai["strides"], typestr, a)
 
 
 def _infer_array(data: Any, dtype) -> np.ndarray:

@@ -38,9 +38,12 @@ fn dtype_from_typestr(ts: &str) -> PyResult<DType> {
 /// Wraps foreign memory (a NumPy array's buffer) without copying; `owner` is kept alive
 /// by the storage. Strides are in bytes, as NumPy gives them.
 #[pyfunction]
-fn from_buffer(ptr: usize, shape: Vec<usize>, strides: Vec<isize>, typestr: &str, owner: Py<PyAny>) -> PyResult<PyTensor> {
+#[pyo3(signature = (ptr, shape, strides, typestr, owner))]
+fn from_buffer(ptr: usize, shape: Vec<usize>, strides: Option<Vec<isize>>, typestr: &str, owner: Py<PyAny>) -> PyResult<PyTensor> {
     let dt = dtype_from_typestr(typestr)?;
     let isz = dt.size() as isize;
+    // NumPy gives no strides for C-contiguous arrays
+    let strides = strides.unwrap_or_else(|| rustensor_core::layout::contiguous_strides(&shape).iter().map(|s| s * isz).collect());
     if shape.len() != strides.len() {
         return Err(PyValueError::new_err("from_buffer: shape and strides differ in length"));
     }

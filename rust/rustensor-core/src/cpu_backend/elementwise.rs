@@ -105,8 +105,13 @@ unsafe fn contig2<T: Copy, U, F: Fn(T, T) -> U>(po: *mut U, pa: *const T, pb: *c
 
 /// Splits `[0, n)` into chunks run on the pool when `n` is large, else runs it inline.
 fn par_ranges(n: usize, f: impl Fn(usize, usize) + Sync) {
+    if n < super::parallel::PAR_MIN_ELEMS {
+        // small work never touches the pool (its lookup alone costs more than the op)
+        f(0, n);
+        return;
+    }
     let threads = super::parallel::num_threads();
-    if n < super::parallel::PAR_MIN_ELEMS || threads <= 1 {
+    if threads <= 1 {
         f(0, n);
         return;
     }

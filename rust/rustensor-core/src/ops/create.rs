@@ -19,9 +19,14 @@ impl Tensor {
     pub fn zeros_like(t: &Tensor) -> Result<Tensor> {
         Tensor::zeros(t.shape(), t.dtype(), t.device())
     }
-    /// A 0-d tensor holding `s` as `dtype`.
+    /// A 0-d tensor holding `s` as `dtype` (on the hot path of every `tensor op number`).
     pub fn scalar_tensor(s: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
-        Tensor::full(&[], s, dtype, device)
+        let t = crate::ops::empty(&[], dtype, device)?;
+        with_dtype!(dtype, T, {
+            // SAFETY: a fresh 0-d tensor holds exactly one element.
+            unsafe { *(t.strided().ptr as *mut T) = T::from_scalar(s) };
+        });
+        Ok(t)
     }
 
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> Result<Tensor> {
