@@ -54,6 +54,9 @@ impl Saved {
     pub fn output(t: &Tensor, node: &Weak<Node>) -> Saved {
         Saved { t: t.detach(), version: t.version(), output_of: Some(node.clone()) }
     }
+    pub fn numel(&self) -> usize {
+        self.t.numel()
+    }
     pub fn get(&self, node_name: &str) -> Result<Tensor> {
         let now = self.t.version();
         if now != self.version {

@@ -43,6 +43,21 @@ impl GradFn {
                 };
                 vec![ga, gb]
             }
+            GradFn::Pow { a, b, out } if !needs(1) && b.numel() == 1 => {
+                // constant exponent (`x ** 3`): b * a^(b-1) with plain scalar ops
+                let _ = out;
+                let (av, e) = (a.get(name)?, b.get(name)?.item_f64()?);
+                let d = if e == 0.0 {
+                    g.mul_scalar(0.0)?
+                } else if e == 1.0 {
+                    g.clone()
+                } else if e == 2.0 {
+                    g.mul(&av)?.mul_scalar(2.0)?
+                } else {
+                    g.mul(&av.binary_scalar(BinaryOp::Pow, Scalar::Float(e - 1.0), false)?)?.mul_scalar(e)?
+                };
+                vec![Some(d), None]
+            }
             GradFn::Pow { a, b, out } => {
                 let (av, bv) = (a.get(name)?, b.get(name)?);
                 let ga = if needs(0) {

@@ -8,7 +8,7 @@ use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyDict, PyTuple};
 use rustensor_core::op::{BinaryOp, UnaryOp};
 use rustensor_core::{backprop, DType, Device, Scalar, Tensor};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 #[pyclass(name = "Tensor", module = "rustensor", subclass, weakref, dict, frozen)]
 pub struct PyTensor {
@@ -178,7 +178,15 @@ impl PyTensor {
     // ---------- metadata ----------
     #[getter]
     fn shape(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(helper(py, "Size")?.call1((PyTuple::new(py, self.t.shape())?,))?.unbind())
+        static SIZE: OnceLock<Py<PyAny>> = OnceLock::new();
+        let size = match SIZE.get() {
+            Some(s) => s,
+            None => {
+                let s = helper(py, "Size")?.unbind();
+                SIZE.get_or_init(|| s)
+            }
+        };
+        Ok(size.bind(py).call1((PyTuple::new(py, self.t.shape())?,))?.unbind())
     }
     #[pyo3(signature = (dim=None))]
     fn size(&self, py: Python<'_>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
