@@ -71,8 +71,28 @@ mod wide {
     }
 }
 
+/// Block size for in-place loops: inputs are staged through a stack buffer so the
+/// compiler can vectorise (a write to the very memory being read defeats its alias check).
+const STAGE: usize = 256;
+
 #[inline(always)]
 unsafe fn contig1<T: Copy, U, F: Fn(T) -> U>(po: *mut U, pa: *const T, len: usize, f: &F) {
+    if po as *const u8 == pa as *const u8 {
+        let mut buf = [std::mem::MaybeUninit::<T>::uninit(); STAGE];
+        let mut s = 0;
+        while s < len {
+            let n = STAGE.min(len - s);
+            std::ptr::copy_nonoverlapping(pa.add(s), buf.as_mut_ptr() as *mut T, n);
+            contig1_fresh(po.add(s), buf.as_ptr() as *const T, n, f);
+            s += n;
+        }
+        return;
+    }
+    contig1_fresh(po, pa, len, f)
+}
+
+#[inline(always)]
+unsafe fn contig1_fresh<T: Copy, U, F: Fn(T) -> U>(po: *mut U, pa: *const T, len: usize, f: &F) {
     #[cfg(target_arch = "x86_64")]
     {
         if cpu_has_avx512() {
@@ -89,6 +109,25 @@ unsafe fn contig1<T: Copy, U, F: Fn(T) -> U>(po: *mut U, pa: *const T, len: usiz
 
 #[inline(always)]
 unsafe fn contig2<T: Copy, U, F: Fn(T, T) -> U>(po: *mut U, pa: *const T, pb: *const T, len: usize, f: &F) {
+    let (o, a, b) = (po as *const u8, pa as *const u8, pb as *const u8);
+    if o == a || o == b {
+        let mut ba = [std::mem::MaybeUninit::<T>::uninit(); STAGE];
+        let mut bb = [std::mem::MaybeUninit::<T>::uninit(); STAGE];
+        let mut s = 0;
+        while s < len {
+            let n = STAGE.min(len - s);
+            std::ptr::copy_nonoverlapping(pa.add(s), ba.as_mut_ptr() as *mut T, n);
+            std::ptr::copy_nonoverlapping(pb.add(s), bb.as_mut_ptr() as *mut T, n);
+            contig2_fresh(po.add(s), ba.as_ptr() as *const T, bb.as_ptr() as *const T, n, f);
+            s += n;
+        }
+        return;
+    }
+    contig2_fresh(po, pa, pb, len, f)
+}
+
+#[inline(always)]
+unsafe fn contig2_fresh<T: Copy, U, F: Fn(T, T) -> U>(po: *mut U, pa: *const T, pb: *const T, len: usize, f: &F) {
     #[cfg(target_arch = "x86_64")]
     {
         if cpu_has_avx512() {
@@ -258,12 +297,11 @@ pub fn map_where<T: Element>(out: Strided, c: Strided, a: Strided, b: Strided) {
             // SAFETY: offsets come from validated layouts; bools hold 0/1.
             unsafe {
                 for i in 0..len as isize {
-                    let v = if *pc.0.offset(o[1] + i * st[1]) {
-                        *pa.0.offset(o[2] + i * st[2])
-                    } else {
-                        *pb.0.offset(o[3] + i * st[3])
-                    };
-                    *po.0.offset(o[0] + i * st[0]) = v;
+                    // both loads unconditional: a select, not a mispredicted branch on random masks
+                    let c = *pc.0.offset(o[1] + i * st[1]);
+                    let av = *pa.0.offset(o[2] + i * st[2]);
+                    let bv = *pb.0.offset(o[3] + i * st[3]);
+                    *po.0.offset(o[0] + i * st[0]) = if c { av } else { bv };
                 }
             }
         },
