@@ -3,6 +3,7 @@
 //! Inputs arrive already broadcast to the output's shape (stride 0) and already in the
 //! compute dtype; each op picks a monomorphised closure once, outside the loops.
 use super::math::{Float, Int};
+use super::parallel::par_ranges;
 use super::strided::for_each_run;
 use crate::layout::Layout;
 use crate::op::{BinaryOp, UnaryOp};
@@ -140,33 +141,6 @@ unsafe fn contig2_fresh<T: Copy, U, F: Fn(T, T) -> U>(po: *mut U, pa: *const T, 
     for i in 0..len {
         *po.add(i) = f(*pa.add(i), *pb.add(i));
     }
-}
-
-/// Splits `[0, n)` into chunks run on the pool when `n` is large, else runs it inline.
-fn par_ranges(n: usize, f: impl Fn(usize, usize) + Sync) {
-    if n < super::parallel::PAR_MIN_ELEMS {
-        // small work never touches the pool (its lookup alone costs more than the op)
-        f(0, n);
-        return;
-    }
-    let threads = super::parallel::num_threads();
-    if threads <= 1 {
-        f(0, n);
-        return;
-    }
-    let nchunks = (threads * 4).min(n / (1 << 14)).max(1);
-    // chunk boundaries on 64-element multiples keep every chunk's loop aligned
-    let chunk = n.div_ceil(nchunks).div_ceil(64) * 64;
-    super::parallel::pool().install(|| {
-        use rayon::prelude::*;
-        (0..nchunks).into_par_iter().for_each(|c| {
-            let s = c * chunk;
-            let e = ((c + 1) * chunk).min(n);
-            if s < e {
-                f(s, e);
-            }
-        });
-    });
 }
 
 fn same_contiguous(out: &Layout, other: &Layout) -> bool {

@@ -43,13 +43,30 @@ pub fn set_num_threads(n: usize) {
 /// Elements of simple elementwise work worth a thread hand-off (a few microseconds).
 pub const PAR_MIN_ELEMS: usize = 1 << 15;
 
-/// Runs `f` on the pool when the work is big enough, else inline.
-pub fn maybe_install<R: Send>(work: usize, f: impl FnOnce() -> R + Send) -> R {
-    if work >= PAR_MIN_ELEMS && rayon::current_thread_index().is_none() {
-        let p = pool();
-        if p.current_num_threads() > 1 {
-            return p.install(f);
-        }
+/// Splits `[0, n)` into chunks run on the pool when `n` is large, else runs it inline.
+pub fn par_ranges(n: usize, f: impl Fn(usize, usize) + Sync) {
+    if n < PAR_MIN_ELEMS {
+        // small work never touches the pool (its lookup alone costs more than the op)
+        f(0, n);
+        return;
     }
-    f()
+    let threads = num_threads();
+    if threads <= 1 {
+        f(0, n);
+        return;
+    }
+    let nchunks = (threads * 4).min(n / (1 << 14)).max(1);
+    // chunk boundaries on 64-element multiples keep every chunk's loop aligned
+    let chunk = n.div_ceil(nchunks).div_ceil(64) * 64;
+    pool().install(|| {
+        use rayon::prelude::*;
+        (0..nchunks).into_par_iter().for_each(|c| {
+            let s = c * chunk;
+            let e = ((c + 1) * chunk).min(n);
+            if s < e {
+                f(s, e);
+            }
+        });
+    });
 }
+

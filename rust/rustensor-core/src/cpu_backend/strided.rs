@@ -88,24 +88,11 @@ where
             }
         }
     };
-    let threads = if parallel { super::parallel::num_threads() } else { 1 };
-    if threads <= 1 || total < super::parallel::PAR_MIN_ELEMS {
+    if parallel {
+        super::parallel::par_ranges(total, run_chunk);
+    } else {
         run_chunk(0, total);
-        return;
     }
-    // Chunks a few times the thread count balance load; keep them >= 16K elements.
-    let nchunks = (threads * 4).min(total / (1 << 14)).max(1);
-    let chunk = total.div_ceil(nchunks);
-    super::parallel::pool().install(|| {
-        use rayon::prelude::*;
-        (0..nchunks).into_par_iter().for_each(|c| {
-            let s = c * chunk;
-            let e = ((c + 1) * chunk).min(total);
-            if s < e {
-                run_chunk(s, e);
-            }
-        });
-    });
 }
 
 #[cfg(test)]
