@@ -78,13 +78,10 @@ class _NoParamDecoratorContextManager(_DecoratorContextManager):
         return cls()(orig_func)
 
 
-class _GradMode(_NoParamDecoratorContextManager):
-    """Context manager and decorator that sets grad mode for the current thread."""
+class _SetsMode:
+    """Entering sets this thread's grad mode to ``self.mode``; leaving restores it."""
 
     mode = True
-
-    def __init__(self):
-        self._prev = None
 
     def __enter__(self):
         self._prev = _C._set_grad_enabled(self.mode)
@@ -95,6 +92,13 @@ class _GradMode(_NoParamDecoratorContextManager):
         return False
 
 
+class _GradMode(_SetsMode, _NoParamDecoratorContextManager):
+    """Context manager and decorator that sets grad mode for the current thread."""
+
+    def __init__(self):
+        self._prev = None
+
+
 class no_grad(_GradMode):
     mode = False
 
@@ -103,7 +107,7 @@ class enable_grad(_GradMode):
     mode = True
 
 
-class inference_mode(_DecoratorContextManager):
+class inference_mode(_SetsMode, _DecoratorContextManager):
     """Here the same as ``no_grad`` (``inference_mode(False)``: grad mode on)."""
 
     def __new__(cls, mode=True):
@@ -115,14 +119,6 @@ class inference_mode(_DecoratorContextManager):
         self._inference = bool(mode)
         self.mode = not self._inference
         self._prev = None
-
-    def __enter__(self):
-        self._prev = _C._set_grad_enabled(self.mode)
-        return None
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self._prev)
-        return False
 
     def clone(self):
         return type(self)(self._inference)
