@@ -1,35 +1,10 @@
 //! Indexing kernels: advanced-index take/put, gather/scatter, nonzero.
 use super::elementwise::Strided;
+use super::strided::offsets;
 use crate::layout::Layout;
 use crate::storage::CpuStorage;
 use crate::{bail, with_dtype, DType, Element, Result};
 
-/// Offsets of every index of a sub-layout in row-major order (relative to 0).
-pub fn offsets(shape: &[usize], strides: &[isize]) -> Vec<isize> {
-    let n: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(n);
-    if n == 0 {
-        return out;
-    }
-    let nd = shape.len();
-    let mut idx = vec![0usize; nd];
-    let mut off = 0isize;
-    for _ in 0..n {
-        out.push(off);
-        let mut d = nd;
-        while d > 0 {
-            d -= 1;
-            idx[d] += 1;
-            off += strides[d];
-            if idx[d] < shape[d] {
-                break;
-            }
-            off -= strides[d] * shape[d] as isize;
-            idx[d] = 0;
-        }
-    }
-    out
-}
 
 /// Reads every element of an int64 strided view.
 pub fn read_i64(s: Strided) -> Vec<i64> {

@@ -13,24 +13,8 @@ unsafe impl<T> Send for P<T> {}
 unsafe impl<T> Sync for P<T> {}
 
 fn batch_offsets(l: &Layout, nb: usize) -> Vec<isize> {
-    let bshape = &l.shape[..nb];
-    let bstr = &l.strides[..nb];
-    let n: usize = bshape.iter().product();
-    let mut out = Vec::with_capacity(n);
-    let mut idx = vec![0usize; nb];
-    for _ in 0..n {
-        out.push(l.offset as isize + idx.iter().zip(bstr).map(|(&i, &s)| i as isize * s).sum::<isize>());
-        let mut d = nb;
-        while d > 0 {
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < bshape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-    out
+    let base = l.offset as isize;
+    super::strided::offsets(&l.shape[..nb], &l.strides[..nb]).into_iter().map(|o| base + o).collect()
 }
 
 /// out[b] = a[b] @ b[b]; `a` is [.., m, k], `b` is [.., k, n], `out` is [.., m, n]; all

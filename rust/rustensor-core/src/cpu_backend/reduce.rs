@@ -6,7 +6,7 @@
 //! reduction splits its range across threads and merges partial results.
 use super::elementwise::Strided;
 use super::math::Float;
-use super::strided::collapse;
+use super::strided::{collapse, offsets};
 use crate::op::ReduceOp;
 use crate::storage::CpuStorage;
 use crate::{bail, DType, Element, Result};
@@ -277,32 +277,6 @@ unsafe impl<T> Send for P<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for P<T> {}
 
-/// Offsets of every index of a (collapsed) sub-layout, in row-major order.
-fn offsets(shape: &[usize], strides: &[isize]) -> Vec<isize> {
-    let n: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(n);
-    if n == 0 {
-        return out;
-    }
-    let nd = shape.len();
-    let mut idx = vec![0usize; nd];
-    let mut off = 0isize;
-    for _ in 0..n {
-        out.push(off);
-        let mut d = nd;
-        while d > 0 {
-            d -= 1;
-            idx[d] += 1;
-            off += strides[d];
-            if idx[d] < shape[d] {
-                break;
-            }
-            off -= strides[d] * shape[d] as isize;
-            idx[d] = 0;
-        }
-    }
-    out
-}
 
 fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<CpuStorage> {
     let l = a.layout;
