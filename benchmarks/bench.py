@@ -8,6 +8,7 @@ from the issues (#2 core engine, #3 autograd).
     python benchmarks/bench.py --quick                  # fewer, shorter repeats
     python benchmarks/bench.py --only matmul,add_4      # cases whose name contains a word
     python benchmarks/bench.py --device gpu             # rustensor on its GPU backend
+    python benchmarks/bench.py --device gpu --gpu-only  # just the GPU figures (TFLOP/s, GB/s, us/op)
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when set in the environment (they are on
 some of our machines), make OpenBLAS pick slower kernels, so NumPy's matmul
@@ -401,6 +402,71 @@ def _fmt_ratio(base: Timing, other: Timing) -> str:
     return f"{base.seconds / other.seconds:.2f}"
 
 
+def _gpu_best(fn: Callable[[], Any], sync: Callable[[], None], min_time: float) -> float:
+    """Best seconds per call of `fn` on a GPU, synchronising around batches of calls."""
+    fn()
+    sync()
+    best = float("inf")
+    for _ in range(5):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            if n >= 3 and time.perf_counter() - t0 >= min_time / 5:
+                break
+        sync()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
+def gpu_report(libs: List[Tuple[str, Any, str, Callable[[], None]]], quick: bool) -> None:
+    """The GPU figures of issue 4: matmul TFLOP/s, elementwise add GB/s, dispatch overhead."""
+    min_time = 0.3 if quick else 1.0
+    sizes = [1024, 4096] if quick else [1024, 4096, 8192]
+    print()
+    print("GPU figures (float32; torch with TF32 off)")
+    header = f"{'figure':<28}" + "".join(f"{name:>14}" for name, _, _, _ in libs)
+    print(header)
+    print("-" * len(header))
+    rows: List[Tuple[str, List[str]]] = []
+    for n in sizes:
+        cells = []
+        for _, T, dev, sync in libs:
+            try:
+                a = T.randn(n, n, device=dev)
+                b = T.randn(n, n, device=dev)
+                s = _gpu_best(lambda: a @ b, sync, min_time)
+                cells.append(f"{2 * n**3 / s / 1e12:.2f}")
+            except Exception as exc:  # a missing feature shows n/a, the rest still runs
+                cells.append(f"n/a ({type(exc).__name__})")
+        rows.append((f"matmul {n}^2 TFLOP/s", cells))
+    cells = []
+    n = 1 << 26
+    for _, T, dev, sync in libs:
+        try:
+            a = T.randn(n, device=dev)
+            b = T.randn(n, device=dev)
+            s = _gpu_best(lambda: a + b, sync, min_time)
+            cells.append(f"{3 * 4 * n / s / 1e9:.0f}")
+        except Exception as exc:
+            cells.append(f"n/a ({type(exc).__name__})")
+    rows.append(("add 64M GB/s", cells))
+    cells = []
+    for _, T, dev, sync in libs:
+        x = T.ones(16, device=dev)
+
+        def chain() -> None:
+            y = x
+            for _ in range(100):
+                y = y + 1.0
+
+        s = _gpu_best(chain, sync, min_time)
+        cells.append(f"{s / 100 * 1e6:.1f}")
+    rows.append(("small op us (amortised)", cells))
+    for name, cells in rows:
+        print(f"{name:<28}" + "".join(f"{c:>14}" for c in cells))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer and shorter repeats")
@@ -409,6 +475,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if importable")
+    parser.add_argument("--gpu-only", action="store_true", help="with --device gpu: only the GPU figures")
     args = parser.parse_args(argv)
 
     min_time, repeats = (0.05, 3) if args.quick else (0.2, 7)
@@ -443,6 +510,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             th = None
         if th is not None:
             th_sync = th.cuda.synchronize
+            th.backends.cuda.matmul.allow_tf32 = False
+            th.backends.cudnn.allow_tf32 = False
+        if rt is not None:
+            print(f"rustensor adapter: {rt.cuda.get_device_properties()}")
+        libs = [(n, m, d, s) for n, m, d, s in (("rustensor", rt, rt_device, rt_sync), ("torch", th, th_device, th_sync)) if m]
+        gpu_report(libs, args.quick)
+        if args.gpu_only:
+            return 0
     print(f"device: {args.device}; ratio = numpy time / library time (> 1: faster than numpy)")
     print()
 

@@ -373,18 +373,26 @@ def _to(self, *args, **kwargs):
         else:
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
     r = self
+    dev = None
     if device is not None:
         dev = _C.device(device) if not isinstance(device, _C.device) else device
-        if dev.type != self.device.type:
+        here = self.device
+        if dev.type == here.type and (dev.index or 0) == (here.index or 0):
+            dev = None
+        elif dev.type == "gpu":
             from . import cuda
 
-            if dev.type == "gpu" and not cuda.is_available():
+            if not cuda.is_available():
                 raise RuntimeError(
-                    "rustensor: no GPU adapter is available (device 'gpu', aliases 'cuda'/'wgpu'); "
-                    "check rustensor.cuda.is_available() first"
+                    "rustensor: no GPU adapter is available (device 'gpu', aliases 'cuda'/'wgpu'): "
+                    f"{cuda._why_unavailable()}"
                 )
-            raise RuntimeError(f"rustensor: moving tensors to {dev} is not supported in this build")
-    if dtype is not None:
+    # convert the dtype where it is cheapest and legal: float64 cannot live on the GPU
+    if dtype is not None and self.device.type == "cpu":
+        r = r._to_dtype(dtype)
+    if dev is not None:
+        r = r._to_device(dev)
+    if dtype is not None and self.device.type != "cpu":
         r = r._to_dtype(dtype)
     if copy and r is self:
         r = r.clone()

@@ -95,6 +95,8 @@ pub enum GradFn {
     Clamp { x: Saved, min: Option<f64>, max: Option<f64> },
     Where { cond: Tensor, a: Vec<usize>, b: Vec<usize> },
     Cast { from: DType },
+    /// A copy across devices; the gradient goes back to the source device.
+    ToDevice { device: crate::Device },
     Identity,
     ZeroGrad,
     Scatter { dim: usize, index: Tensor },

@@ -115,6 +115,7 @@ impl GradFn {
             }
             GradFn::Cast { from } => vec![Some(g.to_dtype(*from)?)],
             GradFn::Identity => vec![Some(g.clone())],
+            GradFn::ToDevice { device } => vec![Some(g.to_device(*device)?)],
             GradFn::ZeroGrad => vec![Some(g.mul_scalar(0.0)?)],
             GradFn::Scatter { dim, index } => {
                 // positions overwritten by src get no gradient through self
@@ -285,5 +286,5 @@ fn prod_others(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     for (i, &p) in perm.iter().enumerate() {
         inv[p as usize] = i as i64;
     }
-    t.permute(&inv)?.to_dtype(x.dtype())
+    t.permute(&inv)?.to_dtype(x.dtype())?.to_device_raw(x.device())
 }

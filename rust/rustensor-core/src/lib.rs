@@ -7,6 +7,7 @@ pub mod backprop;
 pub mod cpu_backend;
 pub mod dtype;
 pub mod error;
+pub mod kernels;
 mod grad_fn;
 pub mod layout;
 pub mod op;
@@ -14,6 +15,11 @@ pub mod ops;
 pub mod random;
 pub mod storage;
 pub mod tensor;
+#[cfg(feature = "gpu")]
+pub mod wgpu_backend;
+#[cfg(not(feature = "gpu"))]
+#[path = "wgpu_backend/stub.rs"]
+pub mod wgpu_backend;
 
 pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};

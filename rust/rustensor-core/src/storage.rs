@@ -140,6 +140,7 @@ impl Drop for CpuStorage {
 
 pub enum StorageData {
     Cpu(CpuStorage),
+    Gpu(crate::wgpu_backend::GpuStorage),
 }
 
 /// Storage shared by a tensor and all its views.
@@ -154,9 +155,13 @@ impl Storage {
     pub fn cpu(data: CpuStorage, dtype: DType) -> Storage {
         Storage { data: StorageData::Cpu(data), dtype, version: AtomicU64::new(0) }
     }
+    pub fn new(data: StorageData, dtype: DType) -> Storage {
+        Storage { data, dtype, version: AtomicU64::new(0) }
+    }
     pub fn device(&self) -> Device {
         match self.data {
             StorageData::Cpu(_) => Device::Cpu,
+            StorageData::Gpu(_) => Device::Gpu(0),
         }
     }
     pub fn version(&self) -> u64 {
@@ -165,14 +170,24 @@ impl Storage {
     pub fn bump_version(&self) {
         self.version.fetch_add(1, Ordering::Relaxed);
     }
+    /// The host address of a CPU storage; null for device memory.
     pub fn cpu_ptr(&self) -> *mut u8 {
         match &self.data {
             StorageData::Cpu(c) => c.as_ptr(),
+            StorageData::Gpu(_) => std::ptr::null_mut(),
         }
     }
     pub fn bytes(&self) -> usize {
         match &self.data {
             StorageData::Cpu(c) => c.bytes(),
+            StorageData::Gpu(g) => g.bytes as usize,
+        }
+    }
+    /// How many elements the storage holds (GPU bools take a word each).
+    pub fn capacity(&self) -> usize {
+        match &self.data {
+            StorageData::Cpu(c) => c.bytes() / self.dtype.size(),
+            StorageData::Gpu(g) => g.bytes as usize / crate::wgpu_backend::elem_bytes(self.dtype).unwrap_or(4),
         }
     }
 }

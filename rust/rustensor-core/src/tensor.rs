@@ -58,7 +58,7 @@ impl Tensor {
     /// A tensor over existing storage with an arbitrary layout; the caller checked bounds.
     pub fn from_storage_layout(storage: Arc<Storage>, layout: Layout) -> Result<Tensor> {
         if let Some((lo, hi)) = layout.span() {
-            let n = storage.bytes() / storage.dtype.size();
+            let n = storage.capacity();
             if lo < 0 || hi as usize >= n {
                 bail!(Runtime, "as_strided: view [{lo}, {hi}] is out of bounds for storage of size {n}");
             }
@@ -78,7 +78,11 @@ impl Tensor {
         let n = checked_numel("zeros", shape)?;
         match device {
             Device::Cpu => Ok(Tensor::from_cpu_storage(CpuStorage::zeros(n, dtype)?, dtype, shape)),
-            Device::Gpu(_) => bail!(Runtime, "zeros: device {} is not available in this build", device.name()),
+            Device::Gpu(_) => {
+                let t = crate::ops::empty(shape, dtype, device)?;
+                crate::kernels::fill(t.strided(), dtype, crate::Scalar::Int(0))?;
+                Ok(t)
+            }
         }
     }
 

@@ -235,6 +235,42 @@ fn _autograd_grad(
     Ok(PyList::new(py, items)?.into_any().unbind())
 }
 
+/// Whether a GPU adapter opens (software adapters only with RUSTENSOR_ALLOW_SOFTWARE_GPU=1).
+#[pyfunction]
+fn _gpu_available(py: Python<'_>) -> bool {
+    py.detach(rustensor_core::wgpu_backend::is_available)
+}
+
+/// Why no GPU adapter opened (None when one did).
+#[pyfunction]
+fn _gpu_error(py: Python<'_>) -> Option<String> {
+    py.detach(|| rustensor_core::wgpu_backend::gpu().err().map(|e| e.to_string()))
+}
+
+/// (name, backend, device type, driver) of the adapter in use.
+#[pyfunction]
+fn _gpu_info(py: Python<'_>) -> PyResult<(String, String, String, String)> {
+    let g = py.detach(rustensor_core::wgpu_backend::gpu).py_err()?;
+    Ok(g.adapter_info())
+}
+
+#[pyfunction]
+fn _gpu_synchronize(py: Python<'_>) -> PyResult<()> {
+    py.detach(|| rustensor_core::wgpu_backend::gpu()?.synchronize()).py_err()
+}
+
+#[pyfunction]
+fn _gpu_empty_cache(py: Python<'_>) -> PyResult<()> {
+    py.detach(|| rustensor_core::wgpu_backend::gpu().map(|g| g.empty_cache())).py_err()
+}
+
+/// Counters: allocated and reserved bytes, readbacks, uploads, dispatches, submits.
+#[pyfunction]
+fn _gpu_stats(py: Python<'_>) -> PyResult<std::collections::HashMap<&'static str, u64>> {
+    let g = py.detach(rustensor_core::wgpu_backend::gpu).py_err()?;
+    Ok(g.stats_snapshot().into_iter().collect())
+}
+
 #[pymodule]
 fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -261,5 +297,11 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_autograd_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_available, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_error, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_info, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_empty_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_stats, m)?)?;
     Ok(())
 }

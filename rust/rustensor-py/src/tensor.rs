@@ -700,6 +700,12 @@ impl PyTensor {
         wrap(py, heavy(py, self.t.numel(), || self.t.clone_tensor()).py_err()?)
     }
     /// Dtype conversion (used by `to`, `float()`, `double()`, ...).
+    /// `.to(device)`: differentiable; the GIL is released while data moves.
+    fn _to_device(&self, py: Python<'_>, device: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let d = extract_device(Some(device))?;
+        let t = self.t.clone();
+        wrap(py, py.detach(move || t.to_device(d)).py_err()?)
+    }
     fn _to_dtype(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let dt = extract_dtype(dtype)?;
         wrap(py, heavy(py, self.t.numel(), || self.t.to_dtype(dt)).py_err()?)

@@ -14,6 +14,18 @@ use crate::{bail, with_dtype, DType, Element, Result, Scalar};
 pub struct Strided<'a> {
     pub ptr: *mut u8,
     pub layout: &'a Layout,
+    /// The device buffer when the tensor lives on the GPU (then `ptr` is null).
+    pub gpu: Option<&'a std::sync::Arc<crate::wgpu_backend::Buffer>>,
+}
+
+impl<'a> Strided<'a> {
+    /// The same memory read through another layout (a broadcast or a sub-view).
+    pub fn relayout<'b>(&self, layout: &'b Layout) -> Strided<'b>
+    where
+        'a: 'b,
+    {
+        Strided { ptr: self.ptr, layout, gpu: self.gpu }
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -1,6 +1,6 @@
 //! Binary elementwise ops with broadcasting and torch's promotion, out-of-place and in-place.
 use crate::backprop::{is_grad_enabled, record, GradFn, Saved};
-use crate::cpu_backend::elementwise as ew;
+use crate::kernels as ew;
 use crate::dtype::{result_type, Operand};
 use crate::layout::broadcast_shapes;
 use crate::op::BinaryOp;
@@ -41,8 +41,8 @@ fn validate(op: BinaryOp, cdt: DType, b: &Tensor) -> Result<()> {
         BitAnd | BitOr | BitXor if cdt.is_float() => {
             bail!(Runtime, "\"{}_cpu\" not implemented for '{}'", op.name(), cdt.name())
         }
-        FloorDiv | Rem if cdt.is_int() && ew::any_zero(b.strided(), b.dtype()) => bail!(Runtime, "ZeroDivisionError"),
-        Pow if cdt.is_int() && ew::any_negative(b.strided(), b.dtype()) => {
+        FloorDiv | Rem if cdt.is_int() && ew::any_zero(b.strided(), b.dtype())? => bail!(Runtime, "ZeroDivisionError"),
+        Pow if cdt.is_int() && ew::any_negative(b.strided(), b.dtype())? => {
             bail!(Runtime, "Integers to negative integer powers are not allowed.")
         }
         _ => Ok(()),
@@ -70,7 +70,11 @@ impl Tensor {
     }
 
     fn binary_in(&self, op: BinaryOp, other: &Tensor, cdt: DType) -> Result<Tensor> {
-        let device = same_device(op.name(), &[self, other])?;
+        if self.device() != other.device() {
+            let (a, b) = crate::ops::co_locate(op.name(), self, other)?;
+            return a.binary_in(op, &b, cdt);
+        }
+        let device = self.device();
         if op == BinaryOp::Sub && (self.dtype() == DType::Bool || other.dtype() == DType::Bool) {
             bail!(
                 Runtime,
@@ -86,8 +90,8 @@ impl Tensor {
             // operands already of the output's shape need no broadcast layout (the common case)
             let la = if a.shape() == shape.as_slice() { None } else { Some(a.layout().broadcast_to(op.name(), &shape)?) };
             let lb = if b.shape() == shape.as_slice() { None } else { Some(b.layout().broadcast_to(op.name(), &shape)?) };
-            let sa = ew::Strided { ptr: a.strided().ptr, layout: la.as_ref().unwrap_or(a.layout()) };
-            let sb = ew::Strided { ptr: b.strided().ptr, layout: lb.as_ref().unwrap_or(b.layout()) };
+            let sa = a.strided().relayout(la.as_ref().unwrap_or(a.layout()));
+            let sb = b.strided().relayout(lb.as_ref().unwrap_or(b.layout()));
             ew::binary(op, cdt, out.strided(), sa, sb)?;
         }
         if op.is_comparison() || op.is_logical() || matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) {
@@ -166,6 +170,7 @@ impl Tensor {
             let r = snapshot.binary_in(op, other, cdt)?;
             return self.assign_result(&r);
         }
+        let (_, other) = &crate::ops::co_locate(op.name(), self, other)?;
         same_device(op.name(), &[self, other])?;
         let b = other.cast_raw(cdt)?;
         // reading a different view of our own storage while writing it would see half-updated data
@@ -173,11 +178,11 @@ impl Tensor {
         validate(op, cdt, &b)?;
         if cdt == self.dtype() && odt == cdt {
             let lb = b.layout().broadcast_to(op.name(), &shape)?;
-            let sb = ew::Strided { ptr: b.strided().ptr, layout: &lb };
+            let sb = b.strided().relayout(&lb);
             ew::binary(op, cdt, self.strided(), self.strided(), sb)?;
         } else {
             let r = self.binary_in(op, &b, cdt)?;
-            ew::cast(self.strided(), self.dtype(), r.strided(), r.dtype());
+            ew::cast(self.strided(), self.dtype(), r.strided(), r.dtype())?;
         }
         self.storage().bump_version();
         Ok(())
@@ -223,7 +228,7 @@ impl Tensor {
     /// Writes `r` into this tensor's memory and takes over its autograd history.
     pub fn assign_result(&self, r: &Tensor) -> Result<()> {
         let lr = r.layout().broadcast_to("copy_", self.shape())?;
-        ew::cast(self.strided(), self.dtype(), ew::Strided { ptr: r.strided().ptr, layout: &lr }, r.dtype());
+        ew::cast(self.strided(), self.dtype(), r.strided().relayout(&lr), r.dtype())?;
         self.storage().bump_version();
         if let Some(f) = r.grad_fn() {
             self.set_grad_fn(f);
@@ -246,7 +251,7 @@ impl Tensor {
     pub(crate) fn add_inplace_raw(&self, other: &Tensor) -> Result<()> {
         let other = other.cast_raw(self.dtype())?;
         let lb = other.layout().broadcast_to("add_", self.shape())?;
-        let sb = ew::Strided { ptr: other.strided().ptr, layout: &lb };
+        let sb = other.strided().relayout(&lb);
         ew::binary(BinaryOp::Add, self.dtype(), self.strided(), self.strided(), sb)?;
         self.storage().bump_version();
         Ok(())
@@ -255,7 +260,14 @@ impl Tensor {
     /// `copy_(src)`: broadcast and cast `src` into this tensor's memory.
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
         self.check_inplace()?;
-        same_device("copy_", &[self, src])?;
+        // copy_ crosses devices in torch (it is how data moves into an existing tensor)
+        let moved;
+        let src = if src.device() != self.device() {
+            moved = src.to_device(self.device())?;
+            &moved
+        } else {
+            src
+        };
         if is_grad_enabled() && src.requires_grad() {
             let r = src.to_dtype(self.dtype())?.expand(self.shape())?;
             let r = record(r.detach(), "CopyBackwards", &[&r], |_, _| GradFn::Identity);
@@ -266,7 +278,7 @@ impl Tensor {
         }
         let src = if src.same_storage(self) { src.contiguous_owned()? } else { src.clone() };
         let l = src.layout().broadcast_to("copy_", self.shape())?;
-        ew::cast(self.strided(), self.dtype(), ew::Strided { ptr: src.strided().ptr, layout: &l }, src.dtype());
+        ew::cast(self.strided(), self.dtype(), src.strided().relayout(&l), src.dtype())?;
         self.storage().bump_version();
         Ok(())
     }
@@ -276,7 +288,7 @@ impl Tensor {
         if is_grad_enabled() && self.requires_grad() {
             self.rebase_constant()?;
         }
-        ew::fill(self.strided(), self.dtype(), v);
+        ew::fill(self.strided(), self.dtype(), v)?;
         self.storage().bump_version();
         Ok(())
     }
@@ -297,14 +309,7 @@ impl Tensor {
                 ac.layout().broadcast_to("where", &shape)?,
                 bc.layout().broadcast_to("where", &shape)?,
             );
-            crate::with_dtype!(dt, T, {
-                ew::map_where::<T>(
-                    out.strided(),
-                    ew::Strided { ptr: cond.strided().ptr, layout: &lc },
-                    ew::Strided { ptr: ac.strided().ptr, layout: &la },
-                    ew::Strided { ptr: bc.strided().ptr, layout: &lb },
-                )
-            });
+            ew::where_(dt, out.strided(), cond.strided().relayout(&lc), ac.strided().relayout(&la), bc.strided().relayout(&lb))?;
         }
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
         Ok(record(out, "WhereBackward0", &[&ac, &bc], |_, _| GradFn::Where { cond: cond.detach(), a: sa, b: sb }))

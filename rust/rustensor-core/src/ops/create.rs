@@ -1,5 +1,5 @@
 //! Creation ops: full, arange, linspace, eye, random tensors, scalars and reads of one value.
-use crate::cpu_backend::elementwise as ew;
+use crate::kernels as ew;
 use crate::layout::checked_numel;
 use crate::random::with_gen;
 use crate::storage::Device;
@@ -9,7 +9,7 @@ impl Tensor {
     pub fn full(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
         let t = Tensor::zeros(shape, dtype, device)?;
         if !value.is_zero() {
-            ew::fill(t.strided(), dtype, value);
+            ew::fill(t.strided(), dtype, value)?;
         }
         Ok(t)
     }
@@ -22,6 +22,10 @@ impl Tensor {
     /// A 0-d tensor holding `s` as `dtype` (on the hot path of every `tensor op number`).
     pub fn scalar_tensor(s: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
         let t = crate::ops::empty(&[], dtype, device)?;
+        if device != Device::Cpu {
+            ew::fill(t.strided(), dtype, s)?;
+            return Ok(t);
+        }
         with_dtype!(dtype, T, {
             // SAFETY: a fresh 0-d tensor holds exactly one element.
             unsafe { *(t.strided().ptr as *mut T) = T::from_scalar(s) };
@@ -67,12 +71,15 @@ impl Tensor {
     pub fn eye(n: usize, m: usize, dtype: DType, device: Device) -> Result<Tensor> {
         let t = Tensor::zeros(&[n, m], dtype, device)?;
         let d = t.layout().diagonal(0, 0, 1)?;
-        ew::fill(ew::Strided { ptr: t.strided().ptr, layout: &d }, dtype, Scalar::Int(1));
+        ew::fill(t.strided().relayout(&d), dtype, Scalar::Int(1))?;
         Ok(t)
     }
 
     /// Builds a tensor from f64 values converted to `dtype`.
     pub fn from_f64s(v: &[f64], shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if device != Device::Cpu {
+            return Tensor::from_f64s(v, shape, dtype, Device::Cpu)?.to_device_raw(device);
+        }
         let t = Tensor::zeros(shape, dtype, device)?;
         if v.len() != t.numel() {
             bail!(Runtime, "{} values cannot fill shape {:?}", v.len(), shape);
@@ -89,7 +96,12 @@ impl Tensor {
 
     /// A tensor whose element i is `f(i)` in row-major order, allocated first (so an
     /// impossible size is an error, not an abort).
+    /// Device tensors are generated on the host and uploaded once (host to device only).
     fn generate(shape: &[usize], dtype: DType, device: Device, mut f: impl FnMut() -> f64) -> Result<Tensor> {
+        if device != Device::Cpu {
+            crate::wgpu_backend::elem_bytes(dtype)?;
+            return Tensor::generate(shape, dtype, Device::Cpu, f)?.to_device_raw(device);
+        }
         let t = crate::ops::empty(shape, dtype, device)?;
         let n = t.numel();
         with_dtype!(dtype, T, {
@@ -131,6 +143,9 @@ impl Tensor {
             bail!(Runtime, "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}");
         }
         let span = (high as i128 - low as i128) as u64;
+        if device != Device::Cpu {
+            return Tensor::randint(low, high, shape, dtype, Device::Cpu)?.to_device_raw(device);
+        }
         if dtype == DType::I64 {
             let t = crate::ops::empty(shape, dtype, device)?;
             let p = t.strided().ptr as *mut i64;
@@ -159,6 +174,9 @@ impl Tensor {
                 self.numel()
             );
         }
+        if self.device() != Device::Cpu {
+            return self.to_device_raw(Device::Cpu)?.item();
+        }
         let s = self.strided();
         Ok(with_dtype!(self.dtype(), T, {
             // SAFETY: one element at the layout's offset.
@@ -171,6 +189,9 @@ impl Tensor {
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype() {
             bail!(Type, "to_vec: tensor is {}, not {}", self.dtype().name(), T::DTYPE.name());
+        }
+        if self.device() != Device::Cpu {
+            return self.to_device_raw(Device::Cpu)?.to_vec();
         }
         let c = self.contiguous_owned()?;
         let p = c.strided().ptr as *const T;

@@ -20,24 +20,67 @@ fn read_indices(indices: &[Tensor]) -> Result<(Vec<usize>, Vec<Vec<i64>>)> {
     for t in indices {
         let t64 = t.to_dtype(DType::I64)?.detach();
         let l = t64.layout().broadcast_to("index", &shape)?;
-        out.push(ki::read_i64(Strided { ptr: t64.strided().ptr, layout: &l }));
+        out.push(ki::read_i64(t64.strided().relayout(&l)));
     }
     Ok((shape, out))
+}
+
+/// Index tensors broadcast to one shape, kept on the device (the GPU path reads no values).
+fn broadcast_indices(indices: &[Tensor]) -> Result<(Vec<usize>, Vec<crate::layout::Layout>)> {
+    let mut shape: Vec<usize> = vec![];
+    for (i, t) in indices.iter().enumerate() {
+        if !t.dtype().is_int() {
+            bail!(Index, "tensors used as indices must be long, int, byte or bool tensors");
+        }
+        shape = if i == 0 { t.shape().to_vec() } else { broadcast_shapes("index", &shape, t.shape())? };
+    }
+    let ls = indices.iter().map(|t| t.layout().broadcast_to("index", &shape)).collect::<Result<Vec<_>>>()?;
+    Ok((shape, ls))
+}
+
+/// Index tensors on `device`: torch lets CPU index tensors index a GPU tensor.
+fn indices_on(device: crate::Device, indices: &[Tensor]) -> Result<Vec<Tensor>> {
+    indices.iter().map(|t| if t.device() == device { Ok(t.clone()) } else { t.to_device_raw(device) }).collect()
+}
+
+/// Runs `f` with the index operands (buffers + broadcast layouts) of a GPU index op.
+fn with_gpu_indices<R>(
+    indices: &[Tensor],
+    ls: &[crate::layout::Layout],
+    f: impl FnOnce(&[(Strided, DType)]) -> Result<R>,
+) -> Result<R> {
+    let ops: Vec<(Strided, DType)> = indices.iter().zip(ls).map(|(t, l)| (t.strided().relayout(l), t.dtype())).collect();
+    f(&ops)
 }
 
 impl Tensor {
     /// Advanced indexing over `dims` with integer index tensors (broadcast together).
     /// Output in canonical order: [index shape..., remaining dims in order].
     pub fn index_take(&self, dims: &[usize], indices: &[Tensor]) -> Result<Tensor> {
-        let (ishape, vals) = read_indices(indices)?;
-        let st = ki::take(self.dtype(), self.strided(), dims, &vals)?;
-        let mut shape = ishape;
-        for d in 0..self.ndim() {
-            if !dims.contains(&d) {
-                shape.push(self.shape()[d]);
+        let device = self.device();
+        let moved = indices_on(device, indices)?;
+        let indices = moved.as_slice();
+        let out_shape = |ishape: &[usize]| {
+            let mut shape = ishape.to_vec();
+            for d in 0..self.ndim() {
+                if !dims.contains(&d) {
+                    shape.push(self.shape()[d]);
+                }
             }
-        }
-        let out = from_storage(st, self.dtype(), &shape);
+            shape
+        };
+        let out = if device == crate::Device::Cpu {
+            let (ishape, vals) = read_indices(indices)?;
+            let st = ki::take(self.dtype(), self.strided(), dims, &vals)?;
+            from_storage(crate::storage::StorageData::Cpu(st), self.dtype(), &out_shape(&ishape))
+        } else {
+            let (ishape, ls) = broadcast_indices(indices)?;
+            let out = empty(&out_shape(&ishape), self.dtype(), device)?;
+            with_gpu_indices(indices, &ls, |ops| {
+                crate::kernels::take_gpu(self.dtype(), out.strided(), self.strided(), dims, &ishape, ops)
+            })?;
+            out
+        };
         let (s, ds, is) = (self.shape().to_vec(), dims.to_vec(), indices.to_vec());
         Ok(record(out, "IndexBackward0", &[self], |_, _| GradFn::Index { shape: s, dims: ds, indices: is }))
     }
@@ -45,10 +88,7 @@ impl Tensor {
     /// Out of place `zeros(shape)[indices] += values` (the backward of indexing).
     pub fn index_put_acc(shape: &[usize], dims: &[usize], indices: &[Tensor], values: &Tensor) -> Result<Tensor> {
         let out = Tensor::zeros(shape, values.dtype(), values.device())?;
-        let (ishape, vals) = read_indices(indices)?;
-        let vshape = canonical_shape(&ishape, shape, dims);
-        let l = values.layout().broadcast_to("index_put_", &vshape)?;
-        ki::put(values.dtype(), out.strided(), dims, &vals, Strided { ptr: values.strided().ptr, layout: &l }, true)?;
+        out.put_raw(dims, indices, values, true)?;
         let (ds, is) = (dims.to_vec(), indices.to_vec());
         Ok(record(out, "IndexPutBackward0", &[values], |_, _| GradFn::IndexPutAcc { dims: ds, indices: is }))
     }
@@ -56,11 +96,11 @@ impl Tensor {
     /// In place `self[indices] = values` (or `+=`), values in canonical order.
     pub fn index_put_(&self, dims: &[usize], indices: &[Tensor], values: &Tensor, accumulate: bool) -> Result<()> {
         self.check_inplace()?;
-        same_device("index_put_", &[self, values])?;
-        let (ishape, vals) = read_indices(indices)?;
+        let (_, values) = &crate::ops::co_locate("index_put_", self, values)?;
+        let (ishape, _) = broadcast_indices(indices)?;
         let vshape = canonical_shape(&ishape, self.shape(), dims);
         let v = values.to_dtype(self.dtype())?;
-        let l = v.layout().broadcast_to("index_put_", &vshape).map_err(|_| {
+        v.layout().broadcast_to("index_put_", &vshape).map_err(|_| {
             crate::Error::Runtime(format!(
                 "shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {:?}",
                 values.shape(),
@@ -71,7 +111,7 @@ impl Tensor {
             // record out of place: result = self with the indexed entries replaced
             let snap = self.snapshot_for_inplace()?;
             let r = snap.contiguous_owned()?;
-            ki::put(self.dtype(), r.strided(), dims, &vals, Strided { ptr: v.strided().ptr, layout: &l }, accumulate)?;
+            r.put_raw(dims, indices, &v, accumulate)?;
             let (ds, is) = (dims.to_vec(), indices.to_vec());
             let r = record(r, "IndexPutBackward0", &[&snap, &v], |_, _| GradFn::IndexPut {
                 dims: ds,
@@ -81,10 +121,29 @@ impl Tensor {
             return self.assign_result(&r);
         }
         let v = if v.same_storage(self) { v.contiguous_owned()? } else { v };
-        let l = v.layout().broadcast_to("index_put_", &vshape)?;
-        ki::put(self.dtype(), self.strided(), dims, &vals, Strided { ptr: v.strided().ptr, layout: &l }, accumulate)?;
+        self.put_raw(dims, indices, &v, accumulate)?;
         self.storage().bump_version();
         Ok(())
+    }
+
+    /// `self[indices] (+)= values` in this tensor's memory, no checks or recording.
+    fn put_raw(&self, dims: &[usize], indices: &[Tensor], values: &Tensor, accumulate: bool) -> Result<()> {
+        let device = same_device("index_put_", &[self, values])?;
+        let moved = indices_on(device, indices)?;
+        let indices = moved.as_slice();
+        let values = values.cast_raw(self.dtype())?;
+        if device == crate::Device::Cpu {
+            let (ishape, vals) = read_indices(indices)?;
+            let vshape = canonical_shape(&ishape, self.shape(), dims);
+            let l = values.layout().broadcast_to("index_put_", &vshape)?;
+            return ki::put(self.dtype(), self.strided(), dims, &vals, values.strided().relayout(&l), accumulate);
+        }
+        let (ishape, ls) = broadcast_indices(indices)?;
+        let vshape = canonical_shape(&ishape, self.shape(), dims);
+        let l = values.layout().broadcast_to("index_put_", &vshape)?;
+        with_gpu_indices(indices, &ls, |ops| {
+            crate::kernels::put_gpu(self.dtype(), self.strided(), dims, &ishape, ops, values.strided().relayout(&l), accumulate)
+        })
     }
 
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
@@ -108,7 +167,8 @@ impl Tensor {
             bail!(Runtime, "gather(): Expected dtype int64 for index");
         }
         let d = wrap_dim("gather", dim, self.ndim())?;
-        let st = ki::gather(self.dtype(), self.strided(), d, index.strided())?;
+        same_device("gather", &[self, index])?;
+        let st = crate::kernels::gather(self.dtype(), self.strided(), d, index.strided(), index.dtype())?;
         let out = from_storage(st, self.dtype(), index.shape());
         let (shape, idx) = (self.shape().to_vec(), index.detach());
         Ok(record(out, "GatherBackward0", &[self], |_, _| GradFn::Gather { shape, dim: d, index: idx }))
@@ -128,7 +188,8 @@ impl Tensor {
         let d = wrap_dim("scatter", dim, self.ndim())?;
         let out = self.contiguous_owned()?;
         let s = src.to_dtype(self.dtype())?;
-        ki::scatter(self.dtype(), out.strided(), d, index.strided(), s.strided(), acc)?;
+        same_device("scatter", &[self, index, &s])?;
+        crate::kernels::scatter(self.dtype(), out.strided(), d, index.strided(), index.dtype(), s.strided(), acc)?;
         let idx = index.detach();
         if acc {
             Ok(record(out, "ScatterAddBackward0", &[self, &s], |_, _| GradFn::ScatterAdd { dim: d, index: idx }))
@@ -138,6 +199,10 @@ impl Tensor {
     }
 
     pub fn nonzero(&self) -> Result<Tensor> {
+        if self.device() != crate::Device::Cpu {
+            // the output's size depends on the data: torch synchronises here too
+            return self.to_device_raw(crate::Device::Cpu)?.nonzero()?.to_device_raw(self.device());
+        }
         let (n, coords) = ki::nonzero(self.dtype(), self.strided());
         Tensor::from_vec(coords, &[n, self.ndim()])
     }
@@ -219,7 +284,7 @@ impl Tensor {
         for t in &parts {
             let n = t.shape()[d];
             let l = out.layout().slice(d, start, n, 1);
-            crate::cpu_backend::elementwise::cast(Strided { ptr: out.strided().ptr, layout: &l }, dt, t.strided(), t.dtype());
+            crate::kernels::cast(out.strided().relayout(&l), dt, t.strided(), t.dtype())?;
             sizes.push(n);
             start += n;
         }

@@ -1,8 +1,6 @@
 //! `torch.matmul` semantics: 1-D operands are promoted and the added dims removed again,
 //! batch dims broadcast, any strides accepted (transposed views go straight to gemm).
 use crate::backprop::{record, GradFn, Saved};
-use crate::cpu_backend::matmul as km;
-use crate::cpu_backend::Strided;
 use crate::layout::broadcast_shapes;
 use crate::ops::{empty, same_device};
 use crate::{bail, Result, Tensor};
@@ -71,11 +69,11 @@ impl Tensor {
         let la = self.layout().broadcast_to("matmul", &ashape)?;
         let lb = other.layout().broadcast_to("matmul", &bshape)?;
         let out = empty(&oshape, self.dtype(), self.device())?;
-        km::matmul(
+        crate::kernels::matmul(
             self.dtype(),
             out.strided(),
-            Strided { ptr: self.strided().ptr, layout: &la },
-            Strided { ptr: other.strided().ptr, layout: &lb },
+            self.strided().relayout(&la),
+            other.strided().relayout(&lb),
         )?;
         let name = if batch.is_empty() { "MmBackward0" } else { "BmmBackward0" };
         Ok(record(out, name, &[self, other], |_, _| GradFn::Matmul { a: Saved::input(self), b: Saved::input(other) }))

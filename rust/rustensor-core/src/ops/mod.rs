@@ -1,6 +1,7 @@
 //! Tensor ops: each validates its inputs, runs the device kernel, and records its backward.
 pub mod binary;
 pub mod create;
+pub mod device;
 pub mod index;
 pub mod matmul;
 pub mod reduce;
@@ -15,7 +16,8 @@ impl Tensor {
     /// The CPU kernel view of this tensor (storage base pointer + layout).
     pub(crate) fn strided(&self) -> Strided<'_> {
         match &self.0.storage.data {
-            StorageData::Cpu(c) => Strided { ptr: c.as_ptr(), layout: &self.0.layout },
+            StorageData::Cpu(c) => Strided { ptr: c.as_ptr(), layout: &self.0.layout, gpu: None },
+            StorageData::Gpu(g) => Strided { ptr: std::ptr::null_mut(), layout: &self.0.layout, gpu: Some(&g.buf) },
         }
     }
 }
@@ -25,12 +27,17 @@ pub(crate) fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Ten
     let n = crate::layout::checked_numel("empty", shape)?;
     match device {
         Device::Cpu => Ok(Tensor::from_cpu_storage(CpuStorage::uninit(n, dtype)?, dtype, shape)),
-        Device::Gpu(_) => bail!(Runtime, "device {} is not available in this build", device.name()),
+        Device::Gpu(0) => {
+            let bytes = n.checked_mul(crate::wgpu_backend::elem_bytes(dtype)?).unwrap_or(usize::MAX) as u64;
+            let buf = crate::wgpu_backend::gpu()?.alloc(bytes)?;
+            Ok(from_storage(StorageData::Gpu(crate::wgpu_backend::GpuStorage { buf, bytes }), dtype, shape))
+        }
+        Device::Gpu(i) => bail!(Runtime, "CUDA error: invalid device ordinal (gpu:{i}; rustensor drives one GPU, gpu:0)"),
     }
 }
 
-pub(crate) fn from_storage(s: CpuStorage, dtype: DType, shape: &[usize]) -> Tensor {
-    Tensor::from_cpu_storage(s, dtype, shape)
+pub(crate) fn from_storage(s: StorageData, dtype: DType, shape: &[usize]) -> Tensor {
+    Tensor::from_parts(std::sync::Arc::new(crate::storage::Storage::new(s, dtype)), crate::layout::Layout::contiguous(shape))
 }
 
 /// torch's error for ops mixing devices.
@@ -47,4 +54,17 @@ pub(crate) fn same_device(op: &str, ts: &[&Tensor]) -> Result<Device> {
         }
     }
     Ok(d)
+}
+
+/// torch lets a CPU 0-d tensor join an op with a GPU tensor (it acts as a scalar): moves it.
+pub(crate) fn co_locate(op: &str, a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
+    match (a.device(), b.device()) {
+        (x, y) if x == y => Ok((a.clone(), b.clone())),
+        (Device::Cpu, d) if a.ndim() == 0 => Ok((a.to_device(d)?, b.clone())),
+        (d, Device::Cpu) if b.ndim() == 0 => Ok((a.clone(), b.to_device(d)?)),
+        _ => {
+            same_device(op, &[a, b])?;
+            Ok((a.clone(), b.clone()))
+        }
+    }
 }

@@ -47,7 +47,7 @@ impl Tensor {
     pub(crate) fn reduce_raw(&self, op: ReduceOp, dims: &[usize], keepdim: bool) -> Result<Tensor> {
         let mask: Vec<bool> = (0..self.ndim()).map(|d| dims.contains(&d)).collect();
         let odt = kr::out_dtype(op, self.dtype());
-        let st = kr::reduce(op, self.dtype(), self.strided(), &mask)?;
+        let st = crate::kernels::reduce(op, self.dtype(), self.strided(), &mask)?;
         Ok(from_storage(st, odt, &kept_shape(self.shape(), dims, keepdim)))
     }
 
@@ -245,7 +245,11 @@ impl Tensor {
         if self.ndim() == 0 {
             return self.to_dtype(if self.dtype().is_float() { self.dtype() } else { DType::I64 })?.clone_tensor();
         }
-        let st = kr::cumsum(self.dtype(), self.strided(), d)?;
+        if self.device() != crate::Device::Cpu {
+            // no scan kernel yet: a host round trip, differentiable through the transfers
+            return self.to_device(crate::Device::Cpu)?.cumsum(dim)?.to_device(self.device());
+        }
+        let st = crate::storage::StorageData::Cpu(kr::cumsum(self.dtype(), self.strided(), d)?);
         let odt = if self.dtype().is_float() { self.dtype() } else { DType::I64 };
         let out = from_storage(st, odt, self.shape());
         Ok(record(out, "CumsumBackward0", &[self], |_, _| GradFn::Cumsum { dim: d }))

@@ -1,6 +1,6 @@
 //! Unary elementwise ops (math, activations, predicates) and dtype casts.
 use crate::backprop::{record, GradFn, Saved};
-use crate::cpu_backend::elementwise as ew;
+use crate::kernels as ew;
 use crate::op::UnaryOp;
 use crate::ops::empty;
 use crate::{bail, DType, Result, Tensor};
@@ -108,7 +108,7 @@ impl Tensor {
             return Ok(self.clone());
         }
         let out = empty(self.shape(), dt, self.device())?;
-        ew::cast(out.strided(), dt, self.strided(), self.dtype());
+        ew::cast(out.strided(), dt, self.strided(), self.dtype())?;
         let from = self.dtype();
         Ok(record(out, "ToCopyBackward0", &[self], |_, _| GradFn::Cast { from }))
     }
@@ -116,7 +116,7 @@ impl Tensor {
     /// A contiguous copy that owns fresh memory (no autograd).
     pub(crate) fn contiguous_owned(&self) -> Result<Tensor> {
         let out = empty(self.shape(), self.dtype(), self.device())?;
-        ew::cast(out.strided(), self.dtype(), self.strided(), self.dtype());
+        ew::cast(out.strided(), self.dtype(), self.strided(), self.dtype())?;
         Ok(out)
     }
 

@@ -1,6 +1,6 @@
 //! View ops: new layouts over the same storage, each with its backward.
 use crate::backprop::{record, GradFn};
-use crate::cpu_backend::elementwise as ew;
+use crate::kernels as ew;
 use crate::error::wrap_dim;
 use crate::layout::{infer_shape, Layout};
 use crate::{bail, Result, Tensor};
@@ -56,9 +56,9 @@ impl Tensor {
     pub fn view_scatter(&self, shape: &[usize], v: &ViewFn) -> Result<Tensor> {
         let z = Tensor::zeros(shape, self.dtype(), self.device())?;
         let l = v.apply(z.layout())?;
-        let zl = ew::Strided { ptr: z.strided().ptr, layout: &l };
+        let zl = z.strided().relayout(&l);
         let src = self.layout().broadcast_to("view_scatter", &l.shape)?;
-        ew::cast(zl, self.dtype(), ew::Strided { ptr: self.strided().ptr, layout: &src }, self.dtype());
+        ew::cast(zl, self.dtype(), self.strided().relayout(&src), self.dtype())?;
         let view = v.clone();
         Ok(record(z, "ViewScatterBackward", &[self], |_, _| GradFn::ViewScatter { view }))
     }

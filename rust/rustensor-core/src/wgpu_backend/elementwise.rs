@@ -1,0 +1,207 @@
+//! Elementwise GPU kernels: unary, binary, where, cast/copy and fill, over any strides.
+use super::{bindings, collapse, conv, gpu, grid, i32_word, load, render, store, Operand};
+use crate::layout::Layout;
+use crate::op::{BinaryOp, UnaryOp};
+use crate::{DType, Result, Scalar};
+use std::sync::Arc;
+
+const TEMPLATE: &str = include_str!("wgsl/elementwise.wgsl");
+
+/// The WGSL expression of `a op b` in the compute type of `cdt`.
+pub(crate) fn binary_expr(op: BinaryOp, cdt: DType) -> String {
+    use BinaryOp::*;
+    let f = cdt.is_float();
+    let z = if f { "0.0" } else { "0" };
+    match op {
+        Add => "a + b".into(),
+        Sub => "a - b".into(),
+        Mul => "a * b".into(),
+        Div => "a / b".into(),
+        FloorDiv if f => "floordiv_f(a, b)".into(),
+        FloorDiv => "floordiv_i(a, b)".into(),
+        Rem if f => "rem_f(a, b)".into(),
+        Rem => "rem_i(a, b)".into(),
+        Pow if f => "pow_f(a, b)".into(),
+        Pow => "pow_i(a, b)".into(),
+        Maximum if f => "fmax_nan(a, b)".into(),
+        Minimum if f => "fmin_nan(a, b)".into(),
+        Maximum => "max(a, b)".into(),
+        Minimum => "min(a, b)".into(),
+        Atan2 => "atan2(a, b)".into(),
+        Eq => "i32(a == b)".into(),
+        Ne => "i32(a != b)".into(),
+        Lt => "i32(a < b)".into(),
+        Le => "i32(a <= b)".into(),
+        Gt => "i32(a > b)".into(),
+        Ge => "i32(a >= b)".into(),
+        LogicalAnd => format!("i32((a != {z}) && (b != {z}))"),
+        LogicalOr => format!("i32((a != {z}) || (b != {z}))"),
+        LogicalXor => format!("i32((a != {z}) != (b != {z}))"),
+        BitAnd => "a & b".into(),
+        BitOr => "a | b".into(),
+        BitXor => "a ^ b".into(),
+    }
+}
+
+/// The WGSL expression of `op(a)` for input dtype `dt`.
+pub(crate) fn unary_expr(op: UnaryOp, dt: DType) -> String {
+    use UnaryOp::*;
+    if dt.is_float() {
+        match op {
+            Neg => "-a",
+            Abs => "abs(a)",
+            Sign => "sign_f(a)",
+            Square => "a * a",
+            Relu => "select(a, 0.0, a < 0.0)",
+            Exp => "exp_f(a)",
+            Expm1 => "expm1_f(a)",
+            Log => "log_f(a)",
+            Log1p => "log1p_f(a)",
+            Log2 => "log_f(a) * 1.4426950408889634",
+            Log10 => "log_f(a) * 0.4342944819032518",
+            Sqrt => "sqrt_f(a)",
+            Rsqrt => "rsqrt_f(a)",
+            Reciprocal => "1.0 / a",
+            Sin => "sin(a)",
+            Cos => "cos(a)",
+            Tan => "tan(a)",
+            Tanh => "tanh_f(a)",
+            Sigmoid => "sigmoid_f(a)",
+            Floor => "floor(a)",
+            Ceil => "ceil(a)",
+            Round => "round(a)",
+            Trunc => "trunc(a)",
+            IsNan => "i32(isnan_f(a))",
+            IsInf => "i32(isinf_f(a))",
+            IsFinite => "i32(isfinite_f(a))",
+            LogicalNot => "i32(a == 0.0)",
+            BitNot => "a",
+        }
+        .into()
+    } else {
+        match op {
+            Neg => "-a",
+            Abs => "abs(a)",
+            Sign => "sign(a)",
+            Square => "a * a",
+            Relu => "max(a, 0)",
+            IsNan | IsInf => "0",
+            IsFinite => "1",
+            LogicalNot => "i32(a == 0)",
+            BitNot if dt == DType::Bool => "1 - a",
+            BitNot => "~a",
+            _ => "a",
+        }
+        .into()
+    }
+}
+
+/// Records one elementwise kernel; `ins` are already broadcast to `out`'s shape.
+fn launch(key: String, body: String, out: Operand, ins: &[Operand], scalar: u32) -> Result<()> {
+    let n = out.layout.numel();
+    if n == 0 {
+        return Ok(());
+    }
+    // An input sharing the output's buffer through another layout would race: stage it.
+    if let Some(k) = ins.iter().position(|x| Arc::ptr_eq(x.buf, out.buf) && x.layout != out.layout) {
+        let tmp = super::runtime::gpu()?.alloc((n * super::elem_bytes(out.dtype)?) as u64)?;
+        let tl = Layout::contiguous(&out.layout.shape);
+        let t = Operand { buf: &tmp, layout: &tl, dtype: out.dtype };
+        launch(key.clone(), body.clone(), t, ins, scalar)?;
+        let _ = k;
+        return cast(out, t);
+    }
+    let g = gpu()?;
+    let nops = ins.len() + 1;
+    let mut strides: Vec<&[isize]> = vec![&out.layout.strides];
+    strides.extend(ins.iter().map(|x| x.layout.strides.as_slice()));
+    let (shape, cs) = collapse(&out.layout.shape, &strides);
+    let rank = shape.len();
+    let mut mask = 0u32;
+    for (k, s) in cs.iter().enumerate() {
+        if rank == 0 || (rank == 1 && s[0] == 1) {
+            mask |= 1 << k;
+        }
+    }
+    let op = "gpu elementwise";
+    let mut p: Vec<u32> = vec![i32_word(op, n as isize)?, rank as u32, mask, scalar];
+    p.extend(shape.iter().map(|&s| s as u32));
+    let offsets = std::iter::once(out.layout.offset).chain(ins.iter().map(|x| x.layout.offset));
+    for (off, s) in offsets.zip(&cs) {
+        p.push(i32_word(op, off as isize)?);
+        for &st in s {
+            p.push(i32_word(op, st)?);
+        }
+    }
+    let allmask = (1u32 << nops) - 1;
+    let pipe = g.pipeline(&format!("ew:{key}"), || {
+        render(
+            TEMPLATE,
+            &[
+                ("BINDINGS", bindings(nops, false)),
+                ("NOPS", nops.to_string()),
+                ("ALLMASK", allmask.to_string()),
+                ("BODY", body),
+            ],
+        )
+    })?;
+    let mut bufs = vec![out.buf];
+    bufs.extend(ins.iter().map(|x| x.buf));
+    g.dispatch(pipe, &bufs, &p, grid(n)?)
+}
+
+fn loads(ins: &[(DType, &str)]) -> String {
+    ins.iter()
+        .enumerate()
+        .map(|(k, (dt, name))| format!("    let {name} = {};\n", load(*dt, &format!("B{}", k + 2), &format!("offs[{}]", k + 1))))
+        .collect()
+}
+
+pub fn binary(op: BinaryOp, cdt: DType, out: Operand, a: Operand, b: Operand) -> Result<()> {
+    let odt = out.dtype;
+    let rdt = op.out_dtype(cdt);
+    let expr = conv(if rdt == DType::Bool { DType::I32 } else { cdt }, odt, &binary_expr(op, cdt));
+    let body = format!("{}    {}\n", loads(&[(cdt, "a"), (cdt, "b")]), store(odt, "B1", "o", &expr));
+    launch(format!("bin:{op:?}:{cdt:?}:{odt:?}:{:?}:{:?}", a.dtype, b.dtype), body, out, &[a, b], 0)
+}
+
+pub fn unary(op: UnaryOp, dt: DType, out: Operand, a: Operand) -> Result<()> {
+    let odt = out.dtype;
+    let rdt = op.out_dtype(dt);
+    let expr = conv(if rdt == DType::Bool { DType::I32 } else { dt }, odt, &unary_expr(op, dt));
+    let body = format!("{}    {}\n", loads(&[(dt, "a")]), store(odt, "B1", "o", &expr));
+    launch(format!("un:{op:?}:{dt:?}:{odt:?}"), body, out, &[a], 0)
+}
+
+/// Copies `a` into `out` converting dtypes (also a plain strided copy).
+pub fn cast(out: Operand, a: Operand) -> Result<()> {
+    let expr = conv(a.dtype, out.dtype, "a");
+    let body = format!("{}    {}\n", loads(&[(a.dtype, "a")]), store(out.dtype, "B1", "o", &expr));
+    launch(format!("cast:{:?}:{:?}", a.dtype, out.dtype), body, out, &[a], 0)
+}
+
+pub fn fill(out: Operand, value: Scalar) -> Result<()> {
+    let (bits, v) = if out.dtype.is_float() {
+        ((value.to_f64() as f32).to_bits(), "bitcast<f32>(P[3])")
+    } else {
+        let i = match value {
+            Scalar::Bool(b) => b as i64,
+            Scalar::Int(i) => i,
+            Scalar::Float(f) => f as i64,
+        };
+        let i = if out.dtype == DType::Bool { (i != 0) as i64 } else { i };
+        (i as i32 as u32, "bitcast<i32>(P[3])")
+    };
+    let body = format!("    {}\n", store(out.dtype, "B1", "o", v));
+    launch(format!("fill:{:?}", out.dtype), body, out, &[], bits)
+}
+
+/// `out = cond ? a : b`; `a` and `b` share `out`'s dtype.
+pub fn where_(out: Operand, c: Operand, a: Operand, b: Operand) -> Result<()> {
+    let body = format!(
+        "{}    {}\n",
+        loads(&[(c.dtype, "c"), (a.dtype, "a"), (b.dtype, "b")]),
+        store(out.dtype, "B1", "o", &format!("select(b, a, c != {})", if c.dtype.is_float() { "0.0" } else { "0" }))
+    );
+    launch(format!("where:{:?}:{:?}", c.dtype, out.dtype), body, out, &[c, a, b], 0)
+}

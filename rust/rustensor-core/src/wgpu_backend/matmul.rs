@@ -1,0 +1,63 @@
+//! GPU matmul: a tiled, register-blocked kernel over any strides and broadcast batches.
+use super::{bindings, ctype, gpu, i32_word, load, render, store, Operand};
+use crate::{bail, Result};
+
+const TEMPLATE: &str = include_str!("wgsl/matmul.wgsl");
+
+/// `out[..., m, n] = a[..., m, k] @ b[..., k, n]`; batch dims already broadcast to `out`'s.
+pub fn matmul(out: Operand, a: Operand, b: Operand) -> Result<()> {
+    let g = gpu()?;
+    let nd = out.layout.shape.len();
+    let (m, n) = (out.layout.shape[nd - 2], out.layout.shape[nd - 1]);
+    let k = a.layout.shape[nd - 1];
+    let batch = &out.layout.shape[..nd - 2];
+    let nb: usize = batch.iter().product();
+    if m == 0 || n == 0 || nb == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        return super::fill(out, crate::Scalar::Int(0));
+    }
+    let name = "matmul (gpu)";
+    let (la, lb) = (a.layout, b.layout);
+    let mut p = vec![
+        i32_word(name, m as isize)?,
+        i32_word(name, n as isize)?,
+        i32_word(name, k as isize)?,
+        batch.len() as u32,
+        i32_word(name, la.offset as isize)?,
+        i32_word(name, la.strides[nd - 2])?,
+        i32_word(name, la.strides[nd - 1])?,
+        i32_word(name, lb.offset as isize)?,
+        i32_word(name, lb.strides[nd - 2])?,
+        i32_word(name, lb.strides[nd - 1])?,
+        i32_word(name, out.layout.offset as isize)?,
+    ];
+    p.extend(batch.iter().map(|&s| s as u32));
+    for l in [la, lb] {
+        for d in 0..batch.len() {
+            p.push(i32_word(name, l.strides[d])?);
+        }
+    }
+    let dt = a.dtype;
+    let zero = if dt.is_float() { "0.0" } else { "0" };
+    let key = format!("mm:{dt:?}:{:?}", out.dtype);
+    let pipe = g.pipeline(&key, || {
+        render(
+            TEMPLATE,
+            &[
+                ("BINDINGS", bindings(3, false)),
+                ("T", ctype(dt).into()),
+                ("ZERO", zero.into()),
+                ("LOADA", load(dt, "B2", "off")),
+                ("LOADB", load(b.dtype, "B3", "off")),
+                ("STORE", store(out.dtype, "B1", "o", "v")),
+            ],
+        )
+    })?;
+    let maxz = g.limits.max_compute_workgroups_per_dimension as usize;
+    if nb > maxz {
+        bail!(Runtime, "matmul (gpu): a batch of {nb} matrices exceeds the adapter's {maxz} per launch");
+    }
+    g.dispatch(pipe, &[out.buf, a.buf, b.buf], &p, [n.div_ceil(64) as u32, m.div_ceil(64) as u32, nb as u32])
+}

@@ -1,0 +1,159 @@
+//! The GPU backend: WGSL compute kernels driven through wgpu, over pooled device buffers.
+//!
+//! Kernels take (buffer, layout) operands like the CPU ones, so views, transposes and
+//! broadcasts need no copies. Each kernel family is one `.wgsl` template in `wgsl/`; the Rust
+//! side fills in the dtype-specific loads, stores and expression, and caches the pipeline.
+mod elementwise;
+mod index;
+mod matmul;
+mod reduce;
+pub mod runtime;
+
+pub use elementwise::{binary, cast, fill, unary, where_};
+pub use index::{gather, scatter, take, put};
+pub use matmul::matmul;
+pub use reduce::reduce;
+pub use runtime::{gpu, is_available, Buffer};
+
+use crate::layout::Layout;
+use crate::{bail, DType, Result};
+use std::sync::Arc;
+
+const COMMON: &str = include_str!("wgsl/common.wgsl");
+
+/// A tensor's memory on the GPU.
+pub struct GpuStorage {
+    pub buf: Arc<Buffer>,
+    /// Bytes the tensor uses (the buffer may be larger: its pool size class).
+    pub bytes: u64,
+}
+
+/// One operand of a GPU kernel: a buffer, the layout to read or write it through, its dtype.
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub buf: &'a Arc<Buffer>,
+    pub layout: &'a Layout,
+    pub dtype: DType,
+}
+
+/// Bytes per element on the GPU: bool widens to a 32-bit word (WGSL has no byte stores).
+pub fn elem_bytes(dt: DType) -> Result<usize> {
+    match dt {
+        DType::F32 | DType::I32 | DType::Bool => Ok(4),
+        DType::I64 => Ok(8),
+        DType::F64 => bail!(
+            Type,
+            "Cannot convert a tensor of dtype float64 to the gpu device: WGSL has no 64-bit floats. Convert it with .float() first."
+        ),
+    }
+}
+
+/// The WGSL type a dtype computes in (int64 computes on its low word, bool as 0/1).
+pub(crate) fn ctype(dt: DType) -> &'static str {
+    if dt.is_float() {
+        "f32"
+    } else {
+        "i32"
+    }
+}
+
+/// WGSL reading element `off` (an i32 expression) of binding `b` as `ctype(dt)`.
+pub(crate) fn load(dt: DType, b: &str, off: &str) -> String {
+    match dt {
+        DType::F32 | DType::F64 => format!("bitcast<f32>({b}[u32({off})])"),
+        DType::I32 => format!("bitcast<i32>({b}[u32({off})])"),
+        DType::I64 => format!("bitcast<i32>({b}[2u * u32({off})])"),
+        DType::Bool => format!("i32({b}[u32({off})] != 0u)"),
+    }
+}
+
+/// WGSL statements storing `v` (of `ctype(dt)`) at element `off` of binding `b`.
+pub(crate) fn store(dt: DType, b: &str, off: &str, v: &str) -> String {
+    match dt {
+        DType::F32 | DType::F64 | DType::I32 => format!("{b}[u32({off})] = bitcast<u32>({v});"),
+        DType::I64 => format!(
+            "{{ let v64 = {v}; {b}[2u * u32({off})] = bitcast<u32>(v64); {b}[2u * u32({off}) + 1u] = select(0u, 0xffffffffu, v64 < 0); }}"
+        ),
+        DType::Bool => format!("{b}[u32({off})] = u32({v} != 0);"),
+    }
+}
+
+/// WGSL converting `e` from `ctype(from)` to `ctype(to)` with torch's cast rules.
+pub(crate) fn conv(from: DType, to: DType, e: &str) -> String {
+    match (from.is_float(), to) {
+        (true, DType::Bool) => format!("i32(({e}) != 0.0)"),
+        (false, DType::Bool) => format!("i32(({e}) != 0)"),
+        (true, DType::F32 | DType::F64) | (false, DType::I32 | DType::I64) => e.to_string(),
+        (true, _) => format!("i32({e})"),
+        (false, _) => format!("f32({e})"),
+    }
+}
+
+/// `n` storage bindings B1..Bn, all read_write so that an in-place op may bind one buffer twice.
+pub(crate) fn bindings(n: usize, atomic_first: bool) -> String {
+    (1..=n)
+        .map(|i| {
+            let ty = if i == 1 && atomic_first { "array<atomic<u32>>" } else { "array<u32>" };
+            format!("@group(0) @binding({i}) var<storage, read_write> B{i}: {ty};\n")
+        })
+        .collect()
+}
+
+/// Fills `{{KEY}}` placeholders of a template, after the shared helpers.
+pub(crate) fn render(template: &str, subs: &[(&str, String)]) -> String {
+    let mut s = String::with_capacity(COMMON.len() + template.len() + 512);
+    s.push_str(COMMON);
+    s.push_str(template);
+    for (k, v) in subs {
+        s = s.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    s
+}
+
+/// A 2-D grid of 256-thread workgroups covering `n` threads (x is capped by the adapter).
+pub(crate) fn grid(n: usize) -> Result<[u32; 3]> {
+    let groups = n.div_ceil(256);
+    let maxx = gpu()?.limits.max_compute_workgroups_per_dimension as usize;
+    if groups <= maxx {
+        return Ok([groups as u32, 1, 1]);
+    }
+    let y = groups.div_ceil(maxx);
+    if y > maxx {
+        bail!(Runtime, "gpu: {n} elements exceed the largest launch this adapter allows");
+    }
+    Ok([maxx as u32, y as u32, 1])
+}
+
+/// Element offsets and strides as i32 words; a tensor the kernels index past 2^31 elements
+/// is refused rather than wrapped.
+pub(crate) fn i32_word(op: &str, v: isize) -> Result<u32> {
+    match i32::try_from(v) {
+        Ok(x) => Ok(x as u32),
+        Err(_) => bail!(Runtime, "{op}: gpu kernels index at most 2^31 elements (got an offset or stride of {v})"),
+    }
+}
+
+/// Merges dims that every operand can step through as one, and drops size-1 dims.
+pub(crate) fn collapse(shape: &[usize], strides: &[&[isize]]) -> (Vec<usize>, Vec<Vec<isize>>) {
+    let n = strides.len();
+    let mut out_shape: Vec<usize> = vec![];
+    let mut out_strides: Vec<Vec<isize>> = vec![vec![]; n];
+    for (d, &s) in shape.iter().enumerate() {
+        if s == 1 {
+            continue;
+        }
+        if !out_shape.is_empty() && (0..n).all(|k| out_strides[k].last() == Some(&(strides[k][d] * s as isize))) {
+            let m = out_shape.len() - 1;
+            out_shape[m] *= s;
+            for k in 0..n {
+                out_strides[k][m] = strides[k][d];
+            }
+            continue;
+        }
+        out_shape.push(s);
+        for k in 0..n {
+            out_strides[k].push(strides[k][d]);
+        }
+    }
+    (out_shape, out_strides)
+}
