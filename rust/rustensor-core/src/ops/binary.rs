@@ -295,6 +295,15 @@ impl Tensor {
 
     /// `torch.where(cond, a, b)` with broadcasting over all three.
     pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        // CPU 0-d operands join a GPU op as scalars, as in torch
+        let target = [cond, a, b].iter().map(|t| t.device()).find(|d| *d != crate::Device::Cpu);
+        if let Some(d) = target {
+            let mv = |t: &Tensor| if t.device() == crate::Device::Cpu && t.ndim() == 0 { t.to_device(d) } else { Ok(t.clone()) };
+            let (c2, a2, b2) = (mv(cond)?, mv(a)?, mv(b)?);
+            if c2.device() != cond.device() || a2.device() != a.device() || b2.device() != b.device() {
+                return Tensor::where_(&c2, &a2, &b2);
+            }
+        }
         let device = same_device("where", &[cond, a, b])?;
         if cond.dtype() != DType::Bool {
             bail!(Runtime, "where expected condition to be a boolean tensor, but got a tensor with dtype {}", cond.dtype().name());

@@ -318,7 +318,10 @@ impl Gpu {
 
     /// Encodes and submits the pending batch.
     pub fn flush(&self) -> Result<()> {
-        let batch = std::mem::take(&mut *self.lock(&self.batch));
+        // The batch lock is held until the submit: another thread's later ops (which may read
+        // this batch's outputs) must not reach the queue first.
+        let mut guard = self.lock(&self.batch);
+        let batch = std::mem::take(&mut *guard);
         if !batch.ops.is_empty() {
             use wgpu::util::DeviceExt;
             let pbuf = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -361,6 +364,9 @@ impl Gpu {
             self.queue.submit([enc.finish()]);
             self.stats.submits.fetch_add(1, Ordering::Relaxed);
         }
+        drop(guard);
+        // the batch's buffers go back to the pool here, outside the batch lock
+        drop(batch);
         self.check_errors()
     }
 
