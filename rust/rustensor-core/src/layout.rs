@@ -187,8 +187,8 @@ impl Layout {
         let mut drop = vec![false; n];
         match dims {
             None => {
-                for i in 0..n {
-                    drop[i] = self.shape[i] == 1;
+                for (dr, &s) in drop.iter_mut().zip(&self.shape) {
+                    *dr = s == 1;
                 }
             }
             Some(ds) => {
@@ -201,8 +201,8 @@ impl Layout {
             }
         }
         let mut l = Layout { shape: vec![], strides: vec![], offset: self.offset };
-        for i in 0..n {
-            if !drop[i] {
+        for (i, &dr) in drop.iter().enumerate() {
+            if !dr {
                 l.shape.push(self.shape[i]);
                 l.strides.push(self.strides[i]);
             }
@@ -320,7 +320,7 @@ pub fn infer_shape(op: &str, requested: &[i64], numel: usize) -> Result<Vec<usiz
     let shown = || format!("[{}]", requested.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
     match infer {
         Some(i) => {
-            if known == 0 || numel % known != 0 {
+            if known == 0 || !numel.is_multiple_of(known) {
                 bail!(Runtime, "{op}: shape '{}' is invalid for input of size {numel}", shown());
             }
             out[i] = numel / known;

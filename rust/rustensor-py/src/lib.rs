@@ -64,7 +64,7 @@ fn from_buffer(ptr: usize, shape: Vec<usize>, strides: Option<Vec<isize>>, types
             span += (d - 1) * (s / isz) as usize;
         }
     }
-    if ptr % dt.size() != 0 && numel > 0 {
+    if !ptr.is_multiple_of(dt.size()) && numel > 0 {
         return Err(PyValueError::new_err("from_buffer: the array's data is not aligned for its dtype"));
     }
     let bytes = if numel == 0 { 0 } else { (span + 1) * dt.size() };

@@ -740,7 +740,7 @@ impl PyTensor {
     fn _binary(&self, py: Python<'_>, name: &str, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Py<PyAny>> {
         let op = binary_name(name)?;
         let r = binop(py, &self.t, other, op, reversed)?;
-        if r.is(&py.NotImplemented()) {
+        if r.is(py.NotImplemented()) {
             return Err(PyTypeError::new_err(format!(
                 "{name}(): argument 'other' must be Tensor or Number, not {}",
                 other.get_type().name()?

@@ -229,10 +229,11 @@ pub fn scalar_to_py(py: Python<'_>, s: Scalar) -> PyResult<Py<PyAny>> {
 pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
     if args.len() == 1 {
         let a = args.get_item(0)?;
-        if !a.is_instance_of::<PyInt>() && (a.is_instance_of::<PyTuple>() || a.is_instance_of::<PyList>() || a.cast::<PySequence>().is_ok()) {
-            if a.cast::<PyTensor>().is_err() {
-                return int_list(&a);
-            }
+        if !a.is_instance_of::<PyInt>()
+            && (a.is_instance_of::<PyTuple>() || a.is_instance_of::<PyList>() || a.cast::<PySequence>().is_ok())
+            && a.cast::<PyTensor>().is_err()
+        {
+            return int_list(&a);
         }
     }
     args.iter().map(|a| extract_int(&a)).collect()

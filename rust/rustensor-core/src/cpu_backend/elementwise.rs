@@ -420,7 +420,7 @@ fn float_unary<T: Float>(op: UnaryOp, out: Strided, a: Strided) -> Result<()> {
         Abs => map1::<T, T, _>(out, a, |x| x.abs()),
         Sign => map1::<T, T, _>(out, a, |x| x.signum0()),
         Square => map1::<T, T, _>(out, a, |x| x * x),
-        Relu => map1::<T, T, _>(out, a, |x| if x > T::ZERO { x } else if x.is_nan() { x } else { T::ZERO }),
+        Relu => map1::<T, T, _>(out, a, |x| if x > T::ZERO || x.is_nan() { x } else { T::ZERO }),
         Exp => map1::<T, T, _>(out, a, |x| x.exp()),
         Expm1 => map1::<T, T, _>(out, a, |x| x.exp_m1()),
         Log => map1::<T, T, _>(out, a, |x| x.ln()),
@@ -467,7 +467,8 @@ pub fn any_zero(a: Strided, dt: DType) -> bool {
     with_dtype!(dt, T, {
         let p = P(a.ptr as *mut T);
         for_each_run(&a.layout.shape, [&a.layout.strides], [a.layout.offset as isize], false, |o, len, st| {
-            let p = p;
+            // whole-struct capture: the closure must hold the Sync wrapper, not its raw field
+            let p = &p;
             // SAFETY: validated layout.
             unsafe {
                 for i in 0..len as isize {
@@ -487,7 +488,8 @@ pub fn any_negative(a: Strided, dt: DType) -> bool {
     with_dtype!(dt, T, {
         let p = P(a.ptr as *mut T);
         for_each_run(&a.layout.shape, [&a.layout.strides], [a.layout.offset as isize], false, |o, len, st| {
-            let p = p;
+            // whole-struct capture: the closure must hold the Sync wrapper, not its raw field
+            let p = &p;
             // SAFETY: validated layout.
             unsafe {
                 for i in 0..len as isize {

@@ -140,9 +140,9 @@ fn along_dim_offsets(op: &str, a: &Layout, dim: usize, idx: Strided) -> Result<(
         // decompose the linear position into coordinates
         let mut rem = pos[n] as usize;
         let mut off = a.offset as isize;
-        for d in 0..il.ndim() {
-            let c = rem / cs[d] as usize;
-            rem %= cs[d] as usize;
+        for (d, &csd) in cs.iter().enumerate().take(il.ndim()) {
+            let c = rem / csd as usize;
+            rem %= csd as usize;
             let c = if d == dim { v as usize } else { c };
             off += c as isize * a.strides[d];
         }

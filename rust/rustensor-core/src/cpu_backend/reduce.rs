@@ -281,8 +281,8 @@ unsafe impl<T> Sync for P<T> {}
 fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<CpuStorage> {
     let l = a.layout;
     let (mut kshape, mut kstr, mut rshape, mut rstr) = (vec![], vec![], vec![], vec![]);
-    for d in 0..l.ndim() {
-        if reduce[d] {
+    for (d, &red) in reduce.iter().enumerate().take(l.ndim()) {
+        if red {
             rshape.push(l.shape[d]);
             rstr.push(l.strides[d]);
         } else {
@@ -297,7 +297,7 @@ fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<
         return Ok(out);
     }
     let po = P(out.as_ptr() as *mut F::Out);
-    let base = P((a.ptr as *mut T).wrapping_offset(l.offset as isize));
+    let base = P((a.ptr as *mut T).wrapping_add(l.offset));
     if r == 0 {
         let v = fold.finish(fold.init());
         // SAFETY: out holds k elements.

@@ -148,7 +148,7 @@ impl Tensor {
         self.check_inplace()?;
         let cdt = op.compute_dtype(result_type(&[operand(self), operand(other)]));
         let odt = op.out_dtype(cdt);
-        if odt != self.dtype() && !(odt.category() <= self.dtype().category()) {
+        if odt != self.dtype() && odt.category() > self.dtype().category() {
             bail!(
                 Runtime,
                 "result type {} can't be cast to the desired output type {}",

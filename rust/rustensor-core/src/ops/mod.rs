@@ -28,7 +28,7 @@ pub(crate) fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Ten
     match device {
         Device::Cpu => Ok(Tensor::from_cpu_storage(CpuStorage::uninit(n, dtype)?, dtype, shape)),
         Device::Gpu(0) => {
-            let bytes = n.checked_mul(crate::wgpu_backend::elem_bytes(dtype)?).unwrap_or(usize::MAX) as u64;
+            let bytes = n.saturating_mul(crate::wgpu_backend::elem_bytes(dtype)?) as u64;
             let buf = crate::wgpu_backend::gpu()?.alloc(bytes)?;
             Ok(from_storage(StorageData::Gpu(crate::wgpu_backend::GpuStorage { buf, bytes }), dtype, shape))
         }

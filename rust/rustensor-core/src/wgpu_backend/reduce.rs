@@ -121,8 +121,8 @@ pub fn reduce(op: ReduceOp, a: Operand, mask: &[bool], odt: DType) -> Result<Arc
     let g = gpu()?;
     let l = a.layout;
     let (mut ks, mut kst, mut rs, mut rst) = (vec![], vec![], vec![], vec![]);
-    for d in 0..l.shape.len() {
-        if mask[d] {
+    for (d, &red) in mask.iter().enumerate().take(l.shape.len()) {
+        if red {
             rs.push(l.shape[d]);
             rst.push(l.strides[d]);
         } else {

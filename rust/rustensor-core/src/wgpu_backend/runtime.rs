@@ -472,7 +472,7 @@ mod tests {
     fn size_classes_cover_and_bound_waste() {
         for b in [1u64, 255, 256, 257, 1000, 4096, 5000, 1 << 20, (1 << 20) + 1, 123_456_789] {
             let c = size_class(b);
-            assert!(c >= b && c % 4 == 0, "{b} -> {c}");
+            assert!(c >= b && c.is_multiple_of(4), "{b} -> {c}");
             assert!(c <= (b.max(256) as f64 * 1.25) as u64 + 4, "{b} -> {c}");
         }
     }
