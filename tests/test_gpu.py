@@ -373,9 +373,20 @@ def test_softmax_family(shape, seed, data):
     same(torch.log_softmax(g, d), torch.log_softmax(c, d), rtol=1e-4, atol=1e-4)
 
 
-def test_cumsum_round_trips_correctly():
+def test_cumsum_on_the_device():
     c, g = pair(rnd((4, 6), seed=11), "transposed")
-    same(g.cumsum(1), c.cumsum(1))
+    before = torch.cuda.transfer_counts()["readbacks"]
+    r = g.cumsum(1)
+    assert torch.cuda.transfer_counts()["readbacks"] == before
+    same(r, c.cumsum(1))
+    same(g.cumsum(0), c.cumsum(0))
+    ci, gi = pair(rnd((3, 5), torch.int32, seed=12), "sliced")
+    same(gi.cumsum(1), ci.cumsum(1))
+    x = torch.randn(5, requires_grad=True)
+    (x.to("gpu").cumsum(0) * torch.arange(5.0, device="gpu")).sum().backward()
+    y = torch.tensor(x.detach().numpy(), requires_grad=True)
+    (y.cumsum(0) * torch.arange(5.0)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------ matmul
@@ -571,3 +582,12 @@ def test_too_large_allocation_is_a_runtime_error():
     with pytest.raises(RuntimeError, match="gpu"):
         torch.zeros(1 << 40, device="gpu")
     assert torch.ones(2, device="gpu").sum().item() == 2.0
+
+
+def test_host_sorted_helpers_keep_the_device():
+    c, g = pair(rnd((3, 5), seed=24))
+    same(torch.argsort(g, dim=1), torch.argsort(c, dim=1))
+    p = torch.randperm(6, device="gpu")
+    assert p.device.type == "gpu" and sorted(p.cpu().tolist()) == list(range(6))
+    assert torch.allclose(g, c.to("gpu"))
+    same(torch.isclose(g, g + 1e-9), torch.isclose(c, c + 1e-9))

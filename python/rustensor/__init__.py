@@ -159,12 +159,15 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 
 
 def randperm(n, *, dtype=None, device=None) -> Tensor:
-    return argsort(rand(n)).to(dtype or int64) if n > 0 else zeros(0, dtype=dtype or int64)
+    r = argsort(rand(n)).to(dtype or int64) if n > 0 else zeros(0, dtype=dtype or int64)
+    return r if device is None else r.to(device)
 
 
 def argsort(input, dim=-1, descending=False):
-    a = _np.argsort(-input.numpy() if descending else input.detach().numpy(), axis=dim, kind="stable")
-    return from_numpy(_np.ascontiguousarray(a.astype(_np.int64)))
+    # sorted on the host (no sort kernel yet); the indices return to the input's device
+    host = input.detach().cpu().numpy()
+    a = _np.argsort(-host if descending else host, axis=dim, kind="stable")
+    return from_numpy(_np.ascontiguousarray(a.astype(_np.int64))).to(input.device)
 
 
 def is_tensor(obj) -> _builtins.bool:
@@ -355,11 +358,11 @@ def logsumexp(input, dim, keepdim=False):
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> _builtins.bool:
-    return _builtins.bool(_np.allclose(input.detach().numpy(), other.detach().numpy(), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return _builtins.bool(_np.allclose(input.detach().cpu().numpy(), other.detach().cpu().numpy(), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return from_numpy(_np.isclose(input.detach().numpy(), other.detach().numpy(), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return from_numpy(_np.isclose(input.detach().cpu().numpy(), other.detach().cpu().numpy(), rtol=rtol, atol=atol, equal_nan=equal_nan)).to(input.device)
 
 
 def equal(input, other) -> _builtins.bool:

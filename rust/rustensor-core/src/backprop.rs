@@ -443,7 +443,7 @@ pub fn backward(t: &Tensor, gradient: Option<Tensor>, retain_graph: bool, create
             Tensor::ones_like(t)?
         }
     };
-    run_backward(&[(t.clone(), g)], Sink::Accumulate, retain_graph, create_graph).map(|_| ())
+    crate::kernels::guarded("backward", || run_backward(&[(t.clone(), g)], Sink::Accumulate, retain_graph, create_graph)).map(|_| ())
 }
 
 /// `autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
@@ -472,7 +472,7 @@ pub fn grad(
         }
         roots.push((o.clone(), g));
     }
-    let res = run_backward(&roots, Sink::Capture(inputs), retain_graph, create_graph)?;
+    let res = crate::kernels::guarded("grad", || run_backward(&roots, Sink::Capture(inputs), retain_graph, create_graph))?;
     let mut out = vec![];
     for (i, g) in res.into_iter().enumerate() {
         match g {

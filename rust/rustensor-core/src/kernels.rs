@@ -10,7 +10,7 @@ use crate::{bail, DType, Result, Scalar};
 
 /// Runs a kernel, turning a panic (a bug: kernels validate nothing a user controls) into
 /// a `RuntimeError` naming the kernel, so no panic crosses into Python.
-fn guarded<R>(name: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+pub(crate) fn guarded<R>(name: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => {
@@ -177,4 +177,9 @@ pub fn put_gpu(dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indice
         let idx = indices.iter().map(|(s, d)| gop(s, *d)).collect::<Result<Vec<_>>>()?;
         gk::put(gop(&dst, dt)?, dims, ishape, &idx, gop(&values, dt)?, acc)
     })
+}
+
+/// `out = cumsum(a, dim)` on the GPU (`a` in `dt`, `out` in `odt`).
+pub fn cumsum_gpu(dt: DType, odt: DType, out: Strided, a: Strided, dim: usize) -> Result<()> {
+    guarded("cumsum", || gk::cumsum(gop(&out, odt)?, gop(&a, dt)?, dim))
 }

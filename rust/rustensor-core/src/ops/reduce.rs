@@ -91,12 +91,15 @@ impl Tensor {
     pub fn extreme(&self, max: bool, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         let name = if max { "amax" } else { "amin" };
         let d = norm_dims(name, dims, self.ndim())?;
-        let r: usize = d.iter().map(|&i| self.shape()[i]).product();
-        if r == 0 || self.numel() == 0 {
+        if dims.is_none() && self.numel() == 0 {
             bail!(
                 Index,
                 "{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
             );
+        }
+        // torch reduces an empty tensor along non-empty dims (giving an empty result)
+        if let Some(&z) = d.iter().find(|&&i| self.shape()[i] == 0) {
+            bail!(Index, "{name}(): Expected reduction dim {z} to have non-zero size.");
         }
         let op = if max { ReduceOp::Max } else { ReduceOp::Min };
         let out = self.reduce_raw(op, &d, keepdim)?;
@@ -245,13 +248,15 @@ impl Tensor {
         if self.ndim() == 0 {
             return self.to_dtype(if self.dtype().is_float() { self.dtype() } else { DType::I64 })?.clone_tensor();
         }
-        if self.device() != crate::Device::Cpu {
-            // no scan kernel yet: a host round trip, differentiable through the transfers
-            return self.to_device(crate::Device::Cpu)?.cumsum(dim)?.to_device(self.device());
-        }
-        let st = crate::storage::StorageData::Cpu(kr::cumsum(self.dtype(), self.strided(), d)?);
         let odt = if self.dtype().is_float() { self.dtype() } else { DType::I64 };
-        let out = from_storage(st, odt, self.shape());
+        let out = if self.device() == crate::Device::Cpu {
+            let st = crate::storage::StorageData::Cpu(kr::cumsum(self.dtype(), self.strided(), d)?);
+            from_storage(st, odt, self.shape())
+        } else {
+            let out = crate::ops::empty(self.shape(), odt, self.device())?;
+            crate::kernels::cumsum_gpu(self.dtype(), odt, out.strided(), self.strided(), d)?;
+            out
+        };
         Ok(record(out, "CumsumBackward0", &[self], |_, _| GradFn::Cumsum { dim: d }))
     }
 

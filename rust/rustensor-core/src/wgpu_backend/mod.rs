@@ -8,11 +8,13 @@ mod index;
 mod matmul;
 mod reduce;
 pub mod runtime;
+mod scan;
 
 pub use elementwise::{binary, cast, fill, unary, where_};
 pub use index::{gather, scatter, take, put};
 pub use matmul::matmul;
 pub use reduce::reduce;
+pub use scan::cumsum;
 pub use runtime::{gpu, is_available, Buffer};
 
 use crate::layout::Layout;
