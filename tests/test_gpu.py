@@ -591,3 +591,19 @@ def test_host_sorted_helpers_keep_the_device():
     assert p.device.type == "gpu" and sorted(p.cpu().tolist()) == list(range(6))
     assert torch.allclose(g, c.to("gpu"))
     same(torch.isclose(g, g + 1e-9), torch.isclose(c, c + 1e-9))
+
+
+def test_reused_scalar_operands_are_never_written():
+    # scalar operands are cached on the device; results and gradients must be fresh tensors
+    x = torch.arange(4.0, device="gpu", requires_grad=True)
+    y = x * 2.0
+    with torch.no_grad():
+        y.add_(100.0)
+    z = x * 2.0
+    assert z.tolist() == [0.0, 2.0, 4.0, 6.0]
+    torch.where(x > 1, x, 0.0).sum().backward()
+    g = x.grad
+    with torch.no_grad():
+        g.add_(5.0)
+    assert (x * 0.0).tolist() == [0.0] * 4
+    assert torch.where(x > 10, x, 0.0).tolist() == [0.0] * 4

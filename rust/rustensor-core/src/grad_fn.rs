@@ -5,7 +5,7 @@ use crate::op::{BinaryOp, UnaryOp};
 use crate::{DType, Result, Scalar, Tensor};
 
 fn scalar_like(t: &Tensor, v: f64) -> Result<Tensor> {
-    Tensor::scalar_tensor(Scalar::Float(v), t.dtype(), t.device())
+    Tensor::scalar_operand(Scalar::Float(v), t.dtype(), t.device())
 }
 
 /// Re-inserts reduced dims (size 1) so a reduced gradient broadcasts against the input.

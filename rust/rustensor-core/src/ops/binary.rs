@@ -59,7 +59,7 @@ impl Tensor {
     /// `a op scalar` (or `scalar op a` when `reversed`): the scalar widens only the category.
     pub fn binary_scalar(&self, op: BinaryOp, s: Scalar, reversed: bool) -> Result<Tensor> {
         let cdt = op.compute_dtype(result_type(&[operand(self), Operand::Scalar(s.category())]));
-        let st = Tensor::scalar_tensor(s, cdt, self.device())?;
+        let st = Tensor::scalar_operand(s, cdt, self.device())?;
         let r = if reversed { st.binary_in(op, self, cdt)? } else { self.binary_in(op, &st, cdt)? };
         if op == BinaryOp::Pow && !reversed {
             if let Some(n) = r.grad_fn() {
@@ -190,7 +190,7 @@ impl Tensor {
 
     pub fn binary_scalar_(&self, op: BinaryOp, s: Scalar) -> Result<()> {
         let cdt = op.compute_dtype(result_type(&[operand(self), Operand::Scalar(s.category())]));
-        let st = Tensor::scalar_tensor(s, cdt, self.device())?;
+        let st = Tensor::scalar_operand(s, cdt, self.device())?;
         self.binary_(op, &st)
     }
 
@@ -328,7 +328,7 @@ impl Tensor {
         if mask.dtype() != DType::Bool {
             bail!(Runtime, "masked_fill_ only supports boolean masks, but got mask with dtype {}", mask.dtype().name());
         }
-        let v = Tensor::scalar_tensor(value, self.dtype(), self.device())?;
+        let v = Tensor::scalar_operand(value, self.dtype(), self.device())?;
         let r = Tensor::where_(mask, &v, self)?;
         if r.shape() != self.shape() {
             bail!(Runtime, "masked_fill: mask of shape {:?} cannot broadcast to {:?}", mask.shape(), self.shape());

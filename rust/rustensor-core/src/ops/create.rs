@@ -33,6 +33,34 @@ impl Tensor {
         Ok(t)
     }
 
+    /// A read-only 0-d operand for `tensor op scalar`. On the GPU the same value is reused
+    /// across calls (a loop's `lr * g` then costs no fill dispatch); it never reaches the user,
+    /// so nothing can write to it.
+    pub(crate) fn scalar_operand(s: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
+        if device == Device::Cpu {
+            return Tensor::scalar_tensor(s, dtype, device);
+        }
+        type Cache = std::sync::Mutex<std::collections::HashMap<(DType, u8, u64), Tensor>>;
+        static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+        let key = match s {
+            Scalar::Bool(b) => (dtype, 0, b as u64),
+            Scalar::Int(i) => (dtype, 1, i as u64),
+            Scalar::Float(f) => (dtype, 2, f.to_bits()),
+        };
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(t) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(t);
+        }
+        let t = Tensor::scalar_tensor(s, dtype, device)?;
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= 256 {
+                c.clear();
+            }
+            c.insert(key, t.clone());
+        }
+        Ok(t)
+    }
+
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> Result<Tensor> {
         if step == 0.0 {
             bail!(Runtime, "arange: step must be nonzero");

@@ -194,7 +194,7 @@ impl Tensor {
             let m = x.reduce_raw(ReduceOp::Max, &d, true)?;
             // an all -inf (or inf) slice would give nan from inf - inf: shift by 0 there
             let finite = m.unary(crate::op::UnaryOp::IsFinite)?;
-            let zero = Tensor::scalar_tensor(Scalar::Float(0.0), m.dtype(), m.device())?;
+            let zero = Tensor::scalar_operand(Scalar::Float(0.0), m.dtype(), m.device())?;
             Tensor::where_(&finite, &m, &zero)?
         };
         let s = x.sub(&m)?.exp()?.sum_dims(&d, keepdim)?.log()?;

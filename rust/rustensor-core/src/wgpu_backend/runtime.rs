@@ -49,8 +49,14 @@ impl Drop for Buffer {
     }
 }
 
+/// A compiled kernel with its bind group layout (fetched once, not per dispatch).
+pub struct Kernel {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
 struct Dispatch {
-    pipeline: Arc<wgpu::ComputePipeline>,
+    pipeline: Arc<Kernel>,
     bufs: Vec<Arc<Buffer>>,
     params: (usize, usize),
     groups: [u32; 3],
@@ -68,7 +74,7 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub stats: Stats,
-    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    pipelines: Mutex<HashMap<String, Arc<Kernel>>>,
     pool: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
     batch: Mutex<Batch>,
     staging: Mutex<Vec<wgpu::Buffer>>,
@@ -255,7 +261,7 @@ impl Gpu {
     }
 
     /// The compiled pipeline for `key`, compiling `source()` on first use.
-    pub fn pipeline(&self, key: &str, source: impl FnOnce() -> String) -> Result<Arc<wgpu::ComputePipeline>> {
+    pub fn pipeline(&self, key: &str, source: impl FnOnce() -> String) -> Result<Arc<Kernel>> {
         if let Some(p) = self.lock(&self.pipelines).get(key) {
             return Ok(p.clone());
         }
@@ -276,7 +282,8 @@ impl Gpu {
         if let Some(e) = pollster::block_on(scope.pop()) {
             bail!(Runtime, "gpu: kernel {key} failed to compile: {e}");
         }
-        let p = Arc::new(p);
+        let layout = p.get_bind_group_layout(0);
+        let p = Arc::new(Kernel { pipeline: p, layout });
         self.lock(&self.pipelines).insert(key.to_string(), p.clone());
         Ok(p)
     }
@@ -284,7 +291,7 @@ impl Gpu {
     /// Records one dispatch; `bufs` bind at 1.. in order, `params` at binding 0.
     pub fn dispatch(
         &self,
-        pipeline: Arc<wgpu::ComputePipeline>,
+        pipeline: Arc<Kernel>,
         bufs: &[&Arc<Buffer>],
         params: &[u32],
         groups: [u32; 3],
@@ -346,7 +353,7 @@ impl Gpu {
                     }
                     self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                         label: None,
-                        layout: &d.pipeline.get_bind_group_layout(0),
+                        layout: &d.pipeline.layout,
                         entries: &entries,
                     })
                 })
@@ -356,7 +363,7 @@ impl Gpu {
                 let mut pass =
                     enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
                 for (d, bg) in batch.ops.iter().zip(&groups) {
-                    pass.set_pipeline(&d.pipeline);
+                    pass.set_pipeline(&d.pipeline.pipeline);
                     pass.set_bind_group(0, bg, &[]);
                     pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
                 }
