@@ -174,28 +174,34 @@ def _garbage(npd):
     return npd.type(99)
 
 
-def make_tensor(a, layout="contiguous"):
+def make_tensor(a, layout="contiguous", device=None):
     """Build a rustensor tensor holding the values of `a` with the given memory layout.
 
     Returns (t, ref) where ref is the numpy array the tensor equals (a copy of `a`, except for
     "expanded" where rows are repeated so that it can be a stride-0 view). The tensor never
     shares memory with ref. Layouts that need more dims than `a` has fall back to contiguous.
+    device: where the tensor lives (None: the CPU); the view is taken on that device.
     """
     a = np.ascontiguousarray(a)
+
+    def T(x):  # the base tensor, on `device` before any view is taken of it
+        t = torch.tensor(x)
+        return t if device is None else t.to(device)
+
     if layout == "contiguous" or a.ndim == 0:
-        return torch.tensor(a.copy()), a.copy()
+        return T(a.copy()), a.copy()
     if layout == "transposed":
         if a.ndim < 2:
             # A 1-D column of a transposed matrix: stride != 1.
-            base = torch.tensor(np.ascontiguousarray(np.stack([a, a]).T))
+            base = T(np.ascontiguousarray(np.stack([a, a]).T))
             return base[:, 0], a.copy()
-        base = torch.tensor(np.ascontiguousarray(np.swapaxes(a, -1, -2)))
+        base = T(np.ascontiguousarray(np.swapaxes(a, -1, -2)))
         return base.transpose(-1, -2), a.copy()
     if layout == "sliced":
         # Step 2 in the last dim and a non-zero storage offset.
         big = np.full(a.shape[:-1] + (2 * a.shape[-1] + 1,), _garbage(a.dtype), dtype=a.dtype)
         big[..., 1::2] = a
-        return torch.tensor(big)[..., 1::2], a.copy()
+        return T(big)[..., 1::2], a.copy()
     if layout == "expanded":
         dims = [d for d, n in enumerate(a.shape) if n != 1] or [0]
         d = dims[0]
@@ -206,7 +212,7 @@ def make_tensor(a, layout="contiguous"):
         else:
             small = np.ones(a.shape[:d] + (1,) + a.shape[d + 1:], dtype=a.dtype)
         ref = np.ascontiguousarray(np.broadcast_to(small, a.shape))
-        return torch.tensor(small).expand(*a.shape), ref
+        return T(small).expand(*a.shape), ref
     raise ValueError(f"unknown layout {layout!r}")
 
 

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rustensor as torch
-from conftest import LAYOUTS, broadcastable_shapes, random_array, shapes
+from conftest import LAYOUTS, broadcastable_shapes, make_tensor, random_array, shapes
 
 if not torch.cuda.is_available():
     if os.environ.get("CI") == "true":
@@ -29,38 +29,10 @@ GPU = torch.device("gpu")
 GPU_DTYPES = [torch.float32, torch.int32, torch.int64, torch.bool]
 
 
-def _garbage(npd):
-    return True if npd == np.bool_ else npd.type(99)
-
-
 def pair(a, layout="contiguous"):
     """(cpu tensor, gpu tensor) holding the values of `a` with the same memory layout."""
-    a = np.ascontiguousarray(a)
-
-    def build(dev):
-        if layout == "contiguous" or a.ndim == 0:
-            return torch.tensor(a.copy()).to(dev)
-        if layout == "transposed":
-            if a.ndim < 2:
-                return torch.tensor(np.ascontiguousarray(np.stack([a, a]).T)).to(dev)[:, 0]
-            return torch.tensor(np.ascontiguousarray(np.swapaxes(a, -1, -2))).to(dev).transpose(-1, -2)
-        if layout == "sliced":
-            big = np.full(a.shape[:-1] + (2 * a.shape[-1] + 1,), _garbage(a.dtype), dtype=a.dtype)
-            big[..., 1::2] = a
-            return torch.tensor(big).to(dev)[..., 1::2]
-        if layout == "expanded":
-            dims = [d for d, n in enumerate(a.shape) if n != 1] or [0]
-            d = dims[0]
-            idx = [slice(None)] * a.ndim
-            if a.shape[d] > 0:
-                idx[d] = slice(0, 1)
-                small = np.ascontiguousarray(a[tuple(idx)])
-            else:
-                small = np.ones(a.shape[:d] + (1,) + a.shape[d + 1:], dtype=a.dtype)
-            return torch.tensor(small).to(dev).expand(*a.shape)
-        raise ValueError(layout)
-
-    c, g = build("cpu"), build(GPU)
+    c, _ = make_tensor(a, layout)
+    g, _ = make_tensor(a, layout, device=GPU)
     assert g.device.type == "gpu" and g.shape == c.shape and g.stride() == c.stride()
     return c, g
 

@@ -23,20 +23,7 @@ use std::sync::Arc;
 
 const COMMON: &str = include_str!("wgsl/common.wgsl");
 
-/// A tensor's memory on the GPU.
-pub struct GpuStorage {
-    pub buf: Arc<Buffer>,
-    /// Bytes the tensor uses (the buffer may be larger: its pool size class).
-    pub bytes: u64,
-}
-
-/// One operand of a GPU kernel: a buffer, the layout to read or write it through, its dtype.
-#[derive(Clone, Copy)]
-pub struct Operand<'a> {
-    pub buf: &'a Arc<Buffer>,
-    pub layout: &'a Layout,
-    pub dtype: DType,
-}
+include!("operand.rs");
 
 /// Bytes per element on the GPU: bool widens to a 32-bit word (WGSL has no byte stores).
 pub fn elem_bytes(dt: DType) -> Result<usize> {

@@ -9,17 +9,7 @@ use std::sync::Arc;
 pub enum Buffer {}
 pub enum Gpu {}
 
-pub struct GpuStorage {
-    pub buf: Arc<Buffer>,
-    pub bytes: u64,
-}
-
-#[derive(Clone, Copy)]
-pub struct Operand<'a> {
-    pub buf: &'a Arc<Buffer>,
-    pub layout: &'a Layout,
-    pub dtype: DType,
-}
+include!("operand.rs");
 
 pub fn gpu() -> Result<&'static Gpu> {
     bail!(Runtime, "GPU is not available: rustensor was built without its `gpu` feature")

@@ -1,0 +1,17 @@
+// The types the engine sees of the GPU backend, shared by the backend and its stub
+// (`include!`d by both, so the two cannot drift apart).
+
+/// A tensor's memory on the GPU.
+pub struct GpuStorage {
+    pub buf: Arc<Buffer>,
+    /// Bytes the tensor uses (the buffer may be larger: its pool size class).
+    pub bytes: u64,
+}
+
+/// One operand of a GPU kernel: a buffer, the layout to read or write it through, its dtype.
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub buf: &'a Arc<Buffer>,
+    pub layout: &'a Layout,
+    pub dtype: DType,
+}
