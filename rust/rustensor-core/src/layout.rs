@@ -182,6 +182,22 @@ impl Layout {
         Ok(l)
     }
 
+    /// Splits the dims into (kept shape, kept strides, reduced shape, reduced strides) by
+    /// `mask` (true: reduced), each in dim order: the geometry every reduction kernel walks.
+    pub fn split_dims(&self, mask: &[bool]) -> (Vec<usize>, Vec<isize>, Vec<usize>, Vec<isize>) {
+        let (mut ks, mut kst, mut rs, mut rst) = (vec![], vec![], vec![], vec![]);
+        for ((&s, &st), &red) in self.shape.iter().zip(&self.strides).zip(mask) {
+            if red {
+                rs.push(s);
+                rst.push(st);
+            } else {
+                ks.push(s);
+                kst.push(st);
+            }
+        }
+        (ks, kst, rs, rst)
+    }
+
     pub fn squeeze(&self, dims: Option<&[i64]>) -> Result<Layout> {
         let n = self.ndim();
         let mut drop = vec![false; n];

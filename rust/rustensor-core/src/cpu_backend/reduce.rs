@@ -280,16 +280,7 @@ unsafe impl<T> Sync for P<T> {}
 
 fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<CpuStorage> {
     let l = a.layout;
-    let (mut kshape, mut kstr, mut rshape, mut rstr) = (vec![], vec![], vec![], vec![]);
-    for (d, &red) in reduce.iter().enumerate().take(l.ndim()) {
-        if red {
-            rshape.push(l.shape[d]);
-            rstr.push(l.strides[d]);
-        } else {
-            kshape.push(l.shape[d]);
-            kstr.push(l.strides[d]);
-        }
-    }
+    let (kshape, kstr, rshape, rstr) = l.split_dims(reduce);
     let k: usize = kshape.iter().product();
     let r: usize = rshape.iter().product();
     let out = CpuStorage::zeros(k, F::Out::DTYPE)?;

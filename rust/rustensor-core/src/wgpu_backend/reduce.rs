@@ -119,17 +119,7 @@ fn pass(
 /// kept dims, of dtype `odt`.
 pub fn reduce(op: ReduceOp, a: Operand, mask: &[bool], odt: DType) -> Result<Arc<Buffer>> {
     let g = gpu()?;
-    let l = a.layout;
-    let (mut ks, mut kst, mut rs, mut rst) = (vec![], vec![], vec![], vec![]);
-    for (d, &red) in mask.iter().enumerate().take(l.shape.len()) {
-        if red {
-            rs.push(l.shape[d]);
-            rst.push(l.strides[d]);
-        } else {
-            ks.push(l.shape[d]);
-            kst.push(l.strides[d]);
-        }
-    }
+    let (ks, kst, rs, rst) = a.layout.split_dims(mask);
     let m: usize = ks.iter().product();
     let r: usize = rs.iter().product();
     let out = g.alloc((m.max(1) * super::elem_bytes(odt)?) as u64)?;
