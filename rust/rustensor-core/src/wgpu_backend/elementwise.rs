@@ -103,12 +103,11 @@ fn launch(key: String, body: String, out: Operand, ins: &[Operand], scalar: u32)
         return Ok(());
     }
     // An input sharing the output's buffer through another layout would race: stage it.
-    if let Some(k) = ins.iter().position(|x| Arc::ptr_eq(x.buf, out.buf) && x.layout != out.layout) {
+    if ins.iter().any(|x| Arc::ptr_eq(x.buf, out.buf) && x.layout != out.layout) {
         let tmp = super::runtime::gpu()?.alloc((n * super::elem_bytes(out.dtype)?) as u64)?;
         let tl = Layout::contiguous(&out.layout.shape);
         let t = Operand { buf: &tmp, layout: &tl, dtype: out.dtype };
         launch(key.clone(), body.clone(), t, ins, scalar)?;
-        let _ = k;
         return cast(out, t);
     }
     let g = gpu()?;

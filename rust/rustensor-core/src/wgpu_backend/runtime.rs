@@ -218,7 +218,6 @@ impl Gpu {
 
     /// A buffer of at least `bytes` bytes, from the pool when one of its class is free.
     pub fn alloc(&self, bytes: u64) -> Result<Arc<Buffer>> {
-        let class = size_class(bytes);
         if bytes > self.max_binding() {
             bail!(
                 Runtime,
@@ -227,7 +226,8 @@ impl Gpu {
                 self.max_binding()
             );
         }
-        let class = class.min(self.max_binding().max(bytes) / 4 * 4).max(bytes.div_ceil(4) * 4);
+        // near the binding limit the class may not exceed it; it still covers `bytes`
+        let class = size_class(bytes).min(self.max_binding() / 4 * 4).max(bytes.div_ceil(4) * 4);
         let pooled = self.lock(&self.pool).get_mut(&class).and_then(|v| v.pop());
         let raw = match pooled {
             Some(b) => b,
