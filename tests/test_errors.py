@@ -471,3 +471,13 @@ def test_impossible_allocations_raise_instead_of_aborting():
         elif not out.startswith("ok"):
             problems.append(f"{expr}: {out.strip()}")
     assert not problems, "\n".join(problems)
+
+
+def test_a_rust_panic_reaches_python_as_runtime_error():
+    # Every Python-facing Rust function runs under one guard; a panic (a bug) must not
+    # surface as pyo3's PanicException, which `except Exception` does not catch.
+    from rustensor import _rustensor
+
+    with pytest.raises(RuntimeError, match="internal error in _panic_for_test.*deliberate panic"):
+        _rustensor._panic_for_test()
+    assert (torch.ones(3) + 1).tolist() == [2.0, 2.0, 2.0]

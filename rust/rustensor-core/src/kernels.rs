@@ -13,15 +13,16 @@ use crate::{bail, DType, Result, Scalar};
 pub(crate) fn guarded<R>(name: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            bail!(Runtime, "internal error in the {name} kernel (please report): {msg}")
-        }
+        Err(p) => bail!(Runtime, "internal error in the {name} kernel (please report): {}", panic_message(p.as_ref())),
     }
+}
+
+/// The text a panic was raised with (`panic!("...")` carries a `&str` or a `String`).
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 fn gop<'a>(s: &Strided<'a>, dtype: DType) -> Result<Operand<'a>> {

@@ -21,3 +21,16 @@ impl<T> IntoPy<T> for rustensor_core::Result<T> {
         self.map_err(to_py)
     }
 }
+
+/// Runs the body of a Python-facing function, turning a Rust panic (a bug: user input is
+/// validated before it reaches anything that can panic) into a `RuntimeError` naming the
+/// function, instead of pyo3's `PanicException`, which derives from `BaseException` and
+/// slips past `except Exception`. On the non-panicking path this costs nothing.
+pub fn guard<T>(name: &str, f: impl FnOnce() -> pyo3::PyResult<T>) -> pyo3::PyResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        Err(PyRuntimeError::new_err(format!(
+            "rustensor internal error in {name} (please report): {}",
+            rustensor_core::kernels::panic_message(p.as_ref())
+        )))
+    })
+}

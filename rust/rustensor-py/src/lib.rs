@@ -40,40 +40,42 @@ fn dtype_from_typestr(ts: &str) -> PyResult<DType> {
 #[pyfunction]
 #[pyo3(signature = (ptr, shape, strides, typestr, owner))]
 fn from_buffer(ptr: usize, shape: Vec<usize>, strides: Option<Vec<isize>>, typestr: &str, owner: Py<PyAny>) -> PyResult<PyTensor> {
-    let dt = dtype_from_typestr(typestr)?;
-    let isz = dt.size() as isize;
-    // NumPy gives no strides for C-contiguous arrays
-    let strides = strides.unwrap_or_else(|| rustensor_core::layout::contiguous_strides(&shape).iter().map(|s| s * isz).collect());
-    if shape.len() != strides.len() {
-        return Err(PyValueError::new_err("from_buffer: shape and strides differ in length"));
-    }
-    let numel: usize = shape.iter().product();
-    let mut el_strides = vec![];
-    let mut span: usize = 0;
-    for (&d, &s) in shape.iter().zip(&strides) {
-        if s < 0 {
-            return Err(PyValueError::new_err(
-                "At least one stride in the given numpy array is negative, and tensors with negative strides are not currently supported. (You can probably work around this by making a copy of your array  with array.copy().) ",
-            ));
+    crate::errors::guard("from_buffer", || {
+        let dt = dtype_from_typestr(typestr)?;
+        let isz = dt.size() as isize;
+        // NumPy gives no strides for C-contiguous arrays
+        let strides = strides.unwrap_or_else(|| rustensor_core::layout::contiguous_strides(&shape).iter().map(|s| s * isz).collect());
+        if shape.len() != strides.len() {
+            return Err(PyValueError::new_err("from_buffer: shape and strides differ in length"));
         }
-        if s % isz != 0 {
-            return Err(PyValueError::new_err("given numpy array strides not a multiple of the element byte size. Copy the numpy array to reallocate the memory."));
+        let numel: usize = shape.iter().product();
+        let mut el_strides = vec![];
+        let mut span: usize = 0;
+        for (&d, &s) in shape.iter().zip(&strides) {
+            if s < 0 {
+                return Err(PyValueError::new_err(
+                    "At least one stride in the given numpy array is negative, and tensors with negative strides are not currently supported. (You can probably work around this by making a copy of your array  with array.copy().) ",
+                ));
+            }
+            if s % isz != 0 {
+                return Err(PyValueError::new_err("given numpy array strides not a multiple of the element byte size. Copy the numpy array to reallocate the memory."));
+            }
+            el_strides.push(s / isz);
+            if d > 0 {
+                span += (d - 1) * (s / isz) as usize;
+            }
         }
-        el_strides.push(s / isz);
-        if d > 0 {
-            span += (d - 1) * (s / isz) as usize;
+        if !ptr.is_multiple_of(dt.size()) && numel > 0 {
+            return Err(PyValueError::new_err("from_buffer: the array's data is not aligned for its dtype"));
         }
-    }
-    if !ptr.is_multiple_of(dt.size()) && numel > 0 {
-        return Err(PyValueError::new_err("from_buffer: the array's data is not aligned for its dtype"));
-    }
-    let bytes = if numel == 0 { 0 } else { (span + 1) * dt.size() };
-    // SAFETY: NumPy guarantees `bytes` bytes from `ptr` stay valid while `owner` (the array) lives;
-    // the storage holds `owner` until it is dropped.
-    let cpu = unsafe { CpuStorage::from_external(ptr as *mut u8, bytes, Box::new(owner)) };
-    let layout = Layout { shape, strides: el_strides, offset: 0 };
-    let t = Tensor::from_storage_layout(Arc::new(Storage::cpu(cpu, dt)), layout).py_err()?;
-    Ok(PyTensor { t })
+        let bytes = if numel == 0 { 0 } else { (span + 1) * dt.size() };
+        // SAFETY: NumPy guarantees `bytes` bytes from `ptr` stay valid while `owner` (the array) lives;
+        // the storage holds `owner` until it is dropped.
+        let cpu = unsafe { CpuStorage::from_external(ptr as *mut u8, bytes, Box::new(owner)) };
+        let layout = Layout { shape, strides: el_strides, offset: 0 };
+        let t = Tensor::from_storage_layout(Arc::new(Storage::cpu(cpu, dt)), layout).py_err()?;
+        Ok(PyTensor { t })
+    })
 }
 
 fn shape_of(shape: &Bound<'_, PyAny>, op: &str) -> PyResult<Vec<usize>> {
@@ -83,47 +85,57 @@ fn shape_of(shape: &Bound<'_, PyAny>, op: &str) -> PyResult<Vec<usize>> {
 #[pyfunction]
 #[pyo3(signature = (shape, value, dtype, device=None))]
 fn _full(py: Python<'_>, shape: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let s = shape_of(shape, "full")?;
-    let v = match extract_scalar(value) {
-        Some(v) => v?,
-        None => return Err(PyTypeError::new_err(format!("full(): fill_value must be a number, got {}", value.repr()?))),
-    };
-    let dt = extract_dtype(dtype)?;
-    let dev = extract_device(device)?;
-    wrap(py, py.detach(|| Tensor::full(&s, v, dt, dev)).py_err()?)
+    crate::errors::guard("_full", || {
+        let s = shape_of(shape, "full")?;
+        let v = match extract_scalar(value) {
+            Some(v) => v?,
+            None => return Err(PyTypeError::new_err(format!("full(): fill_value must be a number, got {}", value.repr()?))),
+        };
+        let dt = extract_dtype(dtype)?;
+        let dev = extract_device(device)?;
+        wrap(py, py.detach(|| Tensor::full(&s, v, dt, dev)).py_err()?)
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (start, end, step, dtype, device=None))]
 fn _arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    wrap(py, Tensor::arange(start, end, step, extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+    crate::errors::guard("_arange", || {
+        wrap(py, Tensor::arange(start, end, step, extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, dtype, device=None))]
 fn _linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    wrap(py, Tensor::linspace(start, end, steps, extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+    crate::errors::guard("_linspace", || {
+        wrap(py, Tensor::linspace(start, end, steps, extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m, dtype, device=None))]
 fn _eye(py: Python<'_>, n: i64, m: i64, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let s = to_shape("eye", &[n, m])?;
-    wrap(py, Tensor::eye(s[0], s[1], extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+    crate::errors::guard("_eye", || {
+        let s = to_shape("eye", &[n, m])?;
+        wrap(py, Tensor::eye(s[0], s[1], extract_dtype(dtype)?, extract_device(device)?).py_err()?)
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (kind, shape, dtype, device=None, low=0, high=1))]
 fn _random(py: Python<'_>, kind: &str, shape: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>, device: Option<&Bound<'_, PyAny>>, low: i64, high: i64) -> PyResult<Py<PyAny>> {
-    let s = shape_of(shape, kind)?;
-    let dt = extract_dtype(dtype)?;
-    let dev = extract_device(device)?;
-    let t = py.detach(|| match kind {
-        "rand" => Tensor::rand(&s, dt, dev),
-        "randn" => Tensor::randn(&s, dt, dev),
-        _ => Tensor::randint(low, high, &s, dt, dev),
-    });
-    wrap(py, t.py_err()?)
+    crate::errors::guard("_random", || {
+        let s = shape_of(shape, kind)?;
+        let dt = extract_dtype(dtype)?;
+        let dev = extract_device(device)?;
+        let t = py.detach(|| match kind {
+            "rand" => Tensor::rand(&s, dt, dev),
+            "randn" => Tensor::randn(&s, dt, dev),
+            _ => Tensor::randint(low, high, &s, dt, dev),
+        });
+        wrap(py, t.py_err()?)
+    })
 }
 
 #[pyfunction]
@@ -147,40 +159,50 @@ fn tensor_list(ts: &Bound<'_, PyAny>, op: &str) -> PyResult<Vec<Tensor>> {
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0))]
 fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
-    let v = tensor_list(tensors, "cat")?;
-    wrap(py, py.detach(|| Tensor::cat(&v, dim)).py_err()?)
+    crate::errors::guard("cat", || {
+        let v = tensor_list(tensors, "cat")?;
+        wrap(py, py.detach(|| Tensor::cat(&v, dim)).py_err()?)
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0))]
 fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
-    let v = tensor_list(tensors, "stack")?;
-    wrap(py, py.detach(|| Tensor::stack(&v, dim)).py_err()?)
+    crate::errors::guard("stack", || {
+        let v = tensor_list(tensors, "stack")?;
+        wrap(py, py.detach(|| Tensor::stack(&v, dim)).py_err()?)
+    })
 }
 
 #[pyfunction]
 fn _where(py: Python<'_>, cond: &Bound<'_, PyAny>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    let c = tensor_arg(cond, "where")?;
-    let (a, b) = (tensor_arg(a, "where")?, tensor_arg(b, "where")?);
-    wrap(py, Tensor::where_(&c, &a, &b).py_err()?)
+    crate::errors::guard("_where", || {
+        let c = tensor_arg(cond, "where")?;
+        let (a, b) = (tensor_arg(a, "where")?, tensor_arg(b, "where")?);
+        wrap(py, Tensor::where_(&c, &a, &b).py_err()?)
+    })
 }
 
 #[pyfunction]
 fn _scalar_tensor(py: Python<'_>, value: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    let v: Scalar = match extract_scalar(value) {
-        Some(v) => v?,
-        None => return Err(PyTypeError::new_err("expected a number")),
-    };
-    wrap(py, Tensor::scalar_tensor(v, extract_dtype(dtype)?, rustensor_core::Device::Cpu).py_err()?)
+    crate::errors::guard("_scalar_tensor", || {
+        let v: Scalar = match extract_scalar(value) {
+            Some(v) => v?,
+            None => return Err(PyTypeError::new_err("expected a number")),
+        };
+        wrap(py, Tensor::scalar_tensor(v, extract_dtype(dtype)?, rustensor_core::Device::Cpu).py_err()?)
+    })
 }
 
 #[pyfunction]
 fn set_num_threads(n: usize) -> PyResult<()> {
-    if n == 0 {
-        return Err(PyValueError::new_err("set_num_threads expects a positive integer"));
-    }
-    rustensor_core::set_num_threads(n);
-    Ok(())
+    crate::errors::guard("set_num_threads", || {
+        if n == 0 {
+            return Err(PyValueError::new_err("set_num_threads expects a positive integer"));
+        }
+        rustensor_core::set_num_threads(n);
+        Ok(())
+    })
 }
 
 #[pyfunction]
@@ -210,29 +232,31 @@ fn _autograd_grad(
     create_graph: bool,
     allow_unused: bool,
 ) -> PyResult<Py<PyAny>> {
-    let outs = tensor_list(outputs, "grad")?;
-    let ins = tensor_list(inputs, "grad")?;
-    let gos = match grad_outputs {
-        None => None,
-        Some(g) if g.is_none() => None,
-        Some(g) => {
-            let mut v = vec![];
-            for item in g.try_iter()? {
-                let item = item?;
-                v.push(if item.is_none() { None } else { Some(tensor_arg(&item, "grad")?) });
+    crate::errors::guard("_autograd_grad", || {
+        let outs = tensor_list(outputs, "grad")?;
+        let ins = tensor_list(inputs, "grad")?;
+        let gos = match grad_outputs {
+            None => None,
+            Some(g) if g.is_none() => None,
+            Some(g) => {
+                let mut v = vec![];
+                for item in g.try_iter()? {
+                    let item = item?;
+                    v.push(if item.is_none() { None } else { Some(tensor_arg(&item, "grad")?) });
+                }
+                Some(v)
             }
-            Some(v)
-        }
-    };
-    let res = py.detach(|| backprop::grad(&outs, &ins, gos, retain_graph, create_graph, allow_unused)).py_err()?;
-    let items: Vec<Py<PyAny>> = res
-        .into_iter()
-        .map(|g| match g {
-            Some(t) => wrap(py, t),
-            None => Ok(py.None()),
-        })
-        .collect::<PyResult<_>>()?;
-    Ok(PyList::new(py, items)?.into_any().unbind())
+        };
+        let res = py.detach(|| backprop::grad(&outs, &ins, gos, retain_graph, create_graph, allow_unused)).py_err()?;
+        let items: Vec<Py<PyAny>> = res
+            .into_iter()
+            .map(|g| match g {
+                Some(t) => wrap(py, t),
+                None => Ok(py.None()),
+            })
+            .collect::<PyResult<_>>()?;
+        Ok(PyList::new(py, items)?.into_any().unbind())
+    })
 }
 
 /// Whether a GPU adapter opens (software adapters only with RUSTENSOR_ALLOW_SOFTWARE_GPU=1).
@@ -250,25 +274,40 @@ fn _gpu_error(py: Python<'_>) -> Option<String> {
 /// (name, backend, device type, driver) of the adapter in use.
 #[pyfunction]
 fn _gpu_info(py: Python<'_>) -> PyResult<(String, String, String, String)> {
-    let g = py.detach(rustensor_core::wgpu_backend::gpu).py_err()?;
-    Ok(g.adapter_info())
+    crate::errors::guard("_gpu_info", || {
+        let g = py.detach(rustensor_core::wgpu_backend::gpu).py_err()?;
+        Ok(g.adapter_info())
+    })
 }
 
 #[pyfunction]
 fn _gpu_synchronize(py: Python<'_>) -> PyResult<()> {
-    py.detach(|| rustensor_core::wgpu_backend::gpu()?.synchronize()).py_err()
+    crate::errors::guard("_gpu_synchronize", || {
+        py.detach(|| rustensor_core::wgpu_backend::gpu()?.synchronize()).py_err()
+    })
 }
 
 #[pyfunction]
 fn _gpu_empty_cache(py: Python<'_>) -> PyResult<()> {
-    py.detach(|| rustensor_core::wgpu_backend::gpu().map(|g| g.empty_cache())).py_err()
+    crate::errors::guard("_gpu_empty_cache", || {
+        py.detach(|| rustensor_core::wgpu_backend::gpu().map(|g| g.empty_cache())).py_err()
+    })
+}
+
+/// Panics inside the guard, as a bug would: the test that no panic reaches Python as
+/// `PanicException` calls it.
+#[pyfunction]
+fn _panic_for_test() -> PyResult<()> {
+    errors::guard("_panic_for_test", || panic!("deliberate panic"))
 }
 
 /// Counters: allocated and reserved bytes, readbacks, uploads, dispatches, submits.
 #[pyfunction]
 fn _gpu_stats(py: Python<'_>) -> PyResult<std::collections::HashMap<&'static str, u64>> {
-    let g = py.detach(rustensor_core::wgpu_backend::gpu).py_err()?;
-    Ok(g.stats_snapshot().into_iter().collect())
+    crate::errors::guard("_gpu_stats", || {
+        let g = py.detach(rustensor_core::wgpu_backend::gpu).py_err()?;
+        Ok(g.stats_snapshot().into_iter().collect())
+    })
 }
 
 #[pymodule]
@@ -282,6 +321,7 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add(dt.name(), dtype_obj(py, dt))?;
     }
     m.add_function(wrap_pyfunction!(from_buffer, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(_full, m)?)?;
     m.add_function(wrap_pyfunction!(_arange, m)?)?;
     m.add_function(wrap_pyfunction!(_linspace, m)?)?;

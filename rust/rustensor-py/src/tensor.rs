@@ -162,44 +162,50 @@ impl PyTensor {
     #[new]
     #[pyo3(signature = (data=None, requires_grad=None))]
     fn new(py: Python<'_>, data: Option<&Bound<'_, PyAny>>, requires_grad: Option<bool>) -> PyResult<Self> {
-        let t = match data {
-            None => Tensor::zeros(&[0], DType::F32, Device::Cpu).py_err()?,
-            Some(d) => match d.cast::<PyTensor>() {
-                Ok(t) => t.get().t.detach(),
-                Err(_) => tensor_arg(&helper(py, "tensor")?.call1((d,))?, "Tensor")?.detach(),
-            },
-        };
-        if let Some(rg) = requires_grad {
-            t.set_requires_grad(rg).py_err()?;
-        }
-        Ok(PyTensor { t })
+        crate::errors::guard("new", || {
+            let t = match data {
+                None => Tensor::zeros(&[0], DType::F32, Device::Cpu).py_err()?,
+                Some(d) => match d.cast::<PyTensor>() {
+                    Ok(t) => t.get().t.detach(),
+                    Err(_) => tensor_arg(&helper(py, "tensor")?.call1((d,))?, "Tensor")?.detach(),
+                },
+            };
+            if let Some(rg) = requires_grad {
+                t.set_requires_grad(rg).py_err()?;
+            }
+            Ok(PyTensor { t })
+        })
     }
 
     // ---------- metadata ----------
     #[getter]
     fn shape(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        static SIZE: OnceLock<Py<PyAny>> = OnceLock::new();
-        let size = match SIZE.get() {
-            Some(s) => s,
-            None => {
-                let s = helper(py, "Size")?.unbind();
-                SIZE.get_or_init(|| s)
-            }
-        };
-        Ok(size.bind(py).call1((PyTuple::new(py, self.t.shape())?,))?.unbind())
+        crate::errors::guard("shape", || {
+            static SIZE: OnceLock<Py<PyAny>> = OnceLock::new();
+            let size = match SIZE.get() {
+                Some(s) => s,
+                None => {
+                    let s = helper(py, "Size")?.unbind();
+                    SIZE.get_or_init(|| s)
+                }
+            };
+            Ok(size.bind(py).call1((PyTuple::new(py, self.t.shape())?,))?.unbind())
+        })
     }
     #[pyo3(signature = (dim=None))]
     fn size(&self, py: Python<'_>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
-        match dim {
-            None => self.shape(py),
-            Some(d) => {
-                let d = rustensor_core::error::wrap_dim("size", d, self.t.ndim()).py_err()?;
-                if self.t.ndim() == 0 {
-                    return Err(pyo3::exceptions::PyIndexError::new_err("dimension specified as 0 but tensor has no dimensions"));
+        crate::errors::guard("size", || {
+            match dim {
+                None => self.shape(py),
+                Some(d) => {
+                    let d = rustensor_core::error::wrap_dim("size", d, self.t.ndim()).py_err()?;
+                    if self.t.ndim() == 0 {
+                        return Err(pyo3::exceptions::PyIndexError::new_err("dimension specified as 0 but tensor has no dimensions"));
+                    }
+                    Ok(self.t.shape()[d].into_pyobject(py)?.into_any().unbind())
                 }
-                Ok(self.t.shape()[d].into_pyobject(py)?.into_any().unbind())
             }
-        }
+        })
     }
     #[getter]
     fn dtype(&self, py: Python<'_>) -> Py<PyDType> {
@@ -238,13 +244,15 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=None))]
     fn stride(&self, py: Python<'_>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
-        match dim {
-            None => Ok(PyTuple::new(py, self.t.strides())?.into_any().unbind()),
-            Some(d) => {
-                let d = rustensor_core::error::wrap_dim("stride", d, self.t.ndim()).py_err()?;
-                Ok(self.t.strides()[d].into_pyobject(py)?.into_any().unbind())
+        crate::errors::guard("stride", || {
+            match dim {
+                None => Ok(PyTuple::new(py, self.t.strides())?.into_any().unbind()),
+                Some(d) => {
+                    let d = rustensor_core::error::wrap_dim("stride", d, self.t.ndim()).py_err()?;
+                    Ok(self.t.strides()[d].into_pyobject(py)?.into_any().unbind())
+                }
             }
-        }
+        })
     }
     fn storage_offset(&self) -> usize {
         self.t.storage_offset()
@@ -279,7 +287,9 @@ impl PyTensor {
         Arc::as_ptr(self.t.storage()) as usize
     }
     fn _is_view_of(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.t.same_storage(&tensor_arg(other, "_is_view_of")?))
+        crate::errors::guard("_is_view_of", || {
+            Ok(self.t.same_storage(&tensor_arg(other, "_is_view_of")?))
+        })
     }
 
     // ---------- autograd ----------
@@ -289,28 +299,36 @@ impl PyTensor {
     }
     #[setter]
     fn set_requires_grad(&self, v: bool) -> PyResult<()> {
-        self.t.set_requires_grad(v).py_err()
+        crate::errors::guard("set_requires_grad", || {
+            self.t.set_requires_grad(v).py_err()
+        })
     }
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: &Bound<'_, Self>, requires_grad: bool) -> PyResult<Py<PyAny>> {
-        slf.get().t.set_requires_grad(requires_grad).py_err()?;
-        Ok(slf.clone().into_any().unbind())
+        crate::errors::guard("requires_grad_", || {
+            slf.get().t.set_requires_grad(requires_grad).py_err()?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
     #[getter]
     fn get_grad(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.t.grad() {
-            None => Ok(None),
-            Some(g) => Ok(Some(wrap(py, g)?)),
-        }
+        crate::errors::guard("get_grad", || {
+            match self.t.grad() {
+                None => Ok(None),
+                Some(g) => Ok(Some(wrap(py, g)?)),
+            }
+        })
     }
     #[setter]
     fn set_grad(&self, g: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let g = match g {
-            None => None,
-            Some(x) if x.is_none() => None,
-            Some(x) => Some(tensor_arg(x, "grad")?),
-        };
-        self.t.set_grad(g).py_err()
+        crate::errors::guard("set_grad", || {
+            let g = match g {
+                None => None,
+                Some(x) if x.is_none() => None,
+                Some(x) => Some(tensor_arg(x, "grad")?),
+            };
+            self.t.set_grad(g).py_err()
+        })
     }
     #[getter]
     fn grad_fn(&self) -> Option<PyNode> {
@@ -321,7 +339,9 @@ impl PyTensor {
         self.t.is_leaf()
     }
     fn retain_grad(&self) -> PyResult<()> {
-        self.t.retain_grad().py_err()
+        crate::errors::guard("retain_grad", || {
+            self.t.retain_grad().py_err()
+        })
     }
     #[getter]
     fn retains_grad(&self) -> bool {
@@ -329,10 +349,14 @@ impl PyTensor {
     }
     #[getter]
     fn get_data(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.detach())
+        crate::errors::guard("get_data", || {
+            wrap(py, self.t.detach())
+        })
     }
     fn detach(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.detach())
+        crate::errors::guard("detach", || {
+            wrap(py, self.t.detach())
+        })
     }
     fn detach_(slf: &Bound<'_, Self>) -> Py<PyAny> {
         slf.get().t.detach_();
@@ -347,221 +371,313 @@ impl PyTensor {
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if inputs.is_some_and(|i| !i.is_none()) {
-            return Err(PyRuntimeError::new_err("backward(inputs=...) is not supported; use rustensor.autograd.grad"));
-        }
-        let g = match gradient {
-            None => None,
-            Some(x) if x.is_none() => None,
-            Some(x) => Some(match operand(x)? {
-                Some(Operand::T(t)) => t,
-                Some(Operand::S(s)) => Tensor::scalar_tensor(s, self.t.dtype(), self.t.device()).py_err()?,
-                None => return Err(PyTypeError::new_err("gradient must be a Tensor")),
-            }),
-        };
-        let retain = retain_graph.unwrap_or(create_graph);
-        let t = self.t.clone();
-        py.detach(move || backprop::backward(&t, g, retain, create_graph)).py_err()
+        crate::errors::guard("backward", || {
+            if inputs.is_some_and(|i| !i.is_none()) {
+                return Err(PyRuntimeError::new_err("backward(inputs=...) is not supported; use rustensor.autograd.grad"));
+            }
+            let g = match gradient {
+                None => None,
+                Some(x) if x.is_none() => None,
+                Some(x) => Some(match operand(x)? {
+                    Some(Operand::T(t)) => t,
+                    Some(Operand::S(s)) => Tensor::scalar_tensor(s, self.t.dtype(), self.t.device()).py_err()?,
+                    None => return Err(PyTypeError::new_err("gradient must be a Tensor")),
+                }),
+            };
+            let retain = retain_graph.unwrap_or(create_graph);
+            let t = self.t.clone();
+            py.detach(move || backprop::backward(&t, g, retain, create_graph)).py_err()
+        })
     }
     fn register_hook(&self, hook: Py<PyAny>) -> PyResult<()> {
-        let h: backprop::Hook = Arc::new(move |g: &Tensor| {
-            Python::attach(|py| {
-                let r = hook.call1(py, (PyTensor { t: g.clone() },)).map_err(|e| rustensor_core::Error::Runtime(format!("hook raised: {e}")))?;
-                if r.is_none(py) {
-                    return Ok(None);
-                }
-                match r.bind(py).cast::<PyTensor>() {
-                    Ok(t) => Ok(Some(t.get().t.clone())),
-                    Err(_) => Err(rustensor_core::Error::Runtime("hook must return None or a Tensor".into())),
-                }
-            })
-        });
-        self.t.register_hook(h).py_err()
+        crate::errors::guard("register_hook", || {
+            let h: backprop::Hook = Arc::new(move |g: &Tensor| {
+                Python::attach(|py| {
+                    let r = hook.call1(py, (PyTensor { t: g.clone() },)).map_err(|e| rustensor_core::Error::Runtime(format!("hook raised: {e}")))?;
+                    if r.is_none(py) {
+                        return Ok(None);
+                    }
+                    match r.bind(py).cast::<PyTensor>() {
+                        Ok(t) => Ok(Some(t.get().t.clone())),
+                        Err(_) => Err(rustensor_core::Error::Runtime("hook must return None or a Tensor".into())),
+                    }
+                })
+            });
+            self.t.register_hook(h).py_err()
+        })
     }
 
     // ---------- operators ----------
     fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Add, false)
+        crate::errors::guard("__add__", || {
+            binop(py, &self.t, o, BinaryOp::Add, false)
+        })
     }
     fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Add, true)
+        crate::errors::guard("__radd__", || {
+            binop(py, &self.t, o, BinaryOp::Add, true)
+        })
     }
     fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Sub, false)
+        crate::errors::guard("__sub__", || {
+            binop(py, &self.t, o, BinaryOp::Sub, false)
+        })
     }
     fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Sub, true)
+        crate::errors::guard("__rsub__", || {
+            binop(py, &self.t, o, BinaryOp::Sub, true)
+        })
     }
     fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Mul, false)
+        crate::errors::guard("__mul__", || {
+            binop(py, &self.t, o, BinaryOp::Mul, false)
+        })
     }
     fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Mul, true)
+        crate::errors::guard("__rmul__", || {
+            binop(py, &self.t, o, BinaryOp::Mul, true)
+        })
     }
     fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Div, false)
+        crate::errors::guard("__truediv__", || {
+            binop(py, &self.t, o, BinaryOp::Div, false)
+        })
     }
     fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Div, true)
+        crate::errors::guard("__rtruediv__", || {
+            binop(py, &self.t, o, BinaryOp::Div, true)
+        })
     }
     fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::FloorDiv, false)
+        crate::errors::guard("__floordiv__", || {
+            binop(py, &self.t, o, BinaryOp::FloorDiv, false)
+        })
     }
     fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::FloorDiv, true)
+        crate::errors::guard("__rfloordiv__", || {
+            binop(py, &self.t, o, BinaryOp::FloorDiv, true)
+        })
     }
     fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Rem, false)
+        crate::errors::guard("__mod__", || {
+            binop(py, &self.t, o, BinaryOp::Rem, false)
+        })
     }
     fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Rem, true)
+        crate::errors::guard("__rmod__", || {
+            binop(py, &self.t, o, BinaryOp::Rem, true)
+        })
     }
     fn __pow__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        // x ** 2 is the lesson's hottest op: square directly (same value, cheaper backward)
-        if let Some(Ok(Scalar::Int(2))) = extract_scalar(o) {
-            if self.t.dtype().is_float() {
-                return wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Square)).py_err()?);
+        crate::errors::guard("__pow__", || {
+            // x ** 2 is the lesson's hottest op: square directly (same value, cheaper backward)
+            if let Some(Ok(Scalar::Int(2))) = extract_scalar(o) {
+                if self.t.dtype().is_float() {
+                    return wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Square)).py_err()?);
+                }
             }
-        }
-        binop(py, &self.t, o, BinaryOp::Pow, false)
+            binop(py, &self.t, o, BinaryOp::Pow, false)
+        })
     }
     fn __rpow__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::Pow, true)
+        crate::errors::guard("__rpow__", || {
+            binop(py, &self.t, o, BinaryOp::Pow, true)
+        })
     }
     fn __and__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::BitAnd, false)
+        crate::errors::guard("__and__", || {
+            binop(py, &self.t, o, BinaryOp::BitAnd, false)
+        })
     }
     fn __rand__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::BitAnd, true)
+        crate::errors::guard("__rand__", || {
+            binop(py, &self.t, o, BinaryOp::BitAnd, true)
+        })
     }
     fn __or__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::BitOr, false)
+        crate::errors::guard("__or__", || {
+            binop(py, &self.t, o, BinaryOp::BitOr, false)
+        })
     }
     fn __ror__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::BitOr, true)
+        crate::errors::guard("__ror__", || {
+            binop(py, &self.t, o, BinaryOp::BitOr, true)
+        })
     }
     fn __xor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::BitXor, false)
+        crate::errors::guard("__xor__", || {
+            binop(py, &self.t, o, BinaryOp::BitXor, false)
+        })
     }
     fn __rxor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        binop(py, &self.t, o, BinaryOp::BitXor, true)
+        crate::errors::guard("__rxor__", || {
+            binop(py, &self.t, o, BinaryOp::BitXor, true)
+        })
     }
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let Ok(ot) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
-        let b = ot.get().t.clone();
-        let work = self.t.numel().max(b.numel());
-        wrap(py, heavy(py, work, || self.t.matmul(&b)).py_err()?)
+        crate::errors::guard("__matmul__", || {
+            let Ok(ot) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
+            let b = ot.get().t.clone();
+            let work = self.t.numel().max(b.numel());
+            wrap(py, heavy(py, work, || self.t.matmul(&b)).py_err()?)
+        })
     }
     fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let Ok(ot) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
-        wrap(py, ot.get().t.matmul(&self.t).py_err()?)
+        crate::errors::guard("__rmatmul__", || {
+            let Ok(ot) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
+            wrap(py, ot.get().t.matmul(&self.t).py_err()?)
+        })
     }
     fn __iadd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::Add)
+        crate::errors::guard("__iadd__", || {
+            inplace(py, &self.t, o, BinaryOp::Add)
+        })
     }
     fn __isub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::Sub)
+        crate::errors::guard("__isub__", || {
+            inplace(py, &self.t, o, BinaryOp::Sub)
+        })
     }
     fn __imul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::Mul)
+        crate::errors::guard("__imul__", || {
+            inplace(py, &self.t, o, BinaryOp::Mul)
+        })
     }
     fn __itruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::Div)
+        crate::errors::guard("__itruediv__", || {
+            inplace(py, &self.t, o, BinaryOp::Div)
+        })
     }
     fn __ifloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::FloorDiv)
+        crate::errors::guard("__ifloordiv__", || {
+            inplace(py, &self.t, o, BinaryOp::FloorDiv)
+        })
     }
     fn __imod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::Rem)
+        crate::errors::guard("__imod__", || {
+            inplace(py, &self.t, o, BinaryOp::Rem)
+        })
     }
     fn __ipow__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::Pow)
+        crate::errors::guard("__ipow__", || {
+            inplace(py, &self.t, o, BinaryOp::Pow)
+        })
     }
     fn __iand__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::BitAnd)
+        crate::errors::guard("__iand__", || {
+            inplace(py, &self.t, o, BinaryOp::BitAnd)
+        })
     }
     fn __ior__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::BitOr)
+        crate::errors::guard("__ior__", || {
+            inplace(py, &self.t, o, BinaryOp::BitOr)
+        })
     }
     fn __ixor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(py, &self.t, o, BinaryOp::BitXor)
+        crate::errors::guard("__ixor__", || {
+            inplace(py, &self.t, o, BinaryOp::BitXor)
+        })
     }
     fn __richcmp__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
-        let bop = match op {
-            CompareOp::Eq => BinaryOp::Eq,
-            CompareOp::Ne => BinaryOp::Ne,
-            CompareOp::Lt => BinaryOp::Lt,
-            CompareOp::Le => BinaryOp::Le,
-            CompareOp::Gt => BinaryOp::Gt,
-            CompareOp::Ge => BinaryOp::Ge,
-        };
-        if o.is_none() {
-            return Ok(match op {
-                CompareOp::Eq => false.into_pyobject(py)?.to_owned().into_any().unbind(),
-                CompareOp::Ne => true.into_pyobject(py)?.to_owned().into_any().unbind(),
-                _ => py.NotImplemented(),
-            });
-        }
-        binop(py, &self.t, o, bop, false)
+        crate::errors::guard("__richcmp__", || {
+            let bop = match op {
+                CompareOp::Eq => BinaryOp::Eq,
+                CompareOp::Ne => BinaryOp::Ne,
+                CompareOp::Lt => BinaryOp::Lt,
+                CompareOp::Le => BinaryOp::Le,
+                CompareOp::Gt => BinaryOp::Gt,
+                CompareOp::Ge => BinaryOp::Ge,
+            };
+            if o.is_none() {
+                return Ok(match op {
+                    CompareOp::Eq => false.into_pyobject(py)?.to_owned().into_any().unbind(),
+                    CompareOp::Ne => true.into_pyobject(py)?.to_owned().into_any().unbind(),
+                    _ => py.NotImplemented(),
+                });
+            }
+            binop(py, &self.t, o, bop, false)
+        })
     }
     fn __hash__(&self) -> u64 {
         self.t.id() as u64
     }
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.neg().py_err()?)
+        crate::errors::guard("__neg__", || {
+            wrap(py, self.t.neg().py_err()?)
+        })
     }
     fn __pos__(slf: &Bound<'_, Self>) -> Py<PyAny> {
         slf.clone().into_any().unbind()
     }
     fn __abs__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.unary(UnaryOp::Abs).py_err()?)
+        crate::errors::guard("__abs__", || {
+            wrap(py, self.t.unary(UnaryOp::Abs).py_err()?)
+        })
     }
     fn __invert__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let op = if self.t.dtype() == DType::Bool { UnaryOp::LogicalNot } else { UnaryOp::BitNot };
-        wrap(py, self.t.unary(op).py_err()?)
+        crate::errors::guard("__invert__", || {
+            let op = if self.t.dtype() == DType::Bool { UnaryOp::LogicalNot } else { UnaryOp::BitNot };
+            wrap(py, self.t.unary(op).py_err()?)
+        })
     }
     fn __bool__(&self) -> PyResult<bool> {
-        if self.t.numel() != 1 {
-            return Err(PyRuntimeError::new_err(format!(
-                "Boolean value of Tensor with {} values is ambiguous",
-                if self.t.numel() == 0 { "no".to_string() } else { "more than one".to_string() }
-            )));
-        }
-        Ok(self.t.item_f64().py_err()? != 0.0)
+        crate::errors::guard("__bool__", || {
+            if self.t.numel() != 1 {
+                return Err(PyRuntimeError::new_err(format!(
+                    "Boolean value of Tensor with {} values is ambiguous",
+                    if self.t.numel() == 0 { "no".to_string() } else { "more than one".to_string() }
+                )));
+            }
+            Ok(self.t.item_f64().py_err()? != 0.0)
+        })
     }
     fn __len__(&self) -> PyResult<usize> {
-        match self.t.shape().first() {
-            Some(&n) => Ok(n),
-            None => Err(PyTypeError::new_err("len() of a 0-d tensor")),
-        }
+        crate::errors::guard("__len__", || {
+            match self.t.shape().first() {
+                Some(&n) => Ok(n),
+                None => Err(PyTypeError::new_err("len() of a 0-d tensor")),
+            }
+        })
     }
     fn __float__(&self) -> PyResult<f64> {
-        self.t.item_f64().py_err()
+        crate::errors::guard("__float__", || {
+            self.t.item_f64().py_err()
+        })
     }
     fn __int__(&self) -> PyResult<i64> {
-        Ok(self.t.item().py_err()?.to_i64())
+        crate::errors::guard("__int__", || {
+            Ok(self.t.item().py_err()?.to_i64())
+        })
     }
     fn __index__(&self) -> PyResult<i64> {
-        if self.t.dtype().is_float() || self.t.numel() != 1 {
-            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
-        }
-        Ok(self.t.item().py_err()?.to_i64())
+        crate::errors::guard("__index__", || {
+            if self.t.dtype().is_float() || self.t.numel() != 1 {
+                return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+            }
+            Ok(self.t.item().py_err()?.to_i64())
+        })
     }
     fn __getitem__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let py = slf.py();
-        // fast path: x[i] with a Python int
-        if let Ok(i) = key.cast::<pyo3::types::PyInt>() {
-            let i: i64 = i.extract()?;
-            return wrap(py, slf.get().t.select(0, i).py_err()?);
-        }
-        Ok(helper(py, "getitem")?.call1((slf, key))?.unbind())
+        crate::errors::guard("__getitem__", || {
+            let py = slf.py();
+            // fast path: x[i] with a Python int
+            if let Ok(i) = key.cast::<pyo3::types::PyInt>() {
+                let i: i64 = i.extract()?;
+                return wrap(py, slf.get().t.select(0, i).py_err()?);
+            }
+            Ok(helper(py, "getitem")?.call1((slf, key))?.unbind())
+        })
     }
     fn __setitem__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        helper(slf.py(), "setitem")?.call1((slf, key, value))?;
-        Ok(())
+        crate::errors::guard("__setitem__", || {
+            helper(slf.py(), "setitem")?.call1((slf, key, value))?;
+            Ok(())
+        })
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        helper(slf.py(), "tensor_repr")?.call1((slf,))?.extract()
+        crate::errors::guard("__repr__", || {
+            helper(slf.py(), "tensor_repr")?.call1((slf,))?.extract()
+        })
     }
     #[classattr]
     fn __array_priority__() -> i64 {
@@ -570,134 +686,180 @@ impl PyTensor {
     /// NumPy's array interface: `np.asarray(t)` is a view of this tensor's memory.
     #[getter]
     fn __array_interface__(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
-        if self.t.device() != Device::Cpu {
-            return Err(PyTypeError::new_err(format!(
-                "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
-                self.t.device().name()
-            )));
-        }
-        let d = PyDict::new(py);
-        let isz = self.t.dtype().size() as isize;
-        let strides: Vec<isize> = self.t.strides().iter().map(|s| s * isz).collect();
-        d.set_item("shape", PyTuple::new(py, self.t.shape())?)?;
-        d.set_item("typestr", typestr(self.t.dtype()))?;
-        d.set_item("data", (self.t.data_ptr(), false))?;
-        d.set_item("strides", PyTuple::new(py, strides)?)?;
-        d.set_item("version", 3)?;
-        Ok(d.unbind())
+        crate::errors::guard("__array_interface__", || {
+            if self.t.device() != Device::Cpu {
+                return Err(PyTypeError::new_err(format!(
+                    "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
+                    self.t.device().name()
+                )));
+            }
+            let d = PyDict::new(py);
+            let isz = self.t.dtype().size() as isize;
+            let strides: Vec<isize> = self.t.strides().iter().map(|s| s * isz).collect();
+            d.set_item("shape", PyTuple::new(py, self.t.shape())?)?;
+            d.set_item("typestr", typestr(self.t.dtype()))?;
+            d.set_item("data", (self.t.data_ptr(), false))?;
+            d.set_item("strides", PyTuple::new(py, strides)?)?;
+            d.set_item("version", 3)?;
+            Ok(d.unbind())
+        })
     }
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        scalar_to_py(py, self.t.item().py_err()?)
+        crate::errors::guard("item", || {
+            scalar_to_py(py, self.t.item().py_err()?)
+        })
     }
 
     // ---------- views ----------
     #[pyo3(signature = (*shape))]
     fn view(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        if shape.len() == 1 {
-            if let Ok(dt) = shape.get_item(0)?.cast::<PyDType>() {
-                if dt.get().dt == self.t.dtype() {
-                    return wrap(py, self.t.detach());
+        crate::errors::guard("view", || {
+            if shape.len() == 1 {
+                if let Ok(dt) = shape.get_item(0)?.cast::<PyDType>() {
+                    if dt.get().dt == self.t.dtype() {
+                        return wrap(py, self.t.detach());
+                    }
+                    return Err(PyRuntimeError::new_err("view(dtype) reinterpretation is not supported"));
                 }
-                return Err(PyRuntimeError::new_err("view(dtype) reinterpretation is not supported"));
             }
-        }
-        wrap(py, self.t.view_i(&shape_args(shape)?).py_err()?)
+            wrap(py, self.t.view_i(&shape_args(shape)?).py_err()?)
+        })
     }
     #[pyo3(signature = (*shape))]
     fn reshape(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        let s = shape_args(shape)?;
-        wrap(py, heavy(py, self.t.numel(), || self.t.reshape_i(&s)).py_err()?)
+        crate::errors::guard("reshape", || {
+            let s = shape_args(shape)?;
+            wrap(py, heavy(py, self.t.numel(), || self.t.reshape_i(&s)).py_err()?)
+        })
     }
     fn transpose(&self, py: Python<'_>, dim0: i64, dim1: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.transpose(dim0, dim1).py_err()?)
+        crate::errors::guard("transpose", || {
+            wrap(py, self.t.transpose(dim0, dim1).py_err()?)
+        })
     }
     fn t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.t().py_err()?)
+        crate::errors::guard("t", || {
+            wrap(py, self.t.t().py_err()?)
+        })
     }
     #[getter(T)]
     fn big_t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let n = self.t.ndim() as i64;
-        let dims: Vec<i64> = (0..n).rev().collect();
-        wrap(py, self.t.permute(&dims).py_err()?)
+        crate::errors::guard("big_t", || {
+            let n = self.t.ndim() as i64;
+            let dims: Vec<i64> = (0..n).rev().collect();
+            wrap(py, self.t.permute(&dims).py_err()?)
+        })
     }
     #[getter(mT)]
     fn m_t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.mt().py_err()?)
+        crate::errors::guard("m_t", || {
+            wrap(py, self.t.mt().py_err()?)
+        })
     }
     #[pyo3(signature = (*dims))]
     fn permute(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.permute(&shape_args(dims)?).py_err()?)
+        crate::errors::guard("permute", || {
+            wrap(py, self.t.permute(&shape_args(dims)?).py_err()?)
+        })
     }
     fn unsqueeze(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.unsqueeze(dim).py_err()?)
+        crate::errors::guard("unsqueeze", || {
+            wrap(py, self.t.unsqueeze(dim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        wrap(py, self.t.squeeze(d.as_deref()).py_err()?)
+        crate::errors::guard("squeeze", || {
+            let d = dims_arg(dim)?;
+            wrap(py, self.t.squeeze(d.as_deref()).py_err()?)
+        })
     }
     #[pyo3(signature = (*sizes))]
     fn expand(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.expand_i(&shape_args(sizes)?).py_err()?)
+        crate::errors::guard("expand", || {
+            wrap(py, self.t.expand_i(&shape_args(sizes)?).py_err()?)
+        })
     }
     #[pyo3(signature = (start_dim=0, end_dim=-1))]
     fn flatten(&self, py: Python<'_>, start_dim: i64, end_dim: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.flatten(start_dim, end_dim).py_err()?)
+        crate::errors::guard("flatten", || {
+            wrap(py, self.t.flatten(start_dim, end_dim).py_err()?)
+        })
     }
     fn narrow(&self, py: Python<'_>, dim: i64, start: i64, length: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.narrow(dim, start, length).py_err()?)
+        crate::errors::guard("narrow", || {
+            wrap(py, self.t.narrow(dim, start, length).py_err()?)
+        })
     }
     fn select(&self, py: Python<'_>, dim: i64, index: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.select(dim, index).py_err()?)
+        crate::errors::guard("select", || {
+            wrap(py, self.t.select(dim, index).py_err()?)
+        })
     }
     /// Basic slice along one dim (used by indexing).
     fn _slice(&self, py: Python<'_>, dim: usize, start: Option<i64>, stop: Option<i64>, step: i64) -> PyResult<Py<PyAny>> {
-        if dim >= self.t.ndim() {
-            return Err(pyo3::exceptions::PyIndexError::new_err(format!("too many indices for tensor of dimension {}", self.t.ndim())));
-        }
-        wrap(py, self.t.slice(dim, start, stop, step).py_err()?)
+        crate::errors::guard("_slice", || {
+            if dim >= self.t.ndim() {
+                return Err(pyo3::exceptions::PyIndexError::new_err(format!("too many indices for tensor of dimension {}", self.t.ndim())));
+            }
+            wrap(py, self.t.slice(dim, start, stop, step).py_err()?)
+        })
     }
     #[pyo3(signature = (offset=0, dim1=0, dim2=1))]
     fn diagonal(&self, py: Python<'_>, offset: i64, dim1: i64, dim2: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.diagonal(offset, dim1, dim2).py_err()?)
+        crate::errors::guard("diagonal", || {
+            wrap(py, self.t.diagonal(offset, dim1, dim2).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=0))]
     fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
-        let v = self.t.unbind(dim).py_err()?;
-        let items: Vec<Py<PyAny>> = v.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
-        Ok(PyTuple::new(py, items)?.into_any().unbind())
+        crate::errors::guard("unbind", || {
+            let v = self.t.unbind(dim).py_err()?;
+            let items: Vec<Py<PyAny>> = v.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, items)?.into_any().unbind())
+        })
     }
     #[pyo3(signature = (chunks, dim=0))]
     fn chunk(&self, py: Python<'_>, chunks: i64, dim: i64) -> PyResult<Py<PyAny>> {
-        let v = self.t.chunk(chunks, dim).py_err()?;
-        let items: Vec<Py<PyAny>> = v.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
-        Ok(PyTuple::new(py, items)?.into_any().unbind())
+        crate::errors::guard("chunk", || {
+            let v = self.t.chunk(chunks, dim).py_err()?;
+            let items: Vec<Py<PyAny>> = v.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, items)?.into_any().unbind())
+        })
     }
     #[pyo3(signature = (split_size_or_sections, dim=0))]
     fn split(&self, py: Python<'_>, split_size_or_sections: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
-        let v = if let Ok(n) = extract_int(split_size_or_sections) {
-            if n < 0 {
-                return Err(PyRuntimeError::new_err(format!("split expects split_size be non-negative, but got split_size={n}")));
-            }
-            self.t.split_size(n as usize, dim).py_err()?
-        } else {
-            let s = to_shape("split", &int_list(split_size_or_sections)?)?;
-            self.t.split_sizes(&s, dim).py_err()?
-        };
-        let items: Vec<Py<PyAny>> = v.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
-        Ok(PyTuple::new(py, items)?.into_any().unbind())
+        crate::errors::guard("split", || {
+            let v = if let Ok(n) = extract_int(split_size_or_sections) {
+                if n < 0 {
+                    return Err(PyRuntimeError::new_err(format!("split expects split_size be non-negative, but got split_size={n}")));
+                }
+                self.t.split_size(n as usize, dim).py_err()?
+            } else {
+                let s = to_shape("split", &int_list(split_size_or_sections)?)?;
+                self.t.split_sizes(&s, dim).py_err()?
+            };
+            let items: Vec<Py<PyAny>> = v.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, items)?.into_any().unbind())
+        })
     }
     #[pyo3(signature = (*dims))]
     fn flip(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.flip(&shape_args(dims)?).py_err()?)
+        crate::errors::guard("flip", || {
+            wrap(py, self.t.flip(&shape_args(dims)?).py_err()?)
+        })
     }
     fn contiguous(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, heavy(py, self.t.numel(), || self.t.contiguous()).py_err()?)
+        crate::errors::guard("contiguous", || {
+            wrap(py, heavy(py, self.t.numel(), || self.t.contiguous()).py_err()?)
+        })
     }
     #[pyo3(signature = (memory_format=None))]
     fn clone(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let _ = memory_format;
-        wrap(py, heavy(py, self.t.numel(), || self.t.clone_tensor()).py_err()?)
+        crate::errors::guard("clone", || {
+            let _ = memory_format;
+            wrap(py, heavy(py, self.t.numel(), || self.t.clone_tensor()).py_err()?)
+        })
     }
     /// Dtype conversion (used by `to`, `float()`, `double()`, ...).
     /// `.to(device)`: differentiable; the GIL is released while data moves.
@@ -728,244 +890,326 @@ impl PyTensor {
 
     // ---------- elementwise ----------
     fn _unary(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
-        let op = unary_name(name)?;
-        wrap(py, heavy(py, self.t.numel(), || self.t.unary(op)).py_err()?)
+        crate::errors::guard("_unary", || {
+            let op = unary_name(name)?;
+            wrap(py, heavy(py, self.t.numel(), || self.t.unary(op)).py_err()?)
+        })
     }
     fn _unary_(slf: &Bound<'_, Self>, name: &str) -> PyResult<Py<PyAny>> {
-        let op = unary_name(name)?;
-        let t = &slf.get().t;
-        heavy(slf.py(), t.numel(), || t.unary_(op)).py_err()?;
-        Ok(slf.clone().into_any().unbind())
+        crate::errors::guard("_unary_", || {
+            let op = unary_name(name)?;
+            let t = &slf.get().t;
+            heavy(slf.py(), t.numel(), || t.unary_(op)).py_err()?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
     fn _binary(&self, py: Python<'_>, name: &str, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Py<PyAny>> {
-        let op = binary_name(name)?;
-        let r = binop(py, &self.t, other, op, reversed)?;
-        if r.is(py.NotImplemented()) {
-            return Err(PyTypeError::new_err(format!(
-                "{name}(): argument 'other' must be Tensor or Number, not {}",
-                other.get_type().name()?
-            )));
-        }
-        Ok(r)
+        crate::errors::guard("_binary", || {
+            let op = binary_name(name)?;
+            let r = binop(py, &self.t, other, op, reversed)?;
+            if r.is(py.NotImplemented()) {
+                return Err(PyTypeError::new_err(format!(
+                    "{name}(): argument 'other' must be Tensor or Number, not {}",
+                    other.get_type().name()?
+                )));
+            }
+            Ok(r)
+        })
     }
     fn _binary_(slf: &Bound<'_, Self>, name: &str, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        inplace(slf.py(), &slf.get().t, other, binary_name(name)?)?;
-        Ok(slf.clone().into_any().unbind())
+        crate::errors::guard("_binary_", || {
+            inplace(slf.py(), &slf.get().t, other, binary_name(name)?)?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
     fn exp(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Exp)).py_err()?)
+        crate::errors::guard("exp", || {
+            wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Exp)).py_err()?)
+        })
     }
     fn log(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Log)).py_err()?)
+        crate::errors::guard("log", || {
+            wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Log)).py_err()?)
+        })
     }
     fn relu(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Relu)).py_err()?)
+        crate::errors::guard("relu", || {
+            wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Relu)).py_err()?)
+        })
     }
     fn sigmoid(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Sigmoid)).py_err()?)
+        crate::errors::guard("sigmoid", || {
+            wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Sigmoid)).py_err()?)
+        })
     }
     fn tanh(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Tanh)).py_err()?)
+        crate::errors::guard("tanh", || {
+            wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Tanh)).py_err()?)
+        })
     }
     fn sqrt(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Sqrt)).py_err()?)
+        crate::errors::guard("sqrt", || {
+            wrap(py, heavy(py, self.t.numel(), || self.t.unary(UnaryOp::Sqrt)).py_err()?)
+        })
     }
     #[pyo3(signature = (min=None, max=None))]
     fn clamp(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let f = |x: Option<&Bound<'_, PyAny>>| -> PyResult<Option<f64>> {
-            match x {
-                None => Ok(None),
-                Some(v) if v.is_none() => Ok(None),
-                Some(v) => match v.cast::<PyTensor>() {
-                    Ok(t) => Ok(Some(t.get().t.item_f64().py_err()?)),
-                    Err(_) => Ok(Some(v.extract::<f64>()?)),
-                },
-            }
-        };
-        let (lo, hi) = (f(min)?, f(max)?);
-        wrap(py, heavy(py, self.t.numel(), || self.t.clamp(lo, hi)).py_err()?)
+        crate::errors::guard("clamp", || {
+            let f = |x: Option<&Bound<'_, PyAny>>| -> PyResult<Option<f64>> {
+                match x {
+                    None => Ok(None),
+                    Some(v) if v.is_none() => Ok(None),
+                    Some(v) => match v.cast::<PyTensor>() {
+                        Ok(t) => Ok(Some(t.get().t.item_f64().py_err()?)),
+                        Err(_) => Ok(Some(v.extract::<f64>()?)),
+                    },
+                }
+            };
+            let (lo, hi) = (f(min)?, f(max)?);
+            wrap(py, heavy(py, self.t.numel(), || self.t.clamp(lo, hi)).py_err()?)
+        })
     }
     fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        slf.get().t.fill_(Scalar::Int(0)).py_err()?;
-        Ok(slf.clone().into_any().unbind())
+        crate::errors::guard("zero_", || {
+            slf.get().t.fill_(Scalar::Int(0)).py_err()?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
     fn fill_(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let s = match extract_scalar(value) {
-            Some(s) => s?,
-            None => {
-                let v = tensor_arg(value, "fill_")?;
-                if v.ndim() != 0 {
-                    return Err(PyRuntimeError::new_err(format!(
-                        "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions.",
-                        v.ndim()
-                    )));
+        crate::errors::guard("fill_", || {
+            let s = match extract_scalar(value) {
+                Some(s) => s?,
+                None => {
+                    let v = tensor_arg(value, "fill_")?;
+                    if v.ndim() != 0 {
+                        return Err(PyRuntimeError::new_err(format!(
+                            "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions.",
+                            v.ndim()
+                        )));
+                    }
+                    v.item().py_err()?
                 }
-                v.item().py_err()?
-            }
-        };
-        slf.get().t.fill_(s).py_err()?;
-        Ok(slf.clone().into_any().unbind())
+            };
+            slf.get().t.fill_(s).py_err()?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
     #[pyo3(signature = (src, non_blocking=false))]
     fn copy_(slf: &Bound<'_, Self>, src: &Bound<'_, PyAny>, non_blocking: bool) -> PyResult<Py<PyAny>> {
-        let _ = non_blocking;
-        let s = match operand(src)? {
-            Some(Operand::T(t)) => t,
-            _ => return Err(PyTypeError::new_err("copy_(): argument 'src' must be Tensor")),
-        };
-        let t = &slf.get().t;
-        heavy(slf.py(), t.numel(), || t.copy_(&s)).py_err()?;
-        Ok(slf.clone().into_any().unbind())
+        crate::errors::guard("copy_", || {
+            let _ = non_blocking;
+            let s = match operand(src)? {
+                Some(Operand::T(t)) => t,
+                _ => return Err(PyTypeError::new_err("copy_(): argument 'src' must be Tensor")),
+            };
+            let t = &slf.get().t;
+            heavy(slf.py(), t.numel(), || t.copy_(&s)).py_err()?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
     fn masked_fill(&self, py: Python<'_>, mask: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let m = tensor_arg(mask, "masked_fill")?;
-        let v = match extract_scalar(value) {
-            Some(s) => s?,
-            None => tensor_arg(value, "masked_fill")?.item().py_err()?,
-        };
-        wrap(py, self.t.masked_fill(&m, v).py_err()?)
+        crate::errors::guard("masked_fill", || {
+            let m = tensor_arg(mask, "masked_fill")?;
+            let v = match extract_scalar(value) {
+                Some(s) => s?,
+                None => tensor_arg(value, "masked_fill")?.item().py_err()?,
+            };
+            wrap(py, self.t.masked_fill(&m, v).py_err()?)
+        })
     }
 
     // ---------- reductions ----------
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
     fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        let x = match dtype {
-            Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
-            _ => self.t.clone(),
-        };
-        wrap(py, heavy(py, x.numel(), || x.sum(d.as_deref(), keepdim)).py_err()?)
+        crate::errors::guard("sum", || {
+            let d = dims_arg(dim)?;
+            let x = match dtype {
+                Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
+                _ => self.t.clone(),
+            };
+            wrap(py, heavy(py, x.numel(), || x.sum(d.as_deref(), keepdim)).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
     fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        let x = match dtype {
-            Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
-            _ => self.t.clone(),
-        };
-        wrap(py, heavy(py, x.numel(), || x.mean(d.as_deref(), keepdim)).py_err()?)
+        crate::errors::guard("mean", || {
+            let d = dims_arg(dim)?;
+            let x = match dtype {
+                Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
+                _ => self.t.clone(),
+            };
+            wrap(py, heavy(py, x.numel(), || x.mean(d.as_deref(), keepdim)).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
     fn prod(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let x = match dtype {
-            Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
-            _ => self.t.clone(),
-        };
-        let d = dim.map(|d| vec![d]);
-        wrap(py, x.prod(d.as_deref(), keepdim).py_err()?)
+        crate::errors::guard("prod", || {
+            let x = match dtype {
+                Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
+                _ => self.t.clone(),
+            };
+            let d = dim.map(|d| vec![d]);
+            wrap(py, x.prod(d.as_deref(), keepdim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn amax(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        wrap(py, self.t.extreme(true, d.as_deref(), keepdim).py_err()?)
+        crate::errors::guard("amax", || {
+            let d = dims_arg(dim)?;
+            wrap(py, self.t.extreme(true, d.as_deref(), keepdim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn amin(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        wrap(py, self.t.extreme(false, d.as_deref(), keepdim).py_err()?)
+        crate::errors::guard("amin", || {
+            let d = dims_arg(dim)?;
+            wrap(py, self.t.extreme(false, d.as_deref(), keepdim).py_err()?)
+        })
     }
     /// (values, indices) of max/min along a dim.
     fn _extreme_dim(&self, py: Python<'_>, max: bool, dim: i64, keepdim: bool) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-        let (v, i) = self.t.extreme_dim(max, dim, keepdim).py_err()?;
-        Ok((wrap(py, v)?, wrap(py, i)?))
+        crate::errors::guard("_extreme_dim", || {
+            let (v, i) = self.t.extreme_dim(max, dim, keepdim).py_err()?;
+            Ok((wrap(py, v)?, wrap(py, i)?))
+        })
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmax(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.argextreme(true, dim, keepdim).py_err()?)
+        crate::errors::guard("argmax", || {
+            wrap(py, self.t.argextreme(true, dim, keepdim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmin(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.argextreme(false, dim, keepdim).py_err()?)
+        crate::errors::guard("argmin", || {
+            wrap(py, self.t.argextreme(false, dim, keepdim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        wrap(py, self.t.any_all(true, d.as_deref(), keepdim).py_err()?)
+        crate::errors::guard("any", || {
+            let d = dims_arg(dim)?;
+            wrap(py, self.t.any_all(true, d.as_deref(), keepdim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        wrap(py, self.t.any_all(false, d.as_deref(), keepdim).py_err()?)
+        crate::errors::guard("all", || {
+            let d = dims_arg(dim)?;
+            wrap(py, self.t.any_all(false, d.as_deref(), keepdim).py_err()?)
+        })
     }
     fn _var(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, correction: f64, keepdim: bool, std: bool) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        let r = if std { self.t.std(d.as_deref(), correction, keepdim) } else { self.t.var(d.as_deref(), correction, keepdim) };
-        wrap(py, r.py_err()?)
+        crate::errors::guard("_var", || {
+            let d = dims_arg(dim)?;
+            let r = if std { self.t.std(d.as_deref(), correction, keepdim) } else { self.t.var(d.as_deref(), correction, keepdim) };
+            wrap(py, r.py_err()?)
+        })
     }
     #[pyo3(signature = (p=None, dim=None, keepdim=false))]
     fn _norm(&self, py: Python<'_>, p: Option<f64>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        wrap(py, self.t.norm(p.unwrap_or(2.0), d.as_deref(), keepdim).py_err()?)
+        crate::errors::guard("_norm", || {
+            let d = dims_arg(dim)?;
+            wrap(py, self.t.norm(p.unwrap_or(2.0), d.as_deref(), keepdim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim, keepdim=false))]
     fn logsumexp(&self, py: Python<'_>, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<Py<PyAny>> {
-        let d = int_list(dim)?;
-        wrap(py, self.t.logsumexp(Some(&d), keepdim).py_err()?)
+        crate::errors::guard("logsumexp", || {
+            let d = int_list(dim)?;
+            wrap(py, self.t.logsumexp(Some(&d), keepdim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumsum(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let x = match dtype {
-            Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
-            _ => self.t.clone(),
-        };
-        wrap(py, x.cumsum(dim).py_err()?)
+        crate::errors::guard("cumsum", || {
+            let x = match dtype {
+                Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
+                _ => self.t.clone(),
+            };
+            wrap(py, x.cumsum(dim).py_err()?)
+        })
     }
     #[pyo3(signature = (dim, dtype=None))]
     fn softmax(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let x = match dtype {
-            Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
-            _ => self.t.clone(),
-        };
-        wrap(py, heavy(py, x.numel(), || x.softmax(dim)).py_err()?)
+        crate::errors::guard("softmax", || {
+            let x = match dtype {
+                Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
+                _ => self.t.clone(),
+            };
+            wrap(py, heavy(py, x.numel(), || x.softmax(dim)).py_err()?)
+        })
     }
     #[pyo3(signature = (dim, dtype=None))]
     fn log_softmax(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let x = match dtype {
-            Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
-            _ => self.t.clone(),
-        };
-        wrap(py, heavy(py, x.numel(), || x.log_softmax(dim)).py_err()?)
+        crate::errors::guard("log_softmax", || {
+            let x = match dtype {
+                Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
+                _ => self.t.clone(),
+            };
+            wrap(py, heavy(py, x.numel(), || x.log_softmax(dim)).py_err()?)
+        })
     }
 
     // ---------- matmul & indexing ----------
     fn matmul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let b = tensor_arg(other, "matmul")?;
-        let work = self.t.numel().max(b.numel());
-        wrap(py, heavy(py, work, || self.t.matmul(&b)).py_err()?)
+        crate::errors::guard("matmul", || {
+            let b = tensor_arg(other, "matmul")?;
+            let work = self.t.numel().max(b.numel());
+            wrap(py, heavy(py, work, || self.t.matmul(&b)).py_err()?)
+        })
     }
     fn gather(&self, py: Python<'_>, dim: i64, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.gather(dim, &tensor_arg(index, "gather")?).py_err()?)
+        crate::errors::guard("gather", || {
+            wrap(py, self.t.gather(dim, &tensor_arg(index, "gather")?).py_err()?)
+        })
     }
     fn scatter_add(&self, py: Python<'_>, dim: i64, index: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.scatter_add(dim, &tensor_arg(index, "scatter_add")?, &tensor_arg(src, "scatter_add")?).py_err()?)
+        crate::errors::guard("scatter_add", || {
+            wrap(py, self.t.scatter_add(dim, &tensor_arg(index, "scatter_add")?, &tensor_arg(src, "scatter_add")?).py_err()?)
+        })
     }
     fn _scatter(&self, py: Python<'_>, dim: i64, index: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.scatter(dim, &tensor_arg(index, "scatter")?, &tensor_arg(src, "scatter")?).py_err()?)
+        crate::errors::guard("_scatter", || {
+            wrap(py, self.t.scatter(dim, &tensor_arg(index, "scatter")?, &tensor_arg(src, "scatter")?).py_err()?)
+        })
     }
     fn index_select(&self, py: Python<'_>, dim: i64, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.index_select(dim, &tensor_arg(index, "index_select")?).py_err()?)
+        crate::errors::guard("index_select", || {
+            wrap(py, self.t.index_select(dim, &tensor_arg(index, "index_select")?).py_err()?)
+        })
     }
     fn nonzero(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.nonzero().py_err()?)
+        crate::errors::guard("nonzero", || {
+            wrap(py, self.t.nonzero().py_err()?)
+        })
     }
     /// Advanced-index gather over `dims` (canonical order result).
     fn _index_take(&self, py: Python<'_>, dims: Vec<usize>, indices: Vec<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let idx: Vec<Tensor> = indices.iter().map(|i| tensor_arg(i, "index")).collect::<PyResult<_>>()?;
-        wrap(py, self.t.index_take(&dims, &idx).py_err()?)
+        crate::errors::guard("_index_take", || {
+            let idx: Vec<Tensor> = indices.iter().map(|i| tensor_arg(i, "index")).collect::<PyResult<_>>()?;
+            wrap(py, self.t.index_take(&dims, &idx).py_err()?)
+        })
     }
     /// In place: take `r`'s values and autograd history (in-place ops recorded out of place).
     fn _assign_result(&self, r: &Bound<'_, PyAny>) -> PyResult<()> {
-        let r = tensor_arg(r, "_assign_result")?;
-        self.t.check_inplace().py_err()?;
-        self.t.assign_result(&r).py_err()
+        crate::errors::guard("_assign_result", || {
+            let r = tensor_arg(r, "_assign_result")?;
+            self.t.check_inplace().py_err()?;
+            self.t.assign_result(&r).py_err()
+        })
     }
     /// Whether this tensor is a view of a leaf that requires grad (in-place writes refused).
     fn _check_inplace(&self) -> PyResult<()> {
-        self.t.check_inplace().py_err()
+        crate::errors::guard("_check_inplace", || {
+            self.t.check_inplace().py_err()
+        })
     }
     fn _index_put(&self, dims: Vec<usize>, indices: Vec<Bound<'_, PyAny>>, values: &Bound<'_, PyAny>, accumulate: bool) -> PyResult<()> {
-        let idx: Vec<Tensor> = indices.iter().map(|i| tensor_arg(i, "index_put_")).collect::<PyResult<_>>()?;
-        self.t.index_put_(&dims, &idx, &tensor_arg(values, "index_put_")?, accumulate).py_err()
+        crate::errors::guard("_index_put", || {
+            let idx: Vec<Tensor> = indices.iter().map(|i| tensor_arg(i, "index_put_")).collect::<PyResult<_>>()?;
+            self.t.index_put_(&dims, &idx, &tensor_arg(values, "index_put_")?, accumulate).py_err()
+        })
     }
 }
 
@@ -985,19 +1229,21 @@ impl PyNode {
     }
     #[getter]
     fn next_functions(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let items: Vec<Py<PyAny>> = self
-            .n
-            .next
-            .iter()
-            .map(|m| -> PyResult<Py<PyAny>> {
-                let node: Py<PyAny> = match m {
-                    Some(m) => Py::new(py, PyNode { n: m.clone() })?.into_any(),
-                    None => py.None(),
-                };
-                Ok(PyTuple::new(py, [node, 0i64.into_pyobject(py)?.into_any().unbind()])?.into_any().unbind())
-            })
-            .collect::<PyResult<_>>()?;
-        Ok(PyTuple::new(py, items)?.into_any().unbind())
+        crate::errors::guard("next_functions", || {
+            let items: Vec<Py<PyAny>> = self
+                .n
+                .next
+                .iter()
+                .map(|m| -> PyResult<Py<PyAny>> {
+                    let node: Py<PyAny> = match m {
+                        Some(m) => Py::new(py, PyNode { n: m.clone() })?.into_any(),
+                        None => py.None(),
+                    };
+                    Ok(PyTuple::new(py, [node, 0i64.into_pyobject(py)?.into_any().unbind()])?.into_any().unbind())
+                })
+                .collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, items)?.into_any().unbind())
+        })
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other.cast::<PyNode>().map(|o| Arc::ptr_eq(&o.get().n, &self.n)).unwrap_or(false)

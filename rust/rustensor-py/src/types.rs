@@ -123,18 +123,20 @@ impl PyDevice {
     #[new]
     #[pyo3(signature = (type_or_str, index=None))]
     fn new(type_or_str: &Bound<'_, PyAny>, index: Option<usize>) -> PyResult<Self> {
-        if let Ok(d) = type_or_str.cast::<PyDevice>() {
-            return Ok(d.get().clone());
-        }
-        let s: String = type_or_str.extract()?;
-        let mut k = parse_device_str(&s)?;
-        if index.is_some() {
-            if k.index.is_some() {
-                return Err(PyRuntimeError::new_err("type (string) must not include an index because index was passed explicitly"));
+        crate::errors::guard("new", || {
+            if let Ok(d) = type_or_str.cast::<PyDevice>() {
+                return Ok(d.get().clone());
             }
-            k.index = index;
-        }
-        Ok(PyDevice { dev: k })
+            let s: String = type_or_str.extract()?;
+            let mut k = parse_device_str(&s)?;
+            if index.is_some() {
+                if k.index.is_some() {
+                    return Err(PyRuntimeError::new_err("type (string) must not include an index because index was passed explicitly"));
+                }
+                k.index = index;
+            }
+            Ok(PyDevice { dev: k })
+        })
     }
     #[getter]
     fn r#type(&self) -> &'static str {
