@@ -43,6 +43,7 @@ _NP_OF = {
     "bool": np.dtype(np.bool_),
     "int32": np.dtype(np.int32),
     "int64": np.dtype(np.int64),
+    "float16": np.dtype(np.float16),
     "float32": np.dtype(np.float32),
     "float64": np.dtype(np.float64),
 }
@@ -68,7 +69,7 @@ def np_dtype(dtype):
 def rt_dtype(npd):
     """The rustensor dtype matching a numpy dtype."""
     name = np.dtype(npd).name
-    return {"bool": torch.bool, "int32": torch.int32, "int64": torch.int64,
+    return {"bool": torch.bool, "int32": torch.int32, "int64": torch.int64, "float16": torch.float16,
             "float32": torch.float32, "float64": torch.float64}[name]
 
 
@@ -80,7 +81,7 @@ def is_int(dtype):
     return dtype_name(dtype).startswith("int")
 
 
-_RANK = {"bool": 0, "int32": 1, "int64": 2, "float32": 3, "float64": 4}
+_RANK = {"bool": 0, "int32": 1, "int64": 2, "float16": 3, "float32": 4, "float64": 5}
 
 
 def promote(a, b):
@@ -103,6 +104,8 @@ def to_np(t):
 
 def _tolerances(dtype):
     name = dtype_name(dtype)
+    if name == "float16":
+        return 2e-3, 1e-3
     if name == "float32":
         return 1e-5, 1e-6
     if name == "float64":

@@ -18,10 +18,14 @@ _NP_OF = {
     "bool": np.bool_,
     "int32": np.int32,
     "int64": np.int64,
+    "float16": np.float16,
     "float32": np.float32,
     "float64": np.float64,
 }
-_SUPPORTED = ("bool", "int32", "int64", "float32", "float64")
+# torch's legacy tensor-type names, which `Tensor.type()` returns
+_TYPE_NAMES = {"bool": "BoolTensor", "int32": "IntTensor", "int64": "LongTensor", "float16": "HalfTensor",
+               "float32": "FloatTensor", "float64": "DoubleTensor"}
+_SUPPORTED = ("bool", "int32", "int64", "float16", "float32", "float64")
 
 
 class Size(tuple):
@@ -59,7 +63,7 @@ def _check_np_dtype(a: np.ndarray, op: str) -> None:
     if a.dtype.name not in _SUPPORTED:
         raise TypeError(
             f"{op}: can't convert np.ndarray of type numpy.{a.dtype.name}. "
-            "The only supported types are: float64, float32, int64, int32, and bool."
+            "The only supported types are: float64, float32, float16, int64, int32, and bool."
         )
 
 
@@ -518,7 +522,7 @@ def _inplace_via(self, f):
 
 def _uniform_(self, a=0.0, b=1.0):
     self._check_inplace()
-    r = _C._random("rand", list(self.shape), self.dtype if self.dtype in (_C.float32, _C.float64) else _C.float32)
+    r = _C._random("rand", list(self.shape), self.dtype if self.dtype.is_floating_point else _C.float32)
     with _no_grad():
         self.copy_(r * (b - a) + a)
     return self
@@ -526,7 +530,7 @@ def _uniform_(self, a=0.0, b=1.0):
 
 def _normal_(self, mean=0.0, std=1.0):
     self._check_inplace()
-    r = _C._random("randn", list(self.shape), self.dtype if self.dtype in (_C.float32, _C.float64) else _C.float32)
+    r = _C._random("randn", list(self.shape), self.dtype if self.dtype.is_floating_point else _C.float32)
     with _no_grad():
         self.copy_(r * std + mean)
     return self
@@ -662,10 +666,9 @@ def _install() -> None:
     T.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
     T.uniform_ = _uniform_
     T.normal_ = _normal_
-    T.type = lambda self, dtype=None: (f"rustensor.{_dtype_name(self.dtype).capitalize()}Tensor" if dtype is None else self._to_dtype(dtype))
+    T.type = lambda self, dtype=None: (f"rustensor.{_TYPE_NAMES[_dtype_name(self.dtype)]}" if dtype is None else self._to_dtype(dtype))
     T.__contains__ = lambda self, item: bool((self == item).any())
     T.H = property(lambda self: self.mT if self.ndim == 2 else _raise(RuntimeError, "tensor.H is only supported on matrices (2-D tensors)"))
-    T.half = lambda self: _raise(TypeError, "float16 is not supported yet")
 
 
 _clamp_rs = Tensor.clamp

@@ -6,6 +6,7 @@ pub enum DType {
     Bool,
     I32,
     I64,
+    F16,
     F32,
     F64,
 }
@@ -19,17 +20,18 @@ pub enum Category {
 }
 
 impl DType {
-    pub const ALL: [DType; 5] = [DType::Bool, DType::I32, DType::I64, DType::F32, DType::F64];
+    pub const ALL: [DType; 6] = [DType::Bool, DType::I32, DType::I64, DType::F16, DType::F32, DType::F64];
 
     pub fn size(self) -> usize {
         match self {
             DType::Bool => 1,
+            DType::F16 => 2,
             DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
         }
     }
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F64)
+        matches!(self, DType::F16 | DType::F32 | DType::F64)
     }
     pub fn is_int(self) -> bool {
         matches!(self, DType::I32 | DType::I64)
@@ -38,7 +40,7 @@ impl DType {
         match self {
             DType::Bool => Category::Bool,
             DType::I32 | DType::I64 => Category::Int,
-            DType::F32 | DType::F64 => Category::Float,
+            DType::F16 | DType::F32 | DType::F64 => Category::Float,
         }
     }
     /// torch's name: `float32`, `int64`, ...
@@ -47,6 +49,7 @@ impl DType {
             DType::Bool => "bool",
             DType::I32 => "int32",
             DType::I64 => "int64",
+            DType::F16 => "float16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
@@ -56,12 +59,14 @@ impl DType {
             "bool" => DType::Bool,
             "int32" | "int" => DType::I32,
             "int64" | "long" => DType::I64,
+            "float16" | "half" => DType::F16,
             "float32" | "float" => DType::F32,
             "float64" | "double" => DType::F64,
             _ => return Err(Error::Type(format!("unsupported dtype '{name}'"))),
         })
     }
-    /// The pairwise promotion of two tensor dtypes (the lattice bool < int32 < int64 < float32 < float64).
+    /// The pairwise promotion of two tensor dtypes (the lattice bool < int32 < int64 < float16
+    /// < float32 < float64).
     pub fn promote(self, other: DType) -> DType {
         self.max(other)
     }
@@ -178,7 +183,7 @@ pub trait Element: Copy + Send + Sync + 'static + PartialEq + PartialOrd + Defau
     #[inline(always)]
     fn cast<U: Element>(self) -> U {
         match U::DTYPE {
-            DType::F32 | DType::F64 => U::from_f64(self.to_f64()),
+            DType::F16 | DType::F32 | DType::F64 => U::from_f64(self.to_f64()),
             DType::I32 | DType::I64 => U::from_i64(self.to_i64()),
             DType::Bool => U::from_bool(self.to_bool()),
         }
@@ -235,6 +240,34 @@ impl_num_element!(i64, DType::I64);
 impl_num_element!(f32, DType::F32);
 impl_num_element!(f64, DType::F64);
 
+impl Element for half::f16 {
+    const DTYPE: DType = DType::F16;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.to_f64()
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self.to_f32() as i64
+    }
+    #[inline(always)]
+    fn to_bool(self) -> bool {
+        self.to_f32() != 0.0
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        half::f16::from_f64(v)
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        half::f16::from_f64(v as f64)
+    }
+    #[inline(always)]
+    fn from_bool(v: bool) -> Self {
+        half::f16::from_f32(v as u8 as f32)
+    }
+}
+
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
     #[inline(always)]
@@ -278,6 +311,10 @@ macro_rules! with_dtype {
             }
             $crate::DType::I64 => {
                 type $T = i64;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = $crate::f16;
                 $body
             }
             $crate::DType::F32 => {

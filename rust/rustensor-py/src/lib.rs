@@ -25,11 +25,12 @@ fn dtype_from_typestr(ts: &str) -> PyResult<DType> {
         "b1" => DType::Bool,
         "i4" => DType::I32,
         "i8" => DType::I64,
+        "f2" => DType::F16,
         "f4" => DType::F32,
         "f8" => DType::F64,
         _ => {
             return Err(PyTypeError::new_err(format!(
-                "can't convert np.ndarray of type '{ts}'. The only supported types are: float64, float32, int64, int32, and bool."
+                "can't convert np.ndarray of type '{ts}'. The only supported types are: float64, float32, float16, int64, int32, and bool."
             )))
         }
     })

@@ -151,6 +151,7 @@ fn typestr(dt: DType) -> &'static str {
         DType::Bool => "|b1",
         DType::I32 => "<i4",
         DType::I64 => "<i8",
+        DType::F16 => "<f2",
         DType::F32 => "<f4",
         DType::F64 => "<f8",
     }
@@ -864,28 +865,47 @@ impl PyTensor {
     /// Dtype conversion (used by `to`, `float()`, `double()`, ...).
     /// `.to(device)`: differentiable; the GIL is released while data moves.
     fn _to_device(&self, py: Python<'_>, device: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let d = extract_device(Some(device))?;
-        let t = self.t.clone();
-        wrap(py, py.detach(move || t.to_device(d)).py_err()?)
+        crate::errors::guard("_to_device", || {
+            let d = extract_device(Some(device))?;
+            let t = self.t.clone();
+            wrap(py, py.detach(move || t.to_device(d)).py_err()?)
+        })
     }
     fn _to_dtype(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let dt = extract_dtype(dtype)?;
-        wrap(py, heavy(py, self.t.numel(), || self.t.to_dtype(dt)).py_err()?)
+        crate::errors::guard("_to_dtype", || {
+            let dt = extract_dtype(dtype)?;
+            wrap(py, heavy(py, self.t.numel(), || self.t.to_dtype(dt)).py_err()?)
+        })
     }
     fn float(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.to_dtype(DType::F32).py_err()?)
+        crate::errors::guard("float", || {
+            wrap(py, self.t.to_dtype(DType::F32).py_err()?)
+        })
+    }
+    fn half(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("half", || {
+            wrap(py, self.t.to_dtype(DType::F16).py_err()?)
+        })
     }
     fn double(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.to_dtype(DType::F64).py_err()?)
+        crate::errors::guard("double", || {
+            wrap(py, self.t.to_dtype(DType::F64).py_err()?)
+        })
     }
     fn long(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.to_dtype(DType::I64).py_err()?)
+        crate::errors::guard("long", || {
+            wrap(py, self.t.to_dtype(DType::I64).py_err()?)
+        })
     }
     fn int(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.to_dtype(DType::I32).py_err()?)
+        crate::errors::guard("int", || {
+            wrap(py, self.t.to_dtype(DType::I32).py_err()?)
+        })
     }
     fn bool(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.to_dtype(DType::Bool).py_err()?)
+        crate::errors::guard("bool", || {
+            wrap(py, self.t.to_dtype(DType::Bool).py_err()?)
+        })
     }
 
     // ---------- elementwise ----------

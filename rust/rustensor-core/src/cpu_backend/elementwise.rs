@@ -7,7 +7,7 @@ use super::parallel::par_ranges;
 use super::strided::for_each_run;
 use crate::layout::Layout;
 use crate::op::{BinaryOp, UnaryOp};
-use crate::{bail, with_dtype, DType, Element, Result, Scalar};
+use crate::{bail, f16, with_dtype, DType, Element, Result, Scalar};
 
 /// A base pointer into storage plus the layout to read or write through it.
 #[derive(Clone, Copy)]
@@ -308,6 +308,7 @@ pub fn fill(out: Strided, dt: DType, value: Scalar) {
 
 pub fn binary(op: BinaryOp, dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
     match dt {
+        DType::F16 => float_binary::<f16>(op, out, a, b),
         DType::F32 => float_binary::<f32>(op, out, a, b),
         DType::F64 => float_binary::<f64>(op, out, a, b),
         DType::I32 => int_binary::<i32>(op, out, a, b),
@@ -391,6 +392,9 @@ fn bool_binary(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()>
 pub fn unary(op: UnaryOp, dt: DType, out: Strided, a: Strided) -> Result<()> {
     use UnaryOp::*;
     match (op, dt) {
+        (IsNan, DType::F16) => map1::<f16, bool, _>(out, a, |x| x.is_nan()),
+        (IsInf, DType::F16) => map1::<f16, bool, _>(out, a, |x| x.is_infinite()),
+        (IsFinite, DType::F16) => map1::<f16, bool, _>(out, a, |x| x.is_finite()),
         (IsNan, DType::F32) => map1::<f32, bool, _>(out, a, |x| x.is_nan()),
         (IsNan, DType::F64) => map1::<f64, bool, _>(out, a, |x| x.is_nan()),
         (IsInf, DType::F32) => map1::<f32, bool, _>(out, a, |x| x.is_infinite()),
@@ -400,6 +404,7 @@ pub fn unary(op: UnaryOp, dt: DType, out: Strided, a: Strided) -> Result<()> {
         (IsNan | IsInf, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |_| false)),
         (IsFinite, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |_| true)),
         (LogicalNot, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |x| !x.to_bool())),
+        (_, DType::F16) => float_unary::<f16>(op, out, a)?,
         (_, DType::F32) => float_unary::<f32>(op, out, a)?,
         (_, DType::F64) => float_unary::<f64>(op, out, a)?,
         (_, DType::I32) => int_unary::<i32>(op, out, a)?,

@@ -99,7 +99,7 @@ pub fn put(dt: DType, dst: Strided, dims: &[usize], indices: &[Vec<i64>], values
 #[inline(always)]
 fn add_any<T: Element>(a: T, b: T) -> T {
     match T::DTYPE {
-        DType::F32 | DType::F64 => T::from_f64(a.to_f64() + b.to_f64()),
+        DType::F16 | DType::F32 | DType::F64 => T::from_f64(a.to_f64() + b.to_f64()),
         DType::Bool => T::from_bool(a.to_bool() | b.to_bool()),
         _ => T::from_i64(a.to_i64().wrapping_add(b.to_i64())),
     }

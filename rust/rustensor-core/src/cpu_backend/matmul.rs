@@ -2,7 +2,7 @@
 //! plain i-k-j loop. Batch dims arrive already broadcast (stride 0 where shared).
 use super::elementwise::Strided;
 use crate::layout::Layout;
-use crate::{bail, DType, Result};
+use crate::{bail, f16, DType, Element, Result};
 use rayon::prelude::*;
 
 #[derive(Clone, Copy)]
@@ -50,7 +50,7 @@ pub fn matmul(dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
                     if k == 0 {
                         for i in 0..m as isize {
                             for j in 0..n as isize {
-                                *po.0.offset(oo[bi] + i * ors + j * ocs) = 0.0;
+                                *po.0.offset(oo[bi] + i * ors + j * ocs) = <$T as Element>::from_f64(0.0);
                             }
                         }
                         return;
@@ -69,8 +69,8 @@ pub fn matmul(dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
                         pb.0.offset(bo[bi]) as *const $T,
                         bcs,
                         brs,
-                        0.0,
-                        1.0,
+                        <$T as Element>::from_f64(0.0),
+                        <$T as Element>::from_f64(1.0),
                         false,
                         false,
                         false,
@@ -113,6 +113,8 @@ pub fn matmul(dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
         }};
     }
     match dt {
+        // gemm's float16 kernels accumulate in float32
+        DType::F16 => float_case!(f16),
         DType::F32 => float_case!(f32),
         DType::F64 => float_case!(f64),
         DType::I32 => int_case!(i32),

@@ -9,7 +9,7 @@ use super::math::Float;
 use super::strided::{collapse, offsets};
 use crate::op::ReduceOp;
 use crate::storage::CpuStorage;
-use crate::{bail, DType, Element, Result};
+use crate::{bail, f16, DType, Element, Result};
 use rayon::prelude::*;
 
 /// A fold: how to start, take one element (with its index along the reduction), merge two
@@ -249,12 +249,15 @@ pub fn reduce(op: ReduceOp, dt: DType, a: Strided, reduce: &[bool]) -> Result<Cp
                 DType::Bool => go!(bool, $fold),
                 DType::I32 => go!(i32, $fold),
                 DType::I64 => go!(i64, $fold),
+                DType::F16 => go!(f16, $fold),
                 DType::F32 => go!(f32, $fold),
                 DType::F64 => go!(f64, $fold),
             }
         };
     }
     match (op, dt) {
+        (Sum, DType::F16) => go!(f16, Wide::<false>),
+        (Prod, DType::F16) => go!(f16, Wide::<true>),
         (Sum, DType::F32) => go!(f32, SumF),
         (Sum, DType::F64) => go!(f64, SumF),
         (Sum, _) => any_dtype!(SumI),
@@ -267,6 +270,39 @@ pub fn reduce(op: ReduceOp, dt: DType, a: Strided, reduce: &[bool]) -> Result<Cp
         (ArgMin, _) => any_dtype!(ArgExtreme::<false>),
         (Any, _) => any_dtype!(AnyAll::<true>),
         (All, _) => any_dtype!(AnyAll::<false>),
+    }
+}
+
+/// Sum (`PROD == false`) or product accumulated in f64 and rounded once: float16's
+/// reductions (torch accumulates half in a wider type too; this path is not the fast one).
+struct Wide<const PROD: bool>;
+impl<T: Element, const PROD: bool> Fold<T> for Wide<PROD> {
+    type Acc = f64;
+    type Out = T;
+    fn init(&self) -> f64 {
+        if PROD {
+            1.0
+        } else {
+            0.0
+        }
+    }
+    #[inline(always)]
+    fn step(&self, a: f64, x: T, _: usize) -> f64 {
+        if PROD {
+            a * x.to_f64()
+        } else {
+            a + x.to_f64()
+        }
+    }
+    fn merge(&self, a: f64, b: f64) -> f64 {
+        if PROD {
+            a * b
+        } else {
+            a + b
+        }
+    }
+    fn finish(&self, a: f64) -> T {
+        T::from_f64(a)
     }
 }
 
@@ -418,22 +454,27 @@ pub fn cumsum(dt: DType, a: Strided, dim: usize) -> Result<CpuStorage> {
     let outer_out = offsets(&oshape, &ocstr);
     let ost = ocontig[dim];
     macro_rules! go {
-        ($T:ty, $A:ty, $add:expr) => {{
+        ($T:ty, $A:ty, $add:expr) => {
+            go!($T, $A, $A, $add)
+        };
+        ($T:ty, $A:ty, $O:ty, $add:expr) => {{
             let base = (a.ptr as *const $T).wrapping_offset(l.offset as isize);
-            let po = out.as_ptr() as *mut $A;
+            let po = out.as_ptr() as *mut $O;
             for (oi, oo) in outer_in.iter().zip(&outer_out) {
                 let mut acc: $A = Default::default();
                 for i in 0..len as isize {
                     // SAFETY: offsets from validated layouts.
                     unsafe {
                         acc = $add(acc, (*base.offset(oi + i * st)).cast::<$A>());
-                        *po.offset(oo + i * ost) = acc;
+                        *po.offset(oo + i * ost) = acc.cast::<$O>();
                     }
                 }
             }
         }};
     }
     match dt {
+        // float16 accumulates in float32, as torch does
+        DType::F16 => go!(f16, f32, f16, |x: f32, y: f32| x + y),
         DType::F32 => go!(f32, f32, |x: f32, y: f32| x + y),
         DType::F64 => go!(f64, f64, |x: f64, y: f64| x + y),
         DType::I32 => go!(i32, i64, i64::wrapping_add),

@@ -133,11 +133,12 @@ fn launch(key: String, body: String, out: Operand, ins: &[Operand], scalar: u32)
         }
     }
     let allmask = (1u32 << nops) - 1;
+    let dts: Vec<DType> = std::iter::once(out.dtype).chain(ins.iter().map(|x| x.dtype)).collect();
     let pipe = g.pipeline(&format!("ew:{key}"), || {
         render(
             TEMPLATE,
             &[
-                ("BINDINGS", bindings(nops, false)),
+                ("BINDINGS", bindings(&dts, false)),
                 ("NOPS", nops.to_string()),
                 ("ALLMASK", allmask.to_string()),
                 ("BODY", body),

@@ -50,11 +50,8 @@ fn launch(mode: Mode, x: Operand, xs: &[isize], y: Operand, ys: &[isize], shape:
     }
     let nidx = idx.len();
     let atomic = matches!(mode, Mode::Accumulate);
-    let mut b = String::new();
-    for i in 1..=nidx + 2 {
-        let ty = if i == 1 && atomic { "array<atomic<u32>>" } else { "array<u32>" };
-        b.push_str(&format!("@group(0) @binding({i}) var<storage, read_write> B{i}: {ty};\n"));
-    }
+    let dts: Vec<DType> = [x.dtype, y.dtype].into_iter().chain(idx.iter().map(|i| i.op.dtype)).collect();
+    let mut b = super::bindings(&dts, atomic);
     b.push_str(&format!("@group(0) @binding({}) var<storage, read_write> FLAG: array<atomic<u32>>;\n", nidx + 3));
     let mut ind = String::new();
     for (j, ix) in idx.iter().enumerate() {
@@ -71,6 +68,10 @@ fn launch(mode: Mode, x: Operand, xs: &[isize], y: Operand, ys: &[isize], shape:
             let v = load(y.dtype, "B2", "yoff");
             let w = if dt == DType::I64 { "2u * u32(xoff)" } else { "u32(xoff)" };
             match dt {
+                // no 16-bit atomics: swap the whole word, changing only this element's half
+                DType::F16 => format!(
+                    "    let v = {v};\n    let wi = u32(xoff) >> 1u;\n    let sh = (u32(xoff) & 1u) * 16u;\n    var old = atomicLoad(&B1[wi]);\n    loop {{\n        let pair = unpack2x16float(old);\n        let h = select(pair.x, pair.y, sh != 0u) + v;\n        let nw = (old & ~(0xffffu << sh)) | ((pack2x16float(vec2<f32>(h, 0.0)) & 0xffffu) << sh);\n        let r = atomicCompareExchangeWeak(&B1[wi], old, nw);\n        if (r.exchanged) {{ break; }}\n        old = r.old_value;\n    }}"
+                ),
                 DType::F32 | DType::F64 => format!(
                     "    let v = {v};\n    var old = atomicLoad(&B1[{w}]);\n    loop {{\n        let r = atomicCompareExchangeWeak(&B1[{w}], old, bitcast<u32>(bitcast<f32>(old) + v));\n        if (r.exchanged) {{ break; }}\n        old = r.old_value;\n    }}"
                 ),

@@ -46,7 +46,7 @@ pub fn matmul(out: Operand, a: Operand, b: Operand) -> Result<()> {
         render(
             TEMPLATE,
             &[
-                ("BINDINGS", bindings(3, false)),
+                ("BINDINGS", bindings(&[out.dtype, a.dtype, b.dtype], false)),
                 ("T", ctype(dt).into()),
                 ("ZERO", zero.into()),
                 ("LOADA", load(dt, "B2", "off")),

@@ -30,6 +30,17 @@ pub fn elem_bytes(dt: DType) -> Result<usize> {
     match dt {
         DType::F32 | DType::I32 | DType::Bool => Ok(4),
         DType::I64 => Ok(8),
+        DType::F16 => {
+            let g = gpu()?;
+            if !g.f16 {
+                bail!(
+                    Type,
+                    "float16 on the gpu needs an adapter with the shader-f16 feature, which {} lacks. Convert the tensor with .float() first.",
+                    g.info.name
+                );
+            }
+            Ok(2)
+        }
         DType::F64 => bail!(
             Type,
             "Cannot convert a tensor of dtype float64 to the gpu device: WGSL has no 64-bit floats. Convert it with .float() first."
@@ -50,6 +61,7 @@ pub(crate) fn ctype(dt: DType) -> &'static str {
 pub(crate) fn load(dt: DType, b: &str, off: &str) -> String {
     match dt {
         DType::F32 | DType::F64 => format!("bitcast<f32>({b}[u32({off})])"),
+        DType::F16 => format!("f32({b}[u32({off})])"),
         DType::I32 => format!("bitcast<i32>({b}[u32({off})])"),
         DType::I64 => format!("bitcast<i32>({b}[2u * u32({off})])"),
         DType::Bool => format!("i32({b}[u32({off})] != 0u)"),
@@ -60,6 +72,7 @@ pub(crate) fn load(dt: DType, b: &str, off: &str) -> String {
 pub(crate) fn store(dt: DType, b: &str, off: &str, v: &str) -> String {
     match dt {
         DType::F32 | DType::F64 | DType::I32 => format!("{b}[u32({off})] = bitcast<u32>({v});"),
+        DType::F16 => format!("{b}[u32({off})] = f16({v});"),
         DType::I64 => format!(
             "{{ let v64 = {v}; {b}[2u * u32({off})] = bitcast<u32>(v64); {b}[2u * u32({off}) + 1u] = select(0u, 0xffffffffu, v64 < 0); }}"
         ),
@@ -72,18 +85,25 @@ pub(crate) fn conv(from: DType, to: DType, e: &str) -> String {
     match (from.is_float(), to) {
         (true, DType::Bool) => format!("i32(({e}) != 0.0)"),
         (false, DType::Bool) => format!("i32(({e}) != 0)"),
-        (true, DType::F32 | DType::F64) | (false, DType::I32 | DType::I64) => e.to_string(),
+        (true, DType::F16 | DType::F32 | DType::F64) | (false, DType::I32 | DType::I64) => e.to_string(),
         (true, _) => format!("i32({e})"),
         (false, _) => format!("f32({e})"),
     }
 }
 
-/// `n` storage bindings B1..Bn, all read_write so that an in-place op may bind one buffer twice.
-pub(crate) fn bindings(n: usize, atomic_first: bool) -> String {
-    (1..=n)
-        .map(|i| {
-            let ty = if i == 1 && atomic_first { "array<atomic<u32>>" } else { "array<u32>" };
-            format!("@group(0) @binding({i}) var<storage, read_write> B{i}: {ty};\n")
+/// Storage bindings B1..Bn for operands of dtypes `dts`, all read_write so that an in-place op
+/// may bind one buffer twice. Every dtype is addressed in 32-bit words except float16, which
+/// is addressed by element (WGSL has no 16-bit stores into a word array).
+pub(crate) fn bindings(dts: &[DType], atomic_first: bool) -> String {
+    dts.iter()
+        .enumerate()
+        .map(|(k, &dt)| {
+            let ty = match dt {
+                _ if k == 0 && atomic_first => "array<atomic<u32>>",
+                DType::F16 => "array<f16>",
+                _ => "array<u32>",
+            };
+            format!("@group(0) @binding({}) var<storage, read_write> B{}: {ty};\n", k + 1, k + 1)
         })
         .collect()
 }
@@ -91,6 +111,10 @@ pub(crate) fn bindings(n: usize, atomic_first: bool) -> String {
 /// Fills `{{KEY}}` placeholders of a template, after the shared helpers.
 pub(crate) fn render(template: &str, subs: &[(&str, String)]) -> String {
     let mut s = String::with_capacity(COMMON.len() + template.len() + 512);
+    // the f16 extension must be enabled before any declaration
+    if subs.iter().any(|(_, v)| v.contains("array<f16>")) {
+        s.push_str("enable f16;\n");
+    }
     s.push_str(COMMON);
     s.push_str(template);
     for (k, v) in subs {

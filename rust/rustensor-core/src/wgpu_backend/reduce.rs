@@ -97,7 +97,7 @@ fn pass(
         render(
             TEMPLATE,
             &[
-                ("BINDINGS", bindings(2, false)),
+                ("BINDINGS", bindings(&[odt, a.dtype], false)),
                 ("T", ctype(cdt).into()),
                 ("MERGE", merge(op, cdt)),
                 ("IDENTITY", identity(op, cdt).into()),
@@ -132,11 +132,13 @@ pub fn reduce(op: ReduceOp, a: Operand, mask: &[bool], odt: DType) -> Result<Arc
         pass(op, a, (&ks, &kst), (&rs, &rst), 1, &out, odt)?;
         return Ok(out);
     }
-    // pass 1 leaves (m, chunks) partials in the output dtype; pass 2 reduces them with the same op
-    let part = g.alloc((m * chunks * super::elem_bytes(odt)?) as u64)?;
-    pass(op, a, (&ks, &kst), (&rs, &rst), chunks, &part, odt)?;
+    // pass 1 leaves (m, chunks) partials in the output dtype (float32 for float16, whose
+    // partial sums would lose digits); pass 2 reduces them with the same op
+    let pdt = if odt == DType::F16 { DType::F32 } else { odt };
+    let part = g.alloc((m * chunks * super::elem_bytes(pdt)?) as u64)?;
+    pass(op, a, (&ks, &kst), (&rs, &rst), chunks, &part, pdt)?;
     let pl = Layout::contiguous(&[m, chunks]);
-    let p = Operand { buf: &part, layout: &pl, dtype: odt };
+    let p = Operand { buf: &part, layout: &pl, dtype: pdt };
     pass(op, p, (&[m], &[chunks as isize]), (&[chunks], &[1]), 1, &out, odt)?;
     Ok(out)
 }

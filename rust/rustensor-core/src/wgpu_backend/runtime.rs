@@ -73,6 +73,8 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// The adapter has `shader-f16`: float16 tensors may live on it.
+    pub f16: bool,
     pub stats: Stats,
     pipelines: Mutex<HashMap<String, Arc<Kernel>>>,
     pool: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
@@ -124,7 +126,7 @@ fn init() -> std::result::Result<Gpu, String> {
     let limits = adapter.limits();
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("rustensor"),
-        required_features: wgpu::Features::empty(),
+        required_features: adapter.features() & wgpu::Features::SHADER_F16,
         required_limits: limits.clone(),
         experimental_features: wgpu::ExperimentalFeatures::disabled(),
         memory_hints: wgpu::MemoryHints::Performance,
@@ -149,6 +151,7 @@ fn init() -> std::result::Result<Gpu, String> {
         queue,
         info,
         limits,
+        f16: adapter.features().contains(wgpu::Features::SHADER_F16),
         stats: Stats::default(),
         pipelines: Mutex::new(HashMap::new()),
         pool: Mutex::new(HashMap::new()),
@@ -401,9 +404,18 @@ impl Gpu {
         Ok(buf)
     }
 
-    /// Waits for all work and reads `bytes` bytes of `buf` from byte `offset` (both multiples of 4).
+    /// Waits for all work and reads `bytes` bytes of `buf` from byte `offset`.
     /// Also checks the index-error flag that kernels set, as CUDA reports device asserts.
     pub fn readback(&self, buf: &Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+        // copies move whole 32-bit words; float16 data may start or end inside one
+        let (start, end) = (offset / 4 * 4, (offset + bytes).div_ceil(4) * 4);
+        let mut words = self.readback_words(buf, start, end - start)?;
+        words.drain(..(offset - start) as usize);
+        words.truncate(bytes as usize);
+        Ok(words)
+    }
+
+    fn readback_words(&self, buf: &Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
         self.flush()?;
         self.stats.readbacks.fetch_add(1, Ordering::Relaxed);
         let total = bytes + 16;

@@ -39,7 +39,7 @@ pub fn cumsum(out: Operand, a: Operand, dim: usize) -> Result<()> {
         render(
             TEMPLATE,
             &[
-                ("BINDINGS", bindings(2, false)),
+                ("BINDINGS", bindings(&[out.dtype, a.dtype], false)),
                 ("ZERO", if cdt.is_float() { "0.0".into() } else { "0".into() }),
                 ("LOAD", ld),
                 ("STORE", store(out.dtype, "B1", "o", &conv(cdt, out.dtype, "acc"))),
