@@ -375,6 +375,30 @@ def test_matmul_forms(s1, s2, layout):
     same(ga @ gb, ca @ cb, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("m,k,n", [(68, 36, 44), (4, 8, 4), (1, 16, 8), (132, 20, 200)])
+def test_matmul_aligned_layouts_take_the_vec4_kernel(m, k, n, ta, tb):
+    # sizes that are multiples of 4 with contiguous or transposed operands are read as vec4s;
+    # the result must equal the CPU's whichever kernel runs
+    def operand(shape, t, seed):
+        a = rnd(shape, seed=seed)
+        c, g = pair(np.ascontiguousarray(a.T) if t else a)
+        return (c.T, g.T) if t else (c, g)
+
+    ca, ga = operand((m, k), ta, 30)
+    cb, gb = operand((k, n), tb, 31)
+    same(ga @ gb, ca @ cb, rtol=1e-4, atol=1e-4)
+
+
+def test_matmul_vec4_batch_offset_and_misaligned_fallbacks():
+    (ca, ga), (cb, gb) = pair(rnd((3, 40, 36), seed=32)), pair(rnd((36, 24), seed=33))
+    same(ga[:, 4:] @ gb, ca[:, 4:] @ cb, rtol=1e-4, atol=1e-4)      # offset 4*36: aligned
+    same(ga[:, :, 1:33] @ gb[2:34], ca[:, :, 1:33] @ cb[2:34], rtol=1e-4, atol=1e-4)  # offset 1: scalar kernel
+    same(ga @ gb[:, :23], ca @ cb[:, :23], rtol=1e-4, atol=1e-4)    # n = 23: scalar kernel
+    same(ga.unsqueeze(1) @ gb.expand(2, 36, 24), ca.unsqueeze(1) @ cb.expand(2, 36, 24), rtol=1e-4, atol=1e-4)
+
+
 def test_matmul_int_and_named_forms():
     (ca, ga), (cb, gb) = pair(rnd((3, 4), torch.int32, seed=14)), pair(rnd((4, 2), torch.int32, seed=15))
     same(ga @ gb, ca @ cb)

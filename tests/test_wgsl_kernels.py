@@ -650,6 +650,60 @@ def test_matmul_broadcast_batch():
     _check_mm(gpu_matmul(operand(abase, a), operand(b1, b)), a, b)
 
 
+def gpu_matmul_vec4(a: Arr, b: Arr) -> np.ndarray:
+    """matmul_vec4.wgsl, with the layout checks of `vec4_layout` in matmul.rs."""
+    nd = len(a.shape)
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    batch = list(a.shape[:-2])
+    nb = math.prod(batch)
+
+    def axis(x: Arr, rows: int, cols: int):
+        base = x.offset % 4 == 0 and all(s % 4 == 0 for s in x.strides[: nd - 2])
+        rs, cs = x.strides[nd - 2], x.strides[nd - 1]
+        if base and cs == 1 and cols % 4 == 0 and (rows == 1 or rs % 4 == 0):
+            return "cols"
+        if base and rs == 1 and rows % 4 == 0 and (cols == 1 or cs % 4 == 0):
+            return "rows"
+        return None
+
+    ak, bk = axis(a, m, k), axis(b, k, n)
+    assert ak and bk, "operands not aligned for the vec4 kernel"
+    p = [m, n, k, len(batch), a.offset, a.strides[nd - 2], a.strides[nd - 1], b.offset, b.strides[nd - 2], b.strides[nd - 1], 0]
+    p += batch + list(a.strides[: nd - 2]) + list(b.strides[: nd - 2])
+    src = render("matmul_vec4.wgsl", A_ALONG_K=str(ak == "cols").lower(), B_ALONG_N=str(bk == "cols").lower())
+    out = np.zeros(nb * m * n, np.uint32)
+    words = run(src, [out, a.words, b.words], p, (-(-n // 64), -(-m // 64), nb))[0]
+    return from_words(words, "f32").reshape(batch + [m, n])
+
+
+@pytest.mark.parametrize("m,k,n", [(68, 36, 44), (4, 4, 4), (64, 16, 64), (132, 20, 152), (1, 100, 8)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_vec4(m, k, n, ta, tb):
+    """Every pairing of the two load directions, over ragged tiles (sizes that are multiples
+    of 4 but not of 64 or 16)."""
+    r = rng(19)
+    if ta and m % 4:
+        pytest.skip("a transposed A needs m % 4 == 0")
+    if tb and k % 4:
+        pytest.skip("a transposed B needs k % 4 == 0")
+    a = _f32(r, (m, k))
+    b = _f32(r, (k, n))
+    at, bt = np.ascontiguousarray(a.T), np.ascontiguousarray(b.T)
+    oa = operand(at, at.T) if ta else operand(a)
+    ob = operand(bt, bt.T) if tb else operand(b)
+    _check_mm(gpu_matmul_vec4(oa, ob), a, b)
+
+
+def test_matmul_vec4_batch_and_offsets():
+    """A batch with an A view at an offset of 4 elements and a broadcast B (batch stride 0)."""
+    r = rng(20)
+    abig = _f32(r, (3, 36, 40))
+    a = abig[:, 4:36, :]  # offset 160 elements, row stride 40
+    b1 = _f32(r, (40, 24))
+    b = np.broadcast_to(b1, (3, 40, 24))
+    _check_mm(gpu_matmul_vec4(operand(abig, a), operand(b1, b)), a, b)
+
+
 # ---------------------------------------------------------------------------------------------
 # index.wgsl (mirrors `launch` and `gather` in index.rs)
 # ---------------------------------------------------------------------------------------------
