@@ -18,11 +18,11 @@ with atheris.instrument_imports():
 
 ALLOWED = (RuntimeError, IndexError, TypeError, ValueError, OverflowError, ZeroDivisionError, NotImplementedError)
 DEVICES = ["cpu"] + (["gpu"] if torch.cuda.is_available() else [])
-DTYPES = [torch.bool, torch.int32, torch.int64, torch.float32, torch.float64]
+DTYPES = [torch.bool, torch.int32, torch.int64, torch.float16, torch.float32, torch.float64]
 NP_DTYPES = [np.bool_, np.int32, np.int64, np.float32, np.float64, np.uint8, np.int16, np.float16, np.complex64, object]
 UNARY = ["neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "floor", "sign", "isnan", "logical_not",
          "bitwise_not", "sum", "mean", "prod", "amax", "argmax", "any", "all", "cumsum", "softmax", "t",
-         "flatten", "contiguous", "clone", "nonzero", "float", "long", "int", "bool"]
+         "flatten", "contiguous", "clone", "nonzero", "float", "half", "long", "int", "bool"]
 BINARY = ["add", "sub", "mul", "div", "floor_divide", "remainder", "pow", "maximum", "eq", "lt", "logical_and",
           "bitwise_and", "matmul", "atan2", "where"]
 

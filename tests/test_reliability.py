@@ -78,6 +78,10 @@ def test_soak_training_loop_memory_is_flat(device):
         dev1 = torch.cuda.memory_allocated()
         assert dev1 <= dev0 + (1 << 20), f"GPU memory grew from {dev0} to {dev1} bytes over {steps} steps"
     growth = _rss_bytes() - rss0
+    # shown with -s: the figures the README's Reliability section quotes
+    print(f"\nsoak {device}: {steps} steps, loss {first:.3f} -> {last:.3f}, resident memory "
+          f"{rss0 / 2**20:.1f} -> {(rss0 + growth) / 2**20:.1f} MiB"
+          + (f", gpu allocated {dev0} -> {dev1} bytes" if device == "gpu" else ""))
     assert growth < 32 * 2**20, f"resident memory grew by {growth / 2**20:.1f} MiB over {steps} steps"
     assert last < first
 
