@@ -1,9 +1,8 @@
-//! Reference-counted memory that views share, with the version counter in-place ops bump.
+//! Reference-counted memory that a tensor, its views and its detached handles share.
 use crate::{bail, DType, Result};
 use std::alloc::{alloc, alloc_zeroed, dealloc, Layout as AllocLayout};
 use std::any::Any;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a tensor's storage lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -147,28 +146,20 @@ pub enum StorageData {
 pub struct Storage {
     pub data: StorageData,
     pub dtype: DType,
-    /// Bumped by every in-place write; autograd compares it with the value saved at record time.
-    version: AtomicU64,
 }
 
 impl Storage {
     pub fn cpu(data: CpuStorage, dtype: DType) -> Storage {
-        Storage { data: StorageData::Cpu(data), dtype, version: AtomicU64::new(0) }
+        Storage { data: StorageData::Cpu(data), dtype }
     }
     pub fn new(data: StorageData, dtype: DType) -> Storage {
-        Storage { data, dtype, version: AtomicU64::new(0) }
+        Storage { data, dtype }
     }
     pub fn device(&self) -> Device {
         match self.data {
             StorageData::Cpu(_) => Device::Cpu,
             StorageData::Gpu(_) => Device::Gpu(0),
         }
-    }
-    pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Relaxed)
-    }
-    pub fn bump_version(&self) {
-        self.version.fetch_add(1, Ordering::Relaxed);
     }
     /// The host address of a CPU storage; null for device memory.
     pub fn cpu_ptr(&self) -> *mut u8 {

@@ -3,7 +3,7 @@ use crate::backprop::{Hook, Node};
 use crate::layout::{checked_numel, Layout};
 use crate::storage::{CpuStorage, Device, Storage};
 use crate::{bail, DType, Element, Result};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 #[derive(Default)]
@@ -29,6 +29,12 @@ pub struct TensorImpl {
     pub(crate) meta: Mutex<AutogradMeta>,
     /// A view (at any depth) of a leaf that requires grad: in-place writes through it are refused.
     pub(crate) view_of_grad_leaf: bool,
+    /// A view (at any depth) of a tensor that required grad: `detach_()` is refused on it.
+    pub(crate) grad_view: bool,
+    /// Bumped by every in-place write; autograd compares it with the value saved at record
+    /// time. Shared by a tensor, its views and `detach()`; `.data` gets its own, as in torch,
+    /// so writes through `.data` are not checked.
+    pub(crate) version: Arc<AtomicU64>,
 }
 
 /// A cheap-to-clone handle; clones are the same tensor (same id, same autograd state).
@@ -39,6 +45,10 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 impl Tensor {
     pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
+        Tensor::with_version(storage, layout, Arc::new(AtomicU64::new(0)))
+    }
+
+    fn with_version(storage: Arc<Storage>, layout: Layout, version: Arc<AtomicU64>) -> Tensor {
         let dtype = storage.dtype;
         Tensor(Arc::new(TensorImpl {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -48,6 +58,8 @@ impl Tensor {
             requires_grad: AtomicBool::new(false),
             meta: Mutex::new(AutogradMeta::default()),
             view_of_grad_leaf: false,
+            grad_view: false,
+            version,
         }))
     }
 
@@ -127,7 +139,11 @@ impl Tensor {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
     pub fn version(&self) -> u64 {
-        self.0.storage.version()
+        self.0.version.load(Ordering::Relaxed)
+    }
+    /// Records an in-place write (seen by this tensor, its views and its `detach()`es).
+    pub(crate) fn bump_version(&self) {
+        self.0.version.fetch_add(1, Ordering::Relaxed);
     }
 
     // ---- autograd metadata ----
@@ -192,14 +208,24 @@ impl Tensor {
 
     /// A new handle on the same storage and layout, outside any graph (`detach()`).
     pub fn detach(&self) -> Tensor {
+        Tensor::with_version(self.0.storage.clone(), self.0.layout.clone(), self.0.version.clone())
+    }
+    /// `.data`: as `detach()`, but with its own version counter, so autograd does not see
+    /// writes through it (torch's semantics; `detach()` is the checked form).
+    pub fn data(&self) -> Tensor {
         Tensor::from_parts(self.0.storage.clone(), self.0.layout.clone())
     }
     /// `detach_()`: this tensor leaves its graph and becomes a leaf that does not require grad.
-    pub fn detach_(&self) {
+    /// A view of a tensor that requires grad cannot (its base's graph would still reach it).
+    pub fn detach_(&self) -> Result<()> {
+        if self.0.grad_view {
+            bail!(Runtime, "Can't detach views in-place. Use detach() instead.");
+        }
         let mut m = self.meta();
         m.grad_fn = None;
         m.is_leaf_requiring_grad = false;
         self.0.requires_grad.store(false, Ordering::Relaxed);
+        Ok(())
     }
     /// A view of this tensor with a new layout over the same storage (autograd is the caller's).
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
@@ -212,6 +238,8 @@ impl Tensor {
             requires_grad: AtomicBool::new(false),
             meta: Mutex::new(AutogradMeta::default()),
             view_of_grad_leaf: flag,
+            grad_view: self.0.grad_view || self.requires_grad(),
+            version: self.0.version.clone(),
         }))
     }
 }

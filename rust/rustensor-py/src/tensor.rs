@@ -351,7 +351,7 @@ impl PyTensor {
     #[getter]
     fn get_data(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::errors::guard("get_data", || {
-            wrap(py, self.t.detach())
+            wrap(py, self.t.data())
         })
     }
     fn detach(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -359,9 +359,11 @@ impl PyTensor {
             wrap(py, self.t.detach())
         })
     }
-    fn detach_(slf: &Bound<'_, Self>) -> Py<PyAny> {
-        slf.get().t.detach_();
-        slf.clone().into_any().unbind()
+    fn detach_(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("detach_", || {
+            slf.get().t.detach_().py_err()?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
     fn backward(

@@ -184,7 +184,7 @@ impl Tensor {
             let r = self.binary_in(op, &b, cdt)?;
             ew::cast(self.strided(), self.dtype(), r.strided(), r.dtype())?;
         }
-        self.storage().bump_version();
+        self.bump_version();
         Ok(())
     }
 
@@ -229,7 +229,7 @@ impl Tensor {
     pub fn assign_result(&self, r: &Tensor) -> Result<()> {
         let lr = r.layout().broadcast_to("copy_", self.shape())?;
         ew::cast(self.strided(), self.dtype(), r.strided().relayout(&lr), r.dtype())?;
-        self.storage().bump_version();
+        self.bump_version();
         if let Some(f) = r.grad_fn() {
             self.set_grad_fn(f);
         }
@@ -253,7 +253,7 @@ impl Tensor {
         let lb = other.layout().broadcast_to("add_", self.shape())?;
         let sb = other.strided().relayout(&lb);
         ew::binary(BinaryOp::Add, self.dtype(), self.strided(), self.strided(), sb)?;
-        self.storage().bump_version();
+        self.bump_version();
         Ok(())
     }
 
@@ -279,7 +279,7 @@ impl Tensor {
         let src = if src.same_storage(self) { src.contiguous_owned()? } else { src.clone() };
         let l = src.layout().broadcast_to("copy_", self.shape())?;
         ew::cast(self.strided(), self.dtype(), src.strided().relayout(&l), src.dtype())?;
-        self.storage().bump_version();
+        self.bump_version();
         Ok(())
     }
 
@@ -289,7 +289,7 @@ impl Tensor {
             self.rebase_constant()?;
         }
         ew::fill(self.strided(), self.dtype(), v)?;
-        self.storage().bump_version();
+        self.bump_version();
         Ok(())
     }
 

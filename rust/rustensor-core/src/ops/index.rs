@@ -122,7 +122,7 @@ impl Tensor {
         }
         let v = if v.same_storage(self) { v.contiguous_owned()? } else { v };
         self.put_raw(dims, indices, &v, accumulate)?;
-        self.storage().bump_version();
+        self.bump_version();
         Ok(())
     }
 

@@ -82,7 +82,7 @@ impl Tensor {
             return self.assign_result(&r);
         }
         ew::unary(op, self.dtype(), self.strided(), self.strided())?;
-        self.storage().bump_version();
+        self.bump_version();
         Ok(())
     }
 
