@@ -442,7 +442,7 @@ def gpu_report(libs: List[Tuple[str, Any, str, Callable[[], None]]], quick: bool
                 a = T.randn(n, n, device=dev)
                 b = T.randn(n, n, device=dev)
                 s = _gpu_best(lambda: a @ b, sync, min_time)
-                cells.append(f"{2 * n**3 / s / 1e12:.2f}")
+                cells.append(f"{2 * n**3 / s / 1e12:.3g}")
             except Exception as exc:  # a missing feature shows n/a, the rest still runs
                 cells.append(f"n/a ({type(exc).__name__})")
         rows.append((f"matmul {n}^2 TFLOP/s", cells))
