@@ -500,3 +500,21 @@ def test_arange_matches_numpy(n, start, step):
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES + INT_DTYPES, ids=str)
 def test_full_with_dtype(dtype):
     assert_close(torch.full((2, 2), 3, dtype=dtype), np.full((2, 2), 3, np_dtype(dtype)), dtype)
+
+
+@pytest.mark.parametrize("name", ["float16", "float32", "float64"])
+def test_finfo_matches_numpy(name):
+    fi, ref = torch.finfo(getattr(torch, name)), np.finfo(name)
+    assert (fi.bits, fi.eps, fi.max, fi.min, fi.tiny) == (ref.bits, float(ref.eps), float(ref.max), float(ref.min), float(ref.smallest_normal))
+    assert fi.smallest_normal == fi.tiny and fi.resolution == 10.0 ** -ref.precision and fi.dtype == name
+    assert isinstance(fi.eps, float) and isinstance(fi.bits, int)
+
+
+def test_finfo_default_and_iinfo():
+    assert torch.finfo().eps == float(np.finfo(np.float32).eps)
+    assert (torch.iinfo(torch.int64).max, torch.iinfo(torch.int64).min) == (2**63 - 1, -(2**63))
+    assert (torch.iinfo(torch.int32).bits, torch.iinfo(torch.int32).max) == (32, 2**31 - 1)
+    with pytest.raises(TypeError, match="floating point"):
+        torch.finfo(torch.int32)
+    with pytest.raises(TypeError, match="integer"):
+        torch.iinfo(torch.float32)

@@ -45,6 +45,42 @@ concat = concatenate = cat
 _default_dtype = float32
 
 
+class finfo:
+    """Machine limits of a float dtype, as ``torch.finfo`` (values from NumPy's ``finfo``)."""
+
+    def __init__(self, type=None):  # noqa: A002 - torch's parameter name
+        type = _default_dtype if type is None else type
+        if not isinstance(type, dtype) or not type.is_floating_point:
+            raise TypeError(f"torch.finfo() requires a floating point input type, got {type!r}. Use torch.iinfo to handle integer types")
+        self.dtype = str(type).rsplit(".", 1)[-1]
+        f = _np.finfo(self.dtype)
+        # the module's `float` and `int` are dtypes (torch.float): use the builtins
+        self.bits = _builtins.int(f.bits)
+        self.eps, self.max, self.min = _builtins.float(f.eps), _builtins.float(f.max), _builtins.float(f.min)
+        self.tiny = self.smallest_normal = _builtins.float(f.smallest_normal)
+        self.resolution = 10.0 ** -_builtins.int(f.precision)
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Limits of an integer (or bool) dtype, as ``torch.iinfo``."""
+
+    def __init__(self, type):  # noqa: A002 - torch's parameter name
+        if not isinstance(type, dtype) or type.is_floating_point:
+            raise TypeError(f"torch.iinfo() requires an integer input type, got {type!r}. Use torch.finfo to handle floating point types")
+        self.dtype = str(type).rsplit(".", 1)[-1]
+        i = _np.iinfo(_np.uint8 if self.dtype == "bool" else self.dtype)
+        self.bits, self.max, self.min = _builtins.int(i.bits), _builtins.int(i.max), _builtins.int(i.min)
+        if self.dtype == "bool":
+            self.bits, self.max, self.min = 8, 1, 0
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+
 def get_default_dtype():
     return _default_dtype
 
