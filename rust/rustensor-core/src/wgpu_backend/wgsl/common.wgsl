@@ -112,3 +112,21 @@ fn pow_i(a: i32, b: i32) -> i32 {
     }
     return r;
 }
+
+// Both matmul kernels (matmul.wgsl, matmul_vec4.wgsl): the element offsets of A's and B's
+// matrices for batch entry z. P: [3] batch rank, [4] A's offset, [7] B's offset, then from
+// [11] the batch shape, A's batch strides and B's batch strides.
+fn mm_batch_offsets(z: u32) -> vec2<i32> {
+    let brank = P[3];
+    var aoff = bitcast<i32>(P[4]);
+    var boff = bitcast<i32>(P[7]);
+    var rem = z;
+    for (var d = i32(brank) - 1; d >= 0; d = d - 1) {
+        let s = P[11u + u32(d)];
+        let c = i32(rem % s);
+        rem = rem / s;
+        aoff = aoff + c * bitcast<i32>(P[11u + brank + u32(d)]);
+        boff = boff + c * bitcast<i32>(P[11u + 2u * brank + u32(d)]);
+    }
+    return vec2<i32>(aoff, boff);
+}

@@ -16,17 +16,10 @@ fn pi(k: u32) -> i32 { return bitcast<i32>(P[k]); }
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let M = P[0]; let N = P[1]; let K = P[2]; let brank = P[3];
-    var aoff = pi(4u);
-    var boff = pi(7u);
-    var rem = wg.z;
-    for (var d = i32(brank) - 1; d >= 0; d = d - 1) {
-        let s = P[11u + u32(d)];
-        let c = i32(rem % s);
-        rem = rem / s;
-        aoff = aoff + c * pi(11u + brank + u32(d));
-        boff = boff + c * pi(11u + 2u * brank + u32(d));
-    }
+    let M = P[0]; let N = P[1]; let K = P[2];
+    let offs = mm_batch_offsets(wg.z);
+    let aoff = offs.x;
+    let boff = offs.y;
     let asm_ = pi(5u); let ask = pi(6u); let bsk = pi(8u); let bsn = pi(9u);
     let row0 = wg.y * 64u;
     let col0 = wg.x * 64u;
