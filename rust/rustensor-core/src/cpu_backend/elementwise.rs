@@ -353,7 +353,7 @@ pub fn binary(op: BinaryOp, dt: DType, out: Strided, a: Strided, b: Strided) -> 
         DType::F16 if op.out_dtype(DType::F16) == DType::F16 => {
             via_f32(out, &[a, b], |o, x| float_binary::<f32>(op, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout)))
         }
-        DType::F16 => float_binary::<f16>(op, out, a, b),
+        DType::F16 => half_compare(op, out, a, b),
         DType::F32 => float_binary::<f32>(op, out, a, b),
         DType::F64 => float_binary::<f64>(op, out, a, b),
         DType::I32 => int_binary::<i32>(op, out, a, b),
@@ -377,6 +377,12 @@ macro_rules! cmp_arms {
             _ => $else,
         }
     };
+}
+
+/// Comparisons and logical ops of float16: exact on the halves themselves.
+fn half_compare(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {
+    cmp_arms!(op, out, a, b, f16, { bail!(Type, "{}: not supported for floating point tensors", op.name()) });
+    Ok(())
 }
 
 fn float_binary<T: Float>(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {

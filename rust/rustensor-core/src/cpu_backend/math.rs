@@ -1,6 +1,6 @@
 //! Scalar math the kernels inline: the number traits, and branch-free f32 exp/log that the
 //! compiler vectorises (libm's calls cannot be), accurate to a few ulp.
-use crate::{f16, Element};
+use crate::Element;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// exp for f32 by range reduction to [-ln2/2, ln2/2] and a degree-7 polynomial.
@@ -222,45 +222,6 @@ macro_rules! impl_float {
 }
 impl_float!(f32, exp_f32, ln_f32);
 impl_float!(f64, f64::exp, f64::ln);
-
-/// float16 computes each op in float32 and rounds the result once, as torch does on the CPU.
-macro_rules! via_f32 {
-    ($($name:ident),*) => {
-        $(
-            #[inline(always)]
-            fn $name(self) -> Self {
-                f16::from_f32(<f32 as Float>::$name(self.to_f32()))
-            }
-        )*
-    };
-}
-macro_rules! via_f32_2 {
-    ($($name:ident),*) => {
-        $(
-            #[inline(always)]
-            fn $name(self, o: Self) -> Self {
-                f16::from_f32(<f32 as Float>::$name(self.to_f32(), o.to_f32()))
-            }
-        )*
-    };
-}
-
-impl Float for f16 {
-    const ZERO: Self = f16::ZERO;
-    const ONE: Self = f16::ONE;
-    const INF: Self = f16::INFINITY;
-    const NAN: Self = f16::NAN;
-    via_f32!(exp, ln, ln_1p, exp_m1, sqrt, sin, cos, tan, tanh, abs, floor, ceil, round_even, trunc, signum0);
-    via_f32_2!(powf, max_nan, min_nan, rem_py, atan2);
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        self.is_nan()
-    }
-    #[inline(always)]
-    fn is_infinite(self) -> bool {
-        self.is_infinite()
-    }
-}
 
 /// Integer element operations; all wrap on overflow as torch does.
 pub trait Int: Element + Ord {
