@@ -452,3 +452,6 @@ from . import autograd, cuda, func  # noqa: E402
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
 
 gpu = cuda
+
+from . import amp, nn, optim, utils  # noqa: E402
+from .amp import autocast  # noqa: E402

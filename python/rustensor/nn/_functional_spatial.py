@@ -1,0 +1,3 @@
+"""conv, pooling, padding, interpolation, fold and attention functions (owner: nn-spatial)."""
+
+__all__: list = []

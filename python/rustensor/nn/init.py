@@ -1,0 +1,1 @@
+"""nn.init (owner: nn-core)."""

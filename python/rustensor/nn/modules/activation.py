@@ -1,0 +1,3 @@
+"""activation (owner: nn-core)."""
+
+__all__: list = []

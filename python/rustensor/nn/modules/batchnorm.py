@@ -1,0 +1,3 @@
+"""batchnorm (owner: nn-core)."""
+
+__all__: list = []

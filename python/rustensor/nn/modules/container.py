@@ -1,0 +1,3 @@
+"""container (owner: nn-core)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""conv (owner: nn-spatial)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""distance (owner: nn-core)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""dropout (owner: nn-core)."""
+
+__all__: list = []

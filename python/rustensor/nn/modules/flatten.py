@@ -1,0 +1,3 @@
+"""flatten (owner: nn-core)."""
+
+__all__: list = []

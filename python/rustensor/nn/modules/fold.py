@@ -1,0 +1,3 @@
+"""fold (owner: nn-spatial)."""
+
+__all__: list = []

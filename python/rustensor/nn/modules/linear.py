@@ -1,0 +1,3 @@
+"""linear (owner: nn-core)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""loss (owner: nn-core)."""
+
+__all__: list = []

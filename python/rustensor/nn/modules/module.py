@@ -1,0 +1,5 @@
+"""nn.Module (owner: nn-core)."""
+
+
+class Module:
+    pass

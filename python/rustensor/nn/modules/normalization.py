@@ -1,0 +1,3 @@
+"""normalization (owner: nn-core)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""padding (owner: nn-spatial)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""pixelshuffle (owner: nn-spatial)."""
+
+__all__: list = []

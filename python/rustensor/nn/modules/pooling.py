@@ -1,0 +1,3 @@
+"""pooling (owner: nn-spatial)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""rnn (owner: nn-spatial)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""sparse (owner: nn-core)."""
+
+__all__: list = []

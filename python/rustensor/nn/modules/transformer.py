@@ -1,0 +1,3 @@
+"""transformer (owner: nn-spatial)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""upsampling (owner: nn-spatial)."""
+
+__all__: list = []

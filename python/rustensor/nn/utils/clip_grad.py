@@ -1,0 +1,3 @@
+"""clip_grad (owner: nn-core)."""
+
+__all__: list = []

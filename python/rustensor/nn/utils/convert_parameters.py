@@ -1,0 +1,3 @@
+"""convert_parameters (owner: nn-core)."""
+
+__all__: list = []

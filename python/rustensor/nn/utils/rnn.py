@@ -1,0 +1,1 @@
+"""pad_sequence, pack_padded_sequence, pad_packed_sequence (owner: nn-spatial)."""

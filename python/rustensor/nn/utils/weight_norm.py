@@ -1,0 +1,3 @@
+"""weight_norm (owner: nn-core)."""
+
+__all__: list = []

@@ -1,0 +1,1 @@
+"""lr schedulers (owner: train)."""

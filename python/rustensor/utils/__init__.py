@@ -1,0 +1,3 @@
+"""``rustensor.utils``: data loading (``utils.data``) and interchange formats."""
+
+from . import data  # noqa: F401

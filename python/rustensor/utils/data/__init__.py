@@ -1,0 +1,1 @@
+"""``rustensor.utils.data``: datasets, samplers and DataLoader (owner: train)."""
