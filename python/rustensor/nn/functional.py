@@ -21,7 +21,7 @@ _core_all = [
     "hardshrink", "softshrink", "softmax", "log_softmax", "softmin", "gumbel_softmax",
     # linear, dropout, sparse
     "linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
-    "feature_alpha_dropout", "embedding", "one_hot",
+    "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot",
     # normalisation and distances
     "normalize", "cosine_similarity", "pairwise_distance", "batch_norm", "instance_norm", "layer_norm",
     "group_norm", "rms_norm", "local_response_norm",
@@ -545,6 +545,77 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         keep = (flat != padding_idx).reshape(-1, 1)
         out = _where(keep, out, out.detach())
     return out.reshape(*input.shape, weight.shape[1])
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"mode has to be one of sum, mean or max")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only supported "
+                                  f"for mode='sum' (got mode='{mode}'). Please open a feature request on GitHub.")
+    _check_index_dtype(input, "embedding_bag")
+    num = weight.shape[0]
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += num
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of fixed "
+                             f"length sequences. However, found offsets of type {type(offsets).__name__}")
+        b, length = input.shape
+        from .. import arange
+
+        offs = list(range(0, b * length, length))
+        flat = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        offs = [int(v) for v in offsets.tolist()]
+        if include_last_offset:
+            offs = offs[:-1]
+        flat = input
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    rows = embedding(flat, weight, None, max_norm, norm_type, scale_grad_by_freq)
+    n = flat.shape[0]
+    if padding_idx is not None:
+        keep = (flat != padding_idx).to(rows.dtype)
+    else:
+        keep = None
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1, 1)
+    ends = offs[1:] + [n]
+    if mode in ("sum", "mean"):
+        # bag membership as a (bags, n) matrix: the reduction is one matmul, differentiable in the rows
+        import numpy as np
+
+        member = np.zeros((len(offs), n), dtype=np.float64)
+        for i, (s, e) in enumerate(zip(offs, ends)):
+            member[i, s:e] = 1.0
+        from .._tensor import tensor as _tensor
+
+        m = _tensor(member, dtype=rows.dtype)
+        m = m if rows.device.type == "cpu" else m.to(rows.device)
+        if keep is not None:
+            m = m * keep.reshape(1, -1)
+        out = m.matmul(rows)
+        if mode == "mean":
+            out = out / m.sum(1, keepdim=True).clamp(min=1)
+        return out
+    from .. import stack, zeros
+
+    outs = []
+    for s, e in zip(offs, ends):
+        seg = rows.narrow(0, s, e - s)
+        if keep is not None and e > s:
+            k = keep.narrow(0, s, e - s) > 0
+            seg = seg[k]
+        outs.append(seg.amax(0) if seg.shape[0] else zeros(weight.shape[1], dtype=rows.dtype, device=rows.device))
+    return stack(outs) if outs else zeros(0, weight.shape[1], dtype=rows.dtype, device=rows.device)
 
 
 def one_hot(tensor, num_classes=-1):
