@@ -54,10 +54,8 @@ def _host(t: Tensor) -> np.ndarray:
 
 def _on(arr: np.ndarray, like: Tensor, dtype=None) -> Tensor:
     """A fresh tensor of ``arr`` on ``like``'s device."""
-    a = np.ascontiguousarray(arr)
-    if a.ndim == 0:
-        a = np.array(a)
-    t = from_numpy(a.copy() if not a.flags.owndata else a)
+    # a private C-ordered copy (np.ascontiguousarray would turn 0-d into 1-d)
+    t = from_numpy(np.array(arr, order="C", copy=True))
     if dtype is not None:
         t = t._to_dtype(dtype)
     return t if like.device.type == "cpu" else t.to(like.device)
@@ -631,7 +629,6 @@ def meshgrid(*tensors, indexing=None):
         v[i] = shape[i]
         out.append(t.reshape(*v).expand(*shape))
     if swap:
-        out = [o.transpose(0, 1) for o in out]
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 
@@ -1124,10 +1121,12 @@ def aminmax(input, *, dim=None, keepdim=False, out=None):
 
 
 def _round(self, *, decimals=0):
+    if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
+        raise TypeError(f"round(): argument 'decimals' must be int, not {type(decimals).__name__}")
     if decimals == 0:
         return self._unary("round")
     if not self.is_floating_point():
-        return self.clone()
+        raise NotImplementedError(f"\"round_cpu\" not implemented for '{_dtype_name(self.dtype).capitalize()}' with decimals={decimals}")
     s = 10.0 ** decimals
     # torch rounds x * 10^d half to even and divides back, as here
     return (self * s)._unary("round") / s
@@ -1167,6 +1166,11 @@ def _view_dtype(self, dtype):
 
 # ------------------------------------------------------------------ Tensor methods
 
+# the module-level reductions take torch's NumPy-style keyword spellings too
+nansum, nanmean, count_nonzero, median, nanmedian, mode, kthvalue, aminmax = (
+    _with_aliases(f) for f in (nansum, nanmean, count_nonzero, median, nanmedian, mode, kthvalue, aminmax)
+)
+
 def _install() -> None:
     T = Tensor
 
@@ -1196,8 +1200,7 @@ def _install() -> None:
     T.view = _view
     # axis=/keepdims=/out= on the reductions, over whatever method is installed now
     for name in ("sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "all", "any",
-                 "std", "var", "logsumexp", "norm", "median", "nanmedian", "nansum", "nanmean",
-                 "count_nonzero", "aminmax", "mode", "kthvalue"):
+                 "std", "var", "logsumexp", "norm"):
         setattr(T, name, _with_aliases(getattr(T, name)))
 
 

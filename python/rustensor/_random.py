@@ -27,8 +27,8 @@ class Generator:
 
     def __init__(self, device="cpu"):
         self.device = device if isinstance(device, _C.device) else _C.device(device)
-        self._initial = _b.int(np.random.SeedSequence().entropy) % (2**63)
-        self._rng = np.random.Generator(np.random.PCG64(self._initial))
+        # a fresh torch.Generator starts from the same fixed seed as torch's default one
+        self.manual_seed(_DEFAULT_SEED)
 
     def manual_seed(self, seed) -> "Generator":
         seed = _b.int(seed)
