@@ -637,9 +637,21 @@ def one_hot(tensor, num_classes=-1):
 
 
 # ------------------------------------------------------------------------------------ normalisation
+def _norm2(x, dim):
+    # ‖x‖₂ with torch's zero subgradient at x = 0 (sqrt's derivative there is inf, times 0 is nan)
+    s = (x * x).sum(dim, keepdim=True)
+    pos = s > 0
+    return _where(pos, _where(pos, s, _scalar(1, s)).sqrt(), _scalar(0, s))
+
+
+def _clamp_value_only(n, eps):
+    # torch clamps the norm in place under no_grad: the value is clamped, the gradient is the norm's
+    return n + (n.clamp(min=eps) - n).detach()
+
+
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    denom = input.norm(p, dim=dim, keepdim=True).clamp(min=eps)
-    return input / denom
+    n = _norm2(input, dim) if p == 2 else input.norm(p, dim=dim, keepdim=True)
+    return input / n.clamp(min=eps)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
@@ -647,8 +659,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
     x1, x2 = broadcast_tensors(x1, x2)
     # torch normalises each side first (clamping each norm at eps), then takes the dot product
-    n1 = (x1 * x1).sum(dim, keepdim=True).sqrt().clamp(min=eps)
-    n2 = (x2 * x2).sum(dim, keepdim=True).sqrt().clamp(min=eps)
+    n1 = _clamp_value_only(_norm2(x1, dim), eps)
+    n2 = _clamp_value_only(_norm2(x2, dim), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
@@ -907,15 +919,17 @@ def _check_nll_shapes(input, target):
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     if input.ndim == 1:
-        if target.ndim != 0:
-            raise RuntimeError(f"0D or 1D target tensor expected, multi-target not supported (got target of shape {list(target.shape)})")
+        if target.ndim == 1 and target.shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
+        if target.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
         return
+    if input.ndim == 2 and target.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if input.shape[0] != (target.shape[0] if target.ndim else -1):
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0] if target.ndim else 0}).")
     expected = [input.shape[0]] + list(input.shape[2:])
     if list(target.shape) != expected:
-        if input.ndim == 2:
-            raise RuntimeError(f"0D or 1D target tensor expected, multi-target not supported (got target of shape {list(target.shape)})")
         raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
 
 
@@ -933,7 +947,9 @@ def _nll_parts(logp, target, weight, ignore_index):
     cdim = _class_dim(logp)
     n_classes = logp.shape[cdim]
     if target.dtype != _C.int64:
-        raise RuntimeError(f"expected scalar type Long but found {_C_name(target.dtype)}")
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_C_name(target.dtype)}")
+    if logp.ndim == 1 and target.ndim == 1:
+        target = target.reshape([])
     _check_target_range(target, ignore_index, n_classes)
     valid = target != ignore_index
     safe = _where(valid, target, _scalar(0, target))
@@ -960,7 +976,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         return loss
     if reduction == "sum":
         return loss.sum()
-    return loss.sum() / w.sum()
+    return _weighted_mean(loss.sum(), w.sum())
+
+
+def _weighted_mean(num, den):
+    # nan when every target is ignored, as torch, but with torch's zero gradient rather than 0/0
+    ok = den > 0
+    return _where(ok, num / _where(ok, den, _scalar(1, den)), _scalar(float("nan"), num))
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
@@ -995,7 +1017,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return _reduce(loss, reduction)
 
     if target.dtype.is_floating_point:
-        raise RuntimeError(f"expected scalar type Long but found {_C_name(target.dtype)}")
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_C_name(target.dtype)}")
     _check_nll_shapes(input, target)
     nll, w = _nll_parts(logp, target, weight, ignore_index)
     if reduction == "none":
@@ -1003,7 +1025,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     elif reduction == "sum":
         nll_red = nll.sum()
     else:
-        nll_red = nll.sum() / w.sum()
+        nll_red = _weighted_mean(nll.sum(), w.sum())
     if label_smoothing <= 0:
         return nll_red
     valid = (target != ignore_index).to(logp.dtype)
@@ -1013,7 +1035,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     elif reduction == "sum":
         smooth_red = smooth.sum()
     else:
-        smooth_red = smooth.sum() / (w.sum() if weight is not None else valid.sum())
+        smooth_red = _weighted_mean(smooth.sum(), w.sum() if weight is not None else valid.sum())
     return nll_red * (1 - label_smoothing) + smooth_red * (label_smoothing / n_classes)
 
 
