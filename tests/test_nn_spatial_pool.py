@@ -1,0 +1,422 @@
+"""Pooling, padding, interpolation and pixel shuffle (functional and modules) against NumPy
+float64 loop references, float64 finite-difference gradients and torch's error messages."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import rustensor as torch
+import rustensor.nn as nn
+import rustensor.nn.functional as F
+from conftest import make_tensor
+from test_autograd_gradcheck import check
+
+F64 = torch.float64
+
+
+def T(a, layout="contiguous"):
+    return make_tensor(np.asarray(a, dtype=np.float64), layout)[0]
+
+
+def npv(t):
+    return t.detach().numpy()
+
+
+def out_size(n, k, s, p, d, ceil):
+    eff = d * (k - 1) + 1
+    o = (n + 2 * p - eff + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+# ---------------------------------------------------------------------------------------------
+# references
+
+def ref_max_pool(x, k, s, p, d, ceil):
+    nd = len(k)
+    sp = x.shape[2:]
+    out = [out_size(sp[i], k[i], s[i], p[i], d[i], ceil) for i in range(nd)]
+    y = np.full(x.shape[:2] + tuple(out), -np.inf)
+    idx = np.zeros(x.shape[:2] + tuple(out), dtype=np.int64)
+    for pos in itertools.product(*[range(o) for o in out]):
+        for kk in itertools.product(*[range(kq) for kq in k]):
+            at = [pos[i] * s[i] - p[i] + kk[i] * d[i] for i in range(nd)]
+            if any(a < 0 or a >= sp[i] for i, a in enumerate(at)):
+                continue
+            v = x[(slice(None), slice(None)) + tuple(at)]
+            flat = int(np.ravel_multi_index(at, sp))
+            better = v > y[(slice(None), slice(None)) + pos]
+            y[(slice(None), slice(None)) + pos] = np.where(better, v, y[(slice(None), slice(None)) + pos])
+            idx[(slice(None), slice(None)) + pos] = np.where(better, flat, idx[(slice(None), slice(None)) + pos])
+    return y, idx
+
+
+def ref_avg_pool(x, k, s, p, ceil, count_include_pad, divisor_override=None):
+    nd = len(k)
+    sp = x.shape[2:]
+    out = [out_size(sp[i], k[i], s[i], p[i], 1, ceil) for i in range(nd)]
+    y = np.zeros(x.shape[:2] + tuple(out))
+    for pos in itertools.product(*[range(o) for o in out]):
+        starts = [pos[i] * s[i] - p[i] for i in range(nd)]
+        ends = [min(starts[i] + k[i], sp[i] + p[i]) for i in range(nd)]
+        pool = int(np.prod([e - b for b, e in zip(starts, ends)]))
+        cs = [max(b, 0) for b in starts]
+        ce = [min(e, sp[i]) for i, e in enumerate(ends)]
+        win = x[(slice(None), slice(None)) + tuple(slice(b, e) for b, e in zip(cs, ce))]
+        total = win.reshape(x.shape[0], x.shape[1], -1).sum(-1)
+        if divisor_override:
+            div = divisor_override
+        elif count_include_pad:
+            div = pool
+        else:
+            div = int(np.prod([e - b for b, e in zip(cs, ce)]))
+        y[(slice(None), slice(None)) + pos] = total / div
+    return y
+
+
+def ref_adaptive(x, out, reduce):
+    nd = len(out)
+    sp = x.shape[-nd:]
+    y = np.zeros(x.shape[:-nd] + tuple(out))
+    idx = np.zeros(x.shape[:-nd] + tuple(out), dtype=np.int64)
+    for pos in itertools.product(*[range(o) for o in out]):
+        st = [(pos[i] * sp[i]) // out[i] for i in range(nd)]
+        en = [math.ceil((pos[i] + 1) * sp[i] / out[i]) for i in range(nd)]
+        win = x[(Ellipsis,) + tuple(slice(a, b) for a, b in zip(st, en))]
+        flat = win.reshape(win.shape[:-nd] + (-1,))
+        key = (Ellipsis,) + pos
+        if reduce == "mean":
+            y[key] = flat.mean(-1)
+        else:
+            y[key] = flat.max(-1)
+            local = np.unravel_index(flat.argmax(-1), win.shape[-nd:])
+            idx[key] = np.ravel_multi_index([local[i] + st[i] for i in range(nd)], sp)
+    return y, idx
+
+
+def ref_linear_weights(n, o, scale, align_corners):
+    w = np.zeros((o, n))
+    for j in range(o):
+        if align_corners:
+            src = j * (n - 1) / (o - 1) if o > 1 else 0.0
+        else:
+            src = max((j + 0.5) * scale - 0.5, 0.0)
+        i0 = min(int(math.floor(src)), n - 1)
+        i1 = min(i0 + 1, n - 1)
+        lam = src - i0
+        w[j, i0] += 1 - lam
+        w[j, i1] += lam
+    return w
+
+
+def ref_cubic_weights(n, o, scale, align_corners, A=-0.75):
+    def k(t):
+        t = abs(t)
+        if t <= 1:
+            return ((A + 2) * t - (A + 3)) * t * t + 1
+        if t < 2:
+            return ((A * t - 5 * A) * t + 8 * A) * t - 4 * A
+        return 0.0
+
+    w = np.zeros((o, n))
+    for j in range(o):
+        src = j * (n - 1) / (o - 1) if align_corners and o > 1 else ((j + 0.5) * scale - 0.5 if not align_corners else 0.0)
+        i = math.floor(src)
+        t = src - i
+        for off in range(-1, 3):
+            w[j, min(max(i + off, 0), n - 1)] += k(off - t)
+    return w
+
+
+def ref_separable(x, mats):
+    """Apply one (out, in) matrix per spatial dim."""
+    y = x
+    for i, m in enumerate(mats):
+        d = x.ndim - len(mats) + i
+        y = np.moveaxis(np.tensordot(y, m, axes=([d], [1])), -1, d)
+    return y
+
+
+# ---------------------------------------------------------------------------------------------
+# pooling forward
+
+MAX_CASES = [
+    # shape, kernel, stride, padding, dilation, ceil
+    ((2, 3, 7, 6), (3, 3), (2, 2), (1, 1), (1, 1), False),
+    ((2, 3, 7, 6), (3, 2), (2, 2), (1, 0), (1, 2), True),
+    ((1, 2, 5, 5), (2, 2), (2, 2), (0, 0), (1, 1), True),
+    ((1, 2, 8, 5), (2, 3), (3, 1), (1, 1), (2, 1), False),
+]
+
+
+@pytest.mark.parametrize("case", MAX_CASES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_max_pool2d_matches_reference(case, layout):
+    shape, k, s, p, d, ceil = case
+    x = np.random.default_rng(sum(shape)).standard_normal(shape)
+    y, i = F.max_pool2d(T(x, layout), k, s, p, d, ceil_mode=ceil, return_indices=True)
+    ry, ri = ref_max_pool(x, k, s, p, d, ceil)
+    np.testing.assert_array_equal(npv(y), ry)
+    np.testing.assert_array_equal(i.numpy(), ri)
+    assert i.dtype == torch.int64
+    np.testing.assert_array_equal(npv(F.max_pool2d(T(x), k, s, p, d, ceil_mode=ceil)), ry)
+
+
+def test_max_pool1d_and_unbatched_and_default_stride():
+    x = np.random.default_rng(1).standard_normal((2, 3, 10))
+    y, i = F.max_pool1d(T(x), 3, 2, 1, ceil_mode=True, return_indices=True)
+    ry, ri = ref_max_pool(x, (3,), (2,), (1,), (1,), True)
+    np.testing.assert_array_equal(npv(y), ry)
+    np.testing.assert_array_equal(i.numpy(), ri)
+    x = np.random.default_rng(2).standard_normal((3, 6, 4))
+    y = F.max_pool2d(T(x), 2)  # stride defaults to the kernel
+    np.testing.assert_array_equal(npv(y), ref_max_pool(x[None], (2, 2), (2, 2), (0, 0), (1, 1), False)[0][0])
+    xi = np.arange(2 * 3 * 4 * 4).reshape(2, 3, 4, 4).astype(np.int64)
+    yi = F.max_pool2d(torch.tensor(xi), 2, padding=1)
+    assert yi.dtype == torch.int64
+    np.testing.assert_array_equal(yi.numpy(), ref_max_pool(xi.astype(np.float64), (2, 2), (2, 2), (1, 1), (1, 1), False)[0])
+
+
+AVG_CASES = [
+    ((2, 3, 7, 6), (3, 3), (2, 2), (1, 1), False, True, None),
+    ((2, 3, 7, 6), (3, 3), (2, 2), (1, 1), True, False, None),
+    ((2, 3, 7, 6), (3, 2), (2, 3), (1, 1), True, True, None),
+    ((1, 2, 5, 4), (2, 2), (1, 2), (1, 0), False, True, 3),
+]
+
+
+@pytest.mark.parametrize("case", AVG_CASES)
+def test_avg_pool2d_matches_reference(case):
+    shape, k, s, p, ceil, cip, div = case
+    x = np.random.default_rng(3).standard_normal(shape)
+    y = F.avg_pool2d(T(x, "sliced"), k, s, p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
+    np.testing.assert_allclose(npv(y), ref_avg_pool(x, k, s, p, ceil, cip, div), atol=1e-12)
+
+
+def test_avg_pool1d_matches_reference():
+    x = np.random.default_rng(4).standard_normal((2, 3, 10))
+    for ceil, cip in itertools.product([False, True], [False, True]):
+        y = F.avg_pool1d(T(x), 4, 3, 2, ceil_mode=ceil, count_include_pad=cip)
+        np.testing.assert_allclose(npv(y), ref_avg_pool(x, (4,), (3,), (2,), ceil, cip), atol=1e-12)
+
+
+def test_lp_pool2d():
+    x = np.abs(np.random.default_rng(5).standard_normal((2, 3, 6, 6))) + 0.1
+    y = F.lp_pool2d(T(x), 2, 3, 2)
+    ref = np.sqrt(ref_avg_pool(x ** 2, (3, 3), (2, 2), (0, 0), False, True) * 9)
+    np.testing.assert_allclose(npv(y), ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape,out", [((2, 3, 7, 6), (3, 4)), ((3, 5, 3), (7, 4)), ((2, 3, 4, 4), (4, 4)), ((1, 1, 5, 6), (1, 1))])
+def test_adaptive_pools_match_reference(shape, out):
+    x = np.random.default_rng(6).standard_normal(shape)
+    np.testing.assert_allclose(npv(F.adaptive_avg_pool2d(T(x, "transposed"), out)), ref_adaptive(x, out, "mean")[0], atol=1e-12)
+    y, i = F.adaptive_max_pool2d(T(x), out, return_indices=True)
+    ry, ri = ref_adaptive(x, out, "max")
+    np.testing.assert_array_equal(npv(y), ry)
+    np.testing.assert_array_equal(i.numpy(), ri)
+
+
+def test_adaptive_pool_1d_and_none_sizes():
+    x = np.random.default_rng(7).standard_normal((2, 3, 7))
+    np.testing.assert_allclose(npv(F.adaptive_avg_pool1d(T(x), 5)), ref_adaptive(x, (5,), "mean")[0], atol=1e-12)
+    y, i = F.adaptive_max_pool1d(T(x), 3, return_indices=True)
+    np.testing.assert_array_equal(i.numpy(), ref_adaptive(x, (3,), "max")[1])
+    x = np.random.default_rng(8).standard_normal((2, 3, 7, 6))
+    y = F.adaptive_avg_pool2d(T(x), (None, 4))
+    np.testing.assert_allclose(npv(y), ref_adaptive(x, (7, 4), "mean")[0], atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# pad
+
+@pytest.mark.parametrize("mode,np_mode", [("constant", "constant"), ("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")])
+def test_pad_modes_match_numpy(mode, np_mode):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 4, 5))
+    y = F.pad(T(x, "transposed"), (1, 2, 3, 0), mode=mode)
+    np.testing.assert_array_equal(npv(y), np.pad(x, [(0, 0), (0, 0), (3, 0), (1, 2)], mode=np_mode))
+    x1 = rng.standard_normal((2, 3, 4))
+    np.testing.assert_array_equal(npv(F.pad(T(x1), (3, 2), mode=mode)), np.pad(x1, [(0, 0), (0, 0), (3, 2)], mode=np_mode))
+    x3 = rng.standard_normal((1, 2, 3, 3, 4))
+    y = F.pad(T(x3), (1, 1, 2, 0, 0, 1), mode=mode)
+    np.testing.assert_array_equal(npv(y), np.pad(x3, [(0, 0), (0, 0), (0, 1), (2, 0), (1, 1)], mode=np_mode))
+
+
+def test_pad_constant_value_negative_and_any_rank():
+    x = np.random.default_rng(10).standard_normal((2, 3, 4, 5))
+    y = F.pad(T(x), (-1, 2, 0, -2), value=3.5)
+    ref = np.pad(x[:, :, :2, 1:], [(0, 0), (0, 0), (0, 0), (0, 2)], constant_values=3.5)
+    np.testing.assert_array_equal(npv(y), ref)
+    y = F.pad(T(x), (1, 1, 0, 1, 2, 0, 1, 1))  # every dim, zeros
+    np.testing.assert_array_equal(npv(y), np.pad(x, [(1, 1), (2, 0), (0, 1), (1, 1)]))
+    assert tuple(F.pad(torch.zeros(0, 3), (1, 1)).shape) == (0, 5)
+    b = F.pad(torch.tensor([[True]]), (1, 0), value=False)
+    assert b.dtype == torch.bool and b.tolist() == [[False, True]]
+
+
+def test_pad_errors():
+    with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
+        F.pad(torch.randn(2, 3), (1, 2, 3))
+    with pytest.raises(RuntimeError, match="Padding length should be less than or equal to two times the input dimension"):
+        F.pad(torch.randn(2, 3), (1, 1, 1, 1, 1, 1))
+    with pytest.raises(RuntimeError, match=r"Padding size should be less than the corresponding input dimension, but got: padding \(3, 3\) at dimension 1 of input \[2, 3\]"):
+        F.pad(torch.randn(2, 3), (3, 3), mode="reflect")
+    with pytest.raises(NotImplementedError, match="Padding size 2 is not supported for 1D input tensor"):
+        F.pad(torch.randn(3), (1, 1), mode="reflect")
+    with pytest.raises(RuntimeError, match="Padding value causes wrapping around more than once"):
+        F.pad(torch.randn(1, 2, 3), (4, 4), mode="circular")
+    with pytest.raises(NotImplementedError, match="Unrecognised padding mode foo"):
+        F.pad(torch.randn(1, 2, 3), (1, 1), mode="foo")
+
+
+# ---------------------------------------------------------------------------------------------
+# interpolate, pixel shuffle
+
+@pytest.mark.parametrize("size,sf", [((7, 3), None), (None, 1.7), (None, 2), ((5, 4), None)])
+def test_interpolate_nearest_and_area(size, sf):
+    x = np.random.default_rng(11).standard_normal((2, 3, 5, 4))
+    y = F.interpolate(T(x), size=size, scale_factor=sf)
+    out = size or (int(5 * sf), int(4 * sf))
+    scales = [n / o if size else 1 / sf for n, o in zip((5, 4), out)]
+    ih = [min(int(math.floor(j * scales[0])), 4) for j in range(out[0])]
+    iw = [min(int(math.floor(j * scales[1])), 3) for j in range(out[1])]
+    np.testing.assert_array_equal(npv(y), x[:, :, ih][:, :, :, iw])
+    ye = F.interpolate(T(x), size=size, scale_factor=sf, mode="nearest-exact")
+    ih = [min(int(math.floor((j + 0.5) * scales[0])), 4) for j in range(out[0])]
+    iw = [min(int(math.floor((j + 0.5) * scales[1])), 3) for j in range(out[1])]
+    np.testing.assert_array_equal(npv(ye), x[:, :, ih][:, :, :, iw])
+    ya = F.interpolate(T(x), size=out, mode="area")
+    np.testing.assert_allclose(npv(ya), ref_adaptive(x, out, "mean")[0], atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size,sf", [((7, 3), None), (None, 1.5), ((8, 9), None)])
+def test_interpolate_bilinear_bicubic(mode, align_corners, size, sf):
+    x = np.random.default_rng(12).standard_normal((2, 3, 5, 4))
+    y = F.interpolate(T(x, "transposed"), size=size, scale_factor=sf, mode=mode, align_corners=align_corners)
+    out = size or (int(5 * sf), int(4 * sf))
+    scales = [n / o if size else 1 / sf for n, o in zip((5, 4), out)]
+    mk = ref_linear_weights if mode == "bilinear" else ref_cubic_weights
+    mats = [mk(n, o, s, align_corners) for n, o, s in zip((5, 4), out, scales)]
+    np.testing.assert_allclose(npv(y), ref_separable(x, mats), atol=1e-12)
+
+
+def test_interpolate_linear_trilinear_and_modules():
+    x = np.random.default_rng(13).standard_normal((2, 3, 5))
+    y = F.interpolate(T(x), scale_factor=2, mode="linear")
+    np.testing.assert_allclose(npv(y), ref_separable(x, [ref_linear_weights(5, 10, 0.5, False)]), atol=1e-12)
+    x3 = np.random.default_rng(14).standard_normal((1, 2, 3, 4, 3))
+    y = F.interpolate(T(x3), size=(5, 3, 4), mode="trilinear", align_corners=True)
+    mats = [ref_linear_weights(n, o, 0, True) for n, o in zip((3, 4, 3), (5, 3, 4))]
+    np.testing.assert_allclose(npv(y), ref_separable(x3, mats), atol=1e-12)
+    x4 = np.random.default_rng(15).standard_normal((1, 2, 3, 4))
+    up = nn.UpsamplingBilinear2d(scale_factor=2)
+    mats = [ref_linear_weights(n, 2 * n, 0, True) for n in (3, 4)]
+    np.testing.assert_allclose(npv(up(T(x4))), ref_separable(x4, mats), atol=1e-12)
+    np.testing.assert_array_equal(npv(nn.UpsamplingNearest2d(scale_factor=2)(T(x4))), x4.repeat(2, 2).repeat(2, 3))
+    assert repr(nn.Upsample(scale_factor=2, mode="bilinear")) == "Upsample(scale_factor=2.0, mode='bilinear')"
+    assert repr(nn.Upsample(size=(3, 4))) == "Upsample(size=(3, 4), mode='nearest')"
+
+
+def test_interpolate_errors():
+    x = torch.randn(1, 3, 4, 4)
+    with pytest.raises(NotImplementedError, match="Got 3D input, but bilinear mode needs 4D input"):
+        F.interpolate(torch.randn(1, 3, 4), scale_factor=2, mode="bilinear")
+    with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
+        F.interpolate(x, size=3, scale_factor=2)
+    with pytest.raises(ValueError, match="either size or scale_factor should be defined"):
+        F.interpolate(x)
+    with pytest.raises(ValueError, match="align_corners option can only be set with the interpolating modes"):
+        F.interpolate(x, size=3, align_corners=True)
+
+
+def test_pixel_shuffle_and_unshuffle():
+    x = np.random.default_rng(16).standard_normal((2, 8, 3, 4))
+    y = F.pixel_shuffle(T(x), 2)
+    ref = np.zeros((2, 2, 6, 8))
+    for c, i, j, h, w in itertools.product(range(2), range(2), range(2), range(3), range(4)):
+        ref[:, c, h * 2 + i, w * 2 + j] = x[:, c * 4 + i * 2 + j, h, w]
+    np.testing.assert_array_equal(npv(y), ref)
+    np.testing.assert_array_equal(npv(F.pixel_unshuffle(y, 2)), x)
+    assert tuple(nn.PixelShuffle(2)(torch.randn(5, 3, 8, 2, 2)).shape) == (5, 3, 2, 4, 4)
+    with pytest.raises(RuntimeError, match=r"input.size\(-3\)=3 is not divisible by 4"):
+        F.pixel_shuffle(torch.randn(1, 3, 2, 2), 2)
+    with pytest.raises(RuntimeError, match=r"input.size\(-2\)=3 is not divisible by 2"):
+        F.pixel_unshuffle(torch.randn(1, 3, 3, 2), 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# gradients
+
+def _leaf(rng, shape):
+    return torch.tensor(rng.standard_normal(shape), dtype=F64, requires_grad=True)
+
+
+def test_pool_gradcheck():
+    rng = np.random.default_rng(17)
+    x = _leaf(rng, (1, 2, 5, 4))
+    check(lambda x: F.max_pool2d(x, (3, 2), 2, 1, dilation=(1, 2), ceil_mode=True), [x])
+    check(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [x])
+    check(lambda x: F.adaptive_avg_pool2d(x, (3, 3)), [x])
+    check(lambda x: F.adaptive_max_pool2d(x, (2, 3)), [x])
+    x1 = _leaf(rng, (2, 2, 6))
+    check(lambda x: F.max_pool1d(x.transpose(1, 2).transpose(1, 2), 2, 1), [x1])
+    check(lambda x: F.avg_pool1d(x, 3, 2, 1), [x1])
+
+
+def test_pad_interpolate_shuffle_gradcheck():
+    rng = np.random.default_rng(18)
+    x = _leaf(rng, (1, 2, 4, 3))
+    for mode in ["constant", "reflect", "replicate", "circular"]:
+        check(lambda x: F.pad(x, (2, 1, 1, 3), mode=mode), [x])
+    check(lambda x: F.interpolate(x, size=(5, 6), mode="bilinear"), [x])
+    check(lambda x: F.interpolate(x, scale_factor=1.5, mode="bicubic", align_corners=True), [x])
+    check(lambda x: F.interpolate(x, scale_factor=2, mode="nearest"), [x])
+    y = _leaf(rng, (1, 4, 2, 3))
+    check(lambda y: F.pixel_shuffle(y, 2), [y])
+
+
+# ---------------------------------------------------------------------------------------------
+# errors and modules
+
+def test_pool_errors():
+    with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and dilation=1"):
+        F.max_pool2d(torch.randn(1, 1, 4, 4), 2, padding=2)
+    with pytest.raises(RuntimeError, match=r"Given input size: \(1x1x1\). Calculated output size: \(1x0x0\). Output size is too small"):
+        F.max_pool2d(torch.randn(1, 1, 1, 1), 2)
+    with pytest.raises(RuntimeError, match="non-empty 3D or 4D"):
+        F.avg_pool2d(torch.randn(2, 3), 2)
+    with pytest.raises(RuntimeError, match=r"max_pool1d: Expected 2D or 3D \(batch mode\) tensor with optional 0 dim batch size for input, but got:\[2\]"):
+        F.max_pool1d(torch.randn(2), 2)
+    with pytest.raises(RuntimeError, match=r"adaptive_avg_pool2d\(\): Expected 3D or 4D tensor, but got \[2\]"):
+        F.adaptive_avg_pool2d(torch.randn(2), 2)
+    with pytest.raises(RuntimeError, match="with dimension 2 being empty"):
+        F.adaptive_avg_pool2d(torch.randn(1, 2, 0, 3), 2)
+
+
+def test_pool_and_pad_modules():
+    x = torch.randn(2, 3, 6, 5)
+    m = nn.MaxPool2d(3, 2, 1, return_indices=True)
+    y, i = m(x)
+    ry, ri = ref_max_pool(x.numpy().astype(np.float64), (3, 3), (2, 2), (1, 1), (1, 1), False)
+    np.testing.assert_allclose(y.numpy(), ry, rtol=1e-6)
+    np.testing.assert_array_equal(i.numpy(), ri)
+    assert repr(m) == "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)"
+    assert repr(nn.AvgPool2d(2)) == "AvgPool2d(kernel_size=2, stride=2, padding=0)"
+    assert repr(nn.AvgPool1d(3)) == "AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))"
+    assert repr(nn.AdaptiveAvgPool2d((1, 1))) == "AdaptiveAvgPool2d(output_size=(1, 1))"
+    assert repr(nn.ZeroPad2d(2)) == "ZeroPad2d((2, 2, 2, 2))"
+    assert repr(nn.ConstantPad1d((1, 2), 3.5)) == "ConstantPad1d(padding=(1, 2), value=3.5)"
+    assert repr(nn.ReflectionPad2d((1, 0, 2, 1))) == "ReflectionPad2d((1, 0, 2, 1))"
+    xn = np.random.default_rng(19).standard_normal((2, 3, 4, 5))
+    for cls, np_mode in [(nn.ReflectionPad2d, "reflect"), (nn.ReplicationPad2d, "edge"), (nn.CircularPad2d, "wrap"), (nn.ZeroPad2d, "constant")]:
+        np.testing.assert_array_equal(npv(cls((1, 2, 0, 3))(T(xn))), np.pad(xn, [(0, 0), (0, 0), (0, 3), (1, 2)], mode=np_mode))
+    np.testing.assert_array_equal(npv(nn.ReplicationPad1d(2)(T(xn[0]))), np.pad(xn[0], [(0, 0), (0, 0), (2, 2)], mode="edge"))
+    np.testing.assert_allclose(npv(nn.AdaptiveAvgPool2d(1)(T(xn))), xn.mean((2, 3), keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(npv(nn.AvgPool2d(2, ceil_mode=True)(T(xn))), ref_avg_pool(xn, (2, 2), (2, 2), (0, 0), True, True), atol=1e-12)
+    assert [n for n, _ in nn.MaxPool2d(2).named_parameters()] == []
