@@ -30,6 +30,10 @@ _eigh_t = collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])
 _svd_t = collections.namedtuple("svd", ["U", "S", "Vh"])
 
 
+class LinAlgError(RuntimeError):
+    """torch.linalg.LinAlgError: a factorization failed (singular, not positive-definite)."""
+
+
 def _needs_grad(*ts) -> bool:
     return _C.is_grad_enabled() and _b.any(isinstance(t, Tensor) and t.requires_grad for t in ts)
 
@@ -157,7 +161,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa
 # ------------------------------------------------------------------ inverses and determinants
 
 def _singular(op):
-    return RuntimeError(f"linalg.{op}: The diagonal element is zero, the inversion could not be completed because the input matrix is singular.")
+    return LinAlgError(f"linalg.{op}: The diagonal element is zero, the inversion could not be completed because the input matrix is singular.")
 
 
 def inv(A, *, out=None):
@@ -219,7 +223,7 @@ def solve(A, B, *, left=True, out=None):
     try:
         x = np.linalg.solve(a, b)
     except np.linalg.LinAlgError:
-        raise RuntimeError("linalg.solve: The solver failed because the input matrix is singular.") from None
+        raise LinAlgError("linalg.solve: The solver failed because the input matrix is singular.") from None
     X = _c(x, A)
     if _needs_grad(A, B):
         Ai = _c(np.linalg.inv(a), A)
@@ -245,7 +249,7 @@ def cholesky(A, *, upper=False, out=None):
     try:
         l_ = np.linalg.cholesky(a)
     except np.linalg.LinAlgError:
-        raise RuntimeError("linalg.cholesky: The factorization could not be completed because the input is not positive-definite.") from None
+        raise LinAlgError("linalg.cholesky: The factorization could not be completed because the input is not positive-definite.") from None
     L = _c(l_, A)
     if _needs_grad(A):
         Li = _c(np.linalg.inv(l_), A)

@@ -91,6 +91,7 @@ class Uniform(Distribution):
 
     def log_prob(self, value):
         value = _val(value, self.low)
+        self._check_sample((value >= self.low).logical_and(value <= self.high), value)
         inside = (value >= self.low).logical_and(value < self.high)._to_dtype(self.low.dtype)
         return inside.log() - (self.high - self.low).log()
 

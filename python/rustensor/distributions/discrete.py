@@ -112,6 +112,7 @@ class Categorical(Distribution):
             raise ValueError("`probs` or `logits` parameter must be at least one-dimensional.")
         if not p.is_floating_point():
             p = p._to_dtype(_C.float32)
+        super().__init__(p.shape[:-1], Size(), validate_args)
         if probs is not None:
             self._check(p >= 0, "probs", p, "Simplex()")
             self.probs = p / p.sum(-1, True)
@@ -120,7 +121,6 @@ class Categorical(Distribution):
             self.logits = p - p.logsumexp(-1, True)
             self._given = "logits"
         self._num_events = p.shape[-1]
-        super().__init__(p.shape[:-1], Size(), validate_args)
 
     def __getattr__(self, name):
         if name == "logits":

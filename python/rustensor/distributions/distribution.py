@@ -64,13 +64,14 @@ class Distribution:
     def _extended_shape(self, sample_shape=Size()) -> Size:
         return Size(tuple(sample_shape) + tuple(self._batch_shape) + tuple(self._event_shape))
 
-    def sample(self, sample_shape=Size()):
+    def sample(self, sample_shape=Size(), generator=None):
+        """``generator=`` is ours (torch's distributions draw from the global stream only)."""
         from ..autograd import no_grad
 
         with no_grad():
-            return self.rsample(sample_shape)
+            return self.rsample(sample_shape, generator=generator)
 
-    def rsample(self, sample_shape=Size()):
+    def rsample(self, sample_shape=Size(), generator=None):
         raise NotImplementedError(f"{type(self).__name__} does not implement rsample")
 
     def sample_n(self, n):

@@ -25,11 +25,11 @@ class Independent(Distribution):
     def has_rsample(self):
         return self.base_dist.has_rsample
 
-    def sample(self, sample_shape=Size()):
-        return self.base_dist.sample(sample_shape)
+    def sample(self, sample_shape=Size(), generator=None):
+        return self.base_dist.sample(sample_shape, generator=generator)
 
-    def rsample(self, sample_shape=Size()):
-        return self.base_dist.rsample(sample_shape)
+    def rsample(self, sample_shape=Size(), generator=None):
+        return self.base_dist.rsample(sample_shape, generator=generator)
 
     def log_prob(self, value):
         return _sum_right(self.base_dist.log_prob(value), self.reinterpreted_batch_ndims)
