@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import multiprocessing as python_multiprocessing
 import queue
+import sys
+import weakref
 from typing import Callable, Optional
 
 from ._utils import MP_STATUS_CHECK_INTERVAL, ExceptionWrapper
@@ -15,6 +17,33 @@ from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader", "get_worker_info", "default_collate", "default_convert"]
+
+
+def _stop_workers(workers, index_queues, result_queue, done_event):
+    """Stops the workers of one iterator. It runs from a weakref.finalize that holds the queues,
+    so when the iterator dies in a garbage cycle the queues are not collected (and their feeder
+    threads not closed) before the stop messages go out; at exit it runs before
+    multiprocessing's own exit hook for the same reason."""
+    try:
+        done_event.set()
+        for q in index_queues:
+            try:
+                q.put(None)
+            except Exception:
+                pass
+        wait = 0.1 if sys.is_finalizing() else MP_STATUS_CHECK_INTERVAL
+        for w in workers:
+            w.join(timeout=wait)
+            if w.is_alive():
+                w.terminate()
+                w.join(timeout=1.0)
+        for q in index_queues:
+            q.cancel_join_thread()
+            q.close()
+        result_queue.cancel_join_thread()
+        result_queue.close()
+    except Exception:
+        pass
 
 
 class _InfiniteConstantSampler(Sampler):
@@ -246,7 +275,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._workers_done_event = ctx.Event()
         self._index_queues = []
         self._workers = []
-        self._shutdown = False
+        self._finalizer = weakref.finalize(self, _stop_workers, self._workers, self._index_queues,
+                                           self._worker_result_queue, self._workers_done_event)
         for i in range(self._num_workers):
             iq = ctx.Queue()
             # the queue's feeder thread must not block interpreter exit on an unread queue
@@ -382,28 +412,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         q.put(None)
 
     def _shutdown_workers(self):
-        if self._shutdown or not hasattr(self, "_workers"):
-            return
-        self._shutdown = True
-        try:
-            self._workers_done_event.set()
-            for q in self._index_queues:
-                try:
-                    q.put(None)
-                except Exception:
-                    pass
-            for w in self._workers:
-                w.join(timeout=MP_STATUS_CHECK_INTERVAL)
-                if w.is_alive():
-                    w.terminate()
-                    w.join(timeout=1.0)
-            for q in self._index_queues:
-                q.cancel_join_thread()
-                q.close()
-            self._worker_result_queue.cancel_join_thread()
-            self._worker_result_queue.close()
-        except Exception:
-            pass
-
-    def __del__(self):
-        self._shutdown_workers()
+        fin = getattr(self, "_finalizer", None)
+        if fin is not None:
+            fin()
