@@ -505,8 +505,15 @@ class Module:
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
 
+        target = None if device is None else (device if isinstance(device, _C.device) else _C.device(device))
+
         def convert(t):
-            return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+            dt = dtype if (dtype is not None and t.is_floating_point() and t.dtype != dtype) else None
+            dev = None
+            if target is not None and (target.type != t.device.type or (target.index or 0) != (t.device.index or 0)):
+                dev = target
+            # nothing to change: the same tensor, so parameters keep their identity
+            return t if dt is None and dev is None else t.to(device=dev, dtype=dt)
 
         return self._apply(convert)
 
@@ -522,7 +529,7 @@ class Module:
         return self._apply(lambda t: t.type(dst_type))
 
     def _float_cast(self, dt):
-        return self._apply(lambda t: t.to(dtype=dt) if t.is_floating_point() else t)
+        return self._apply(lambda t: t.to(dtype=dt) if t.is_floating_point() and t.dtype != dt else t)
 
     def float(self) -> "Module":
         from ... import float32
