@@ -991,9 +991,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     scores = (query * sc) @ key.transpose(-2, -1)
     masked = None
     if is_causal:
-        from .. import ones
+        # built on the host: Tensor.tril makes its index grids on the CPU
+        from .._tensor import tensor
 
-        allowed = ones(L, S, dtype=_C.bool, device=query.device).tril()
+        allowed = tensor(np.tril(np.ones((L, S), dtype=np.bool_)))
+        if query.device.type != "cpu":
+            allowed = allowed.to(query.device)
         scores = scores.masked_fill(allowed.logical_not(), float("-inf"))
         masked = allowed
     elif attn_mask is not None:
