@@ -141,3 +141,18 @@ def test_out_argument():
         torch.add(a, b, out=torch.zeros(3))
     with pytest.raises(RuntimeError, match="out="):
         torch.add(a, b, out=torch.zeros(2, 2, requires_grad=True))
+
+
+def test_cat_stack_out_axis_and_matmul_precision():
+    o = torch.zeros(4)
+    assert torch.cat([torch.ones(2), torch.full((2,), 2.0)], out=o) is o and o.tolist() == [1.0, 1.0, 2.0, 2.0]
+    assert tuple(torch.cat((torch.ones(1, 2), torch.ones(1, 3)), axis=1).shape) == (1, 5)
+    s = torch.zeros(2, 2)
+    torch.stack([torch.ones(2), torch.zeros(2)], 1, out=s)
+    assert s.tolist() == [[1.0, 0.0], [1.0, 0.0]]
+    old = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    assert torch.get_float32_matmul_precision() == "high"
+    torch.set_float32_matmul_precision(old)
+    with pytest.raises(RuntimeError):
+        torch.set_float32_matmul_precision("fastest")

@@ -15,13 +15,11 @@ import numpy as _np
 from . import _rustensor as _C
 from ._rustensor import (
     Tensor,
-    cat,
     device,
     dtype,
     get_num_threads,
     is_grad_enabled,
     set_num_threads,
-    stack,
 )
 from ._tensor import Size, as_tensor, from_numpy, tensor
 from ._tensor_str import get_printoptions, printoptions, set_printoptions
@@ -58,7 +56,30 @@ float = float32  # noqa: A001
 double = float64
 long = int64
 int = int32  # noqa: A001
+
+
+def cat(tensors, dim=0, *, axis=None, out=None):
+    return _ops._out(_C.cat(tensors, dim if axis is None else axis), out)
+
+
+def stack(tensors, dim=0, *, out=None):
+    return _ops._out(_C.stack(tensors, dim), out)
+
+
 concat = concatenate = cat
+_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted and remembered; rustensor's float32 matmul always runs at full precision."""
+    global _matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"Invalid precision {precision!r}: expected 'highest', 'high' or 'medium'")
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision
 
 _default_dtype = float32
 
