@@ -77,7 +77,7 @@ def test_normal_family_std(fn, std_of):
 
 @pytest.mark.parametrize("fn,bound_of", [
     (lambda t: init.xavier_uniform_(t), lambda fi, fo: math.sqrt(6 / (fi + fo))),
-    (lambda t: init.kaiming_uniform_(t), lambda fi, fo: math.sqrt(3) * math.sqrt(2) / math.sqrt(fi)),  # a=0 is the slope, not 0.01),
+    (lambda t: init.kaiming_uniform_(t), lambda fi, fo: math.sqrt(3) * math.sqrt(2) / math.sqrt(fi)),  # a=0 is the slope, not 0.01
     (lambda t: init.kaiming_uniform_(t, a=math.sqrt(5)), lambda fi, fo: 1 / math.sqrt(fi)),
 ])
 def test_uniform_family_bounds(fn, bound_of):
