@@ -351,3 +351,28 @@ def test_conv_module_backward_and_state_dict():
     m2 = nn.Conv2d(2, 3, 3, padding=1)
     m2.load_state_dict(sd)
     np.testing.assert_array_equal(m2(x).detach().numpy(), m(x).detach().numpy())
+
+
+def test_autocast_lowers_conv_recurrent_and_attention_inputs():
+    x = torch.randn(1, 3, 5, 5)
+    with torch.autocast("cpu", dtype=torch.float16):
+        assert F.conv2d(x, torch.randn(2, 3, 3, 3)).dtype == torch.float16
+        assert nn.ConvTranspose2d(3, 2, 3)(x).dtype == torch.float16
+        assert nn.LSTM(3, 4)(torch.randn(5, 2, 3))[0].dtype == torch.float16
+        assert nn.GRUCell(3, 4)(torch.randn(2, 3)).dtype == torch.float16
+        q = torch.randn(3, 2, 8)
+        assert nn.MultiheadAttention(8, 2)(q, q, q)[0].dtype == torch.float16
+        assert F.scaled_dot_product_attention(q, q, q).dtype == torch.float16
+        assert F.max_pool2d(x, 2).dtype == torch.float32  # pooling is not on autocast's list
+    assert F.conv2d(x, torch.randn(2, 3, 3, 3)).dtype == torch.float32
+
+
+def test_integer_and_empty_edge_cases():
+    xi = torch.arange(6).reshape(1, 2, 3)
+    y = F.avg_pool1d(xi, 2)
+    assert y.dtype == torch.int64 and y.tolist() == [[[0], [3]]]  # torch truncates integer averages
+    assert tuple(F.max_pool2d(torch.randn(0, 3, 4, 4), 2).shape) == (0, 3, 2, 2)
+    assert tuple(F.conv_transpose2d(torch.randn(0, 3, 4, 4), torch.randn(3, 2, 3, 3), stride=2).shape) == (0, 2, 9, 9)
+    assert tuple(nn.LSTM(3, 4)(torch.randn(5, 0, 3))[0].shape) == (5, 0, 4)
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+        nn.GRU(3, 4)(torch.randn(0, 2, 3))

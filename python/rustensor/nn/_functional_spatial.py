@@ -530,7 +530,9 @@ def _avg_poolnd(input, kernel_size, stride, padding, ceil_mode, count_include_pa
             shp = [1] * nd
             shp[i] = out[i]
             div = div * size.reshape(shp)
-        if np.all(div == div.flat[0]):
+        if not total.is_floating_point() and np.all(div == div.flat[0]):
+            y = total.div(int(div.flat[0]), rounding_mode="trunc")  # torch keeps integer pools integer
+        elif np.all(div == div.flat[0]):
             y = total / float(div.flat[0])
         else:
             y = total / _const(div, total)
@@ -1033,6 +1035,7 @@ def _canonical_mask(mask, name, target_dtype):
 
 
 def _linear(x, w, b):
+    x, w, b = _autocast(x, w, b)
     y = x @ w.t()
     return y if b is None else y + b
 

@@ -18,7 +18,7 @@ import numpy as np
 from ... import _rustensor as _C
 from ... import empty
 from .. import init
-from .._functional_spatial import _dropout
+from .._functional_spatial import _autocast, _dropout
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, _long, _np, pad_packed_sequence
 from .module import Module
@@ -224,6 +224,7 @@ class RNNBase(Module):
                 w_ih, w_hh = w["weight_ih"], w["weight_hh"]
                 b_ih, b_hh = w.get("bias_ih"), w.get("bias_hh")
                 w_hr = w.get("weight_hr")
+                w_ih, w_hh, b_ih, b_hh, w_hr = _autocast(w_ih, w_hh, b_ih, b_hh, w_hr)
                 xg = layer_input @ w_ih.t()
                 if b_ih is not None:
                     # b_hh is constant over time: folded into the precomputed projection,
@@ -327,6 +328,9 @@ class RNNBase(Module):
                 self._check_hidden(c0, (self.num_layers * D, B, self.hidden_size), "Expected hidden[1] size {}, got {}")
             else:
                 self._check_hidden(h0, exp_h)
+        if x.shape[0] == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+        x, h0, c0 = _autocast(x, h0, c0)
         out, hn, cn = self._run(x, h0, c0, lengths)
         if packed:
             from ..utils.rnn import _pack_index
@@ -439,9 +443,12 @@ class RNNCellBase(Module):
                     f"hidden{i} has inconsistent hidden_size: got {s.shape[1]}, expected {self.hidden_size}")
         return input, states, unbatched
 
-    def _xg(self, x):
-        xg = x @ self.weight_ih.t()
-        return xg if self.bias_ih is None else xg + self.bias_ih
+    def _weights(self, x, states):
+        """Inputs, states and weights in autocast's dtype when a region is active."""
+        r = _autocast(x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, *states)
+        x, w_ih, w_hh, b_ih, b_hh = r[:5]
+        xg = x @ w_ih.t()
+        return (xg if b_ih is None else xg + b_ih), w_hh, b_hh, list(r[5:])
 
 
 class RNNCell(RNNCellBase):
@@ -454,8 +461,9 @@ class RNNCell(RNNCellBase):
     def forward(self, input, hx=None):
         if self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
-        x, (h,), unbatched = self._prepare(input, hx, 1)
-        h = _rnn_step(self._xg(x), h, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
+        x, states, unbatched = self._prepare(input, hx, 1)
+        xg, w_hh, b_hh, (h,) = self._weights(x, states)
+        h = _rnn_step(xg, h, w_hh, b_hh, self.nonlinearity == "relu")
         return h.squeeze(0) if unbatched else h
 
 
@@ -464,8 +472,9 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=4, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
-        x, (h, c), unbatched = self._prepare(input, hx, 2)
-        h, c = _lstm_step(self._xg(x), h, c, self.weight_hh, self.bias_hh, None, self.hidden_size)
+        x, states, unbatched = self._prepare(input, hx, 2)
+        xg, w_hh, b_hh, (h, c) = self._weights(x, states)
+        h, c = _lstm_step(xg, h, c, w_hh, b_hh, None, self.hidden_size)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -474,6 +483,7 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
-        x, (h,), unbatched = self._prepare(input, hx, 1)
-        h = _gru_step(self._xg(x), h, self.weight_hh, self.bias_hh, self.hidden_size)
+        x, states, unbatched = self._prepare(input, hx, 1)
+        xg, w_hh, b_hh, (h,) = self._weights(x, states)
+        h = _gru_step(xg, h, w_hh, b_hh, self.hidden_size)
         return h.squeeze(0) if unbatched else h
