@@ -1195,6 +1195,7 @@ def _install() -> None:
         setattr(T, name, meth(f))
     for name in ("index_add", "index_copy", "index_fill", "masked_scatter", "scatter_reduce", "scatter"):
         setattr(T, name + "_", (lambda f: lambda self, *a, **k: _inplace(self, lambda s: f(s, *a, **k)))(getattr(T, name)))
+    T.aminmax = lambda self, *, dim=None, keepdim=False: aminmax(self, dim=dim, keepdim=keepdim)
     T.msort = lambda self: msort(self)
     T.trace = lambda self: trace(self)
     T.unfold = _unfold
