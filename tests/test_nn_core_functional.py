@@ -198,6 +198,16 @@ def test_linear_shape_mismatch_message():
         F.linear(torch.ones(5), torch.ones(3, 6))
 
 
+def test_linear_dtype_mismatch_messages():
+    x64, w32 = torch.ones(2, 3, dtype=F64), torch.ones(4, 3)
+    with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype, but got: double != float"):
+        F.linear(x64, w32)
+    with pytest.raises(RuntimeError, match="mat1 and mat2 must have the same dtype, but got Double and Float"):
+        F.linear(x64, w32, torch.ones(4))
+    with pytest.raises(RuntimeError, match="self and mat2 must have the same dtype, but got Double and Float"):
+        F.linear(torch.ones(2, 3), w32, torch.ones(4, dtype=F64))
+
+
 def test_bilinear_matches_einsum():
     rng = np.random.default_rng(5)
     a1, a2, w, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 2)), rng.standard_normal((5, 3, 2)), rng.standard_normal(5)
@@ -205,8 +215,10 @@ def test_bilinear_matches_einsum():
     assert_close(F.bilinear(*ts), np.einsum("ni,kij,nj->nk", a1, w, a2) + b)
     small = [torch.tensor(v[:2, :2] if v.ndim == 2 else v, requires_grad=True) for v in (a1, a2)]
     assert gradcheck(F.bilinear, (small[0], small[1], torch.tensor(rng.standard_normal((2, 2, 2)), requires_grad=True)))
-    with pytest.raises(RuntimeError, match="bilinear"):
+    with pytest.raises(RuntimeError, match=r"bilinear\(\): input2 size does not match weight size: got 3 but expected 2"):
         F.bilinear(ts[0], ts[0], ts[2])
+    with pytest.raises(RuntimeError, match=r"bilinear\(\): input batch dimensions do not match at dim 0: got 4 and 2"):
+        F.bilinear(ts[0], small[1], ts[2])
 
 
 # ------------------------------------------------------------------------------ dropout

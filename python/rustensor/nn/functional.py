@@ -362,10 +362,24 @@ def linear(input, weight, bias=None):
             rows *= s
         w_out = weight.shape[0] if weight.ndim == 2 else 1
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{in_f} and {w_in}x{w_out})")
+    if input.dtype != weight.dtype:
+        if bias is None:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP_NAME[_dt(input)]} != {_CPP_NAME[_dt(weight)]}")
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_C_name(input.dtype)} and {_C_name(weight.dtype)}")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_C_name(bias.dtype)} and {_C_name(weight.dtype)}")
     out = input.matmul(weight.t() if weight.ndim == 2 else weight)
     if bias is not None:
         out = out + bias
     return out
+
+
+def _dt(t):
+    return str(t.dtype).rsplit(".", 1)[-1]
+
+
+# the C++ type names torch's matmul messages use
+_CPP_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int32": "int", "int64": "long int", "bool": "bool"}
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -373,11 +387,15 @@ def bilinear(input1, input2, weight, bias=None):
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear(): weight must be 3-dimensional, got {weight.ndim}-D")
     out_f, in1, in2 = weight.shape
-    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
-        raise RuntimeError(
-            f"bilinear(): input1 of shape {list(input1.shape)} and input2 of shape {list(input2.shape)} "
-            f"do not match the weight of shape {list(weight.shape)}"
-        )
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and {input2.ndim}")
+    for i in range(input1.ndim - 1):
+        if input1.shape[i] != input2.shape[i]:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got {input1.shape[i]} and {input2.shape[i]}")
+    if input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got {input1.shape[-1]} but expected {in1}")
+    if input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got {input2.shape[-1]} but expected {in2}")
     # x1 · W_k · x2 for every k as one matmul with W laid out as (in1, out*in2)
     w = weight.permute(1, 0, 2).reshape(in1, out_f * in2)
     lead = tuple(input1.shape[:-1])
