@@ -376,3 +376,35 @@ def test_integer_and_empty_edge_cases():
     assert tuple(nn.LSTM(3, 4)(torch.randn(5, 0, 3))[0].shape) == (5, 0, 4)
     with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
         nn.GRU(3, 4)(torch.randn(0, 2, 3))
+
+
+# ---------------------------------------------------------------------------------------------
+# random configurations
+
+from hypothesis import assume, given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import LAYOUTS  # noqa: E402
+
+
+@given(
+    n=st.integers(0, 2), groups=st.sampled_from([1, 2]), cin=st.integers(1, 2), cout=st.integers(1, 2),
+    h=st.integers(1, 6), w=st.integers(1, 6), kh=st.integers(1, 3), kw=st.integers(1, 3),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)), bias=st.booleans(), layout=st.sampled_from(LAYOUTS),
+    seed=st.integers(0, 2**16),
+)
+def test_conv2d_random_configurations(n, groups, cin, cout, h, w, kh, kw, stride, padding, dilation, bias, layout, seed):
+    assume(dilation[0] * (kh - 1) + 1 <= h + 2 * padding[0] and dilation[1] * (kw - 1) + 1 <= w + 2 * padding[1])
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cin * groups, h, w))
+    wt = rng.standard_normal((cout * groups, cin, kh, kw))
+    b = rng.standard_normal(cout * groups) if bias else None
+    xt, xref = make_tensor(x, layout)
+    y = F.conv2d(xt, T(wt), None if b is None else T(b), stride, padding, dilation, groups)
+    ref = ref_conv(xref, wt, b, stride, [(p, p) for p in padding], dilation, groups)
+    assert tuple(y.shape) == ref.shape
+    np.testing.assert_allclose(npv(y), ref, atol=1e-11)
+    yt = F.conv_transpose2d(T(ref), T(np.ascontiguousarray(wt)), None, stride, 0, 0, groups, dilation)
+    rt_ref = ref_conv_transpose(ref, wt, None, stride, (0, 0), (0, 0), groups, dilation)
+    np.testing.assert_allclose(npv(yt), rt_ref, atol=1e-11)

@@ -2,6 +2,8 @@
 input/parameter gradients against the CPU result, which the other test_nn_spatial_* files
 check against NumPy. Skipped without an adapter (CI runs lavapipe, see tests/test_gpu.py)."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ import rustensor.nn.functional as F
 from rustensor.nn.utils import rnn as rnn_utils
 
 if not torch.cuda.is_available():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI=true but no GPU adapter opened ({torch.cuda._why_unavailable()})")
     pytest.skip("no GPU adapter (set RUSTENSOR_ALLOW_SOFTWARE_GPU=1 to use lavapipe)", allow_module_level=True)
 
 GPU = torch.device("gpu")

@@ -66,7 +66,7 @@ def ref_avg_pool(x, k, s, p, ceil, count_include_pad, divisor_override=None):
         cs = [max(b, 0) for b in starts]
         ce = [min(e, sp[i]) for i, e in enumerate(ends)]
         win = x[(slice(None), slice(None)) + tuple(slice(b, e) for b, e in zip(cs, ce))]
-        total = win.reshape(x.shape[0], x.shape[1], -1).sum(-1)
+        total = win.sum(axis=tuple(range(2, win.ndim)))
         if divisor_override:
             div = divisor_override
         elif count_include_pad:
@@ -86,7 +86,7 @@ def ref_adaptive(x, out, reduce):
         st = [(pos[i] * sp[i]) // out[i] for i in range(nd)]
         en = [math.ceil((pos[i] + 1) * sp[i] / out[i]) for i in range(nd)]
         win = x[(Ellipsis,) + tuple(slice(a, b) for a, b in zip(st, en))]
-        flat = win.reshape(win.shape[:-nd] + (-1,))
+        flat = win.reshape(win.shape[:-nd] + (int(np.prod(win.shape[-nd:])),))
         key = (Ellipsis,) + pos
         if reduce == "mean":
             y[key] = flat.mean(-1)
@@ -420,3 +420,55 @@ def test_pool_and_pad_modules():
     np.testing.assert_allclose(npv(nn.AdaptiveAvgPool2d(1)(T(xn))), xn.mean((2, 3), keepdims=True), atol=1e-12)
     np.testing.assert_allclose(npv(nn.AvgPool2d(2, ceil_mode=True)(T(xn))), ref_avg_pool(xn, (2, 2), (2, 2), (0, 0), True, True), atol=1e-12)
     assert [n for n, _ in nn.MaxPool2d(2).named_parameters()] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# random configurations
+
+from hypothesis import assume, given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import LAYOUTS  # noqa: E402
+
+
+@given(
+    n=st.integers(0, 2), c=st.integers(1, 2), h=st.integers(1, 7), w=st.integers(1, 7),
+    k=st.tuples(st.integers(1, 3), st.integers(1, 3)), s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    p=st.tuples(st.integers(0, 1), st.integers(0, 1)), d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    ceil=st.booleans(), cip=st.booleans(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**16),
+)
+def test_pools_random_configurations(n, c, h, w, k, s, p, d, ceil, cip, layout, seed):
+    assume(all(pp <= kk // 2 for pp, kk in zip(p, k)))
+    x = np.random.default_rng(seed).standard_normal((n, c, h, w))
+    xt, xref = make_tensor(x, layout)
+    if all(out_size(nn_, kk, ss, pp, dd, ceil) >= 1 for nn_, kk, ss, pp, dd in zip((h, w), k, s, p, d)) and all(
+        pp <= ((kk - 1) * dd + 1) // 2 for pp, kk, dd in zip(p, k, d)
+    ):
+        y, i = F.max_pool2d(xt, k, s, p, d, ceil_mode=ceil, return_indices=True)
+        ry, ri = ref_max_pool(xref, k, s, p, d, ceil)
+        np.testing.assert_array_equal(npv(y), ry)
+        np.testing.assert_array_equal(i.numpy(), ri)
+    if all(out_size(nn_, kk, ss, pp, 1, ceil) >= 1 for nn_, kk, ss, pp in zip((h, w), k, s, p)):
+        y = F.avg_pool2d(xt, k, s, p, ceil_mode=ceil, count_include_pad=cip)
+        np.testing.assert_allclose(npv(y), ref_avg_pool(xref, k, s, p, ceil, cip), atol=1e-12)
+    oh, ow = 1 + seed % 4, 1 + (seed // 4) % 5
+    if h and w:
+        np.testing.assert_allclose(npv(F.adaptive_avg_pool2d(xt, (oh, ow))), ref_adaptive(xref, (oh, ow), "mean")[0], atol=1e-12)
+
+
+@given(
+    shape=st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 5), st.integers(1, 5)),
+    pads=st.tuples(*[st.integers(0, 3)] * 4), mode=st.sampled_from(["constant", "reflect", "replicate", "circular"]),
+    layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**16),
+)
+def test_pad_random_configurations(shape, pads, mode, layout, seed):
+    h, w = shape[2:]
+    if mode == "reflect":
+        assume(max(pads[:2]) < w and max(pads[2:]) < h)
+    if mode == "circular":
+        assume(max(pads[:2]) <= w and max(pads[2:]) <= h)
+    x = np.random.default_rng(seed).standard_normal(shape)
+    xt, xref = make_tensor(x, layout)
+    np_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    ref = np.pad(xref, [(0, 0), (0, 0), (pads[2], pads[3]), (pads[0], pads[1])], mode=np_mode)
+    np.testing.assert_array_equal(npv(F.pad(xt, pads, mode=mode)), ref)
