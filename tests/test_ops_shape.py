@@ -47,6 +47,8 @@ def test_repeat_interleave(layout):
     assert_close(torch.repeat_interleave(t, torch.tensor(reps), dim=0), np.repeat(ref, reps, axis=0))
     assert_close(torch.repeat_interleave(torch.tensor([2, 0, 3])), np.repeat(np.arange(3), [2, 0, 3]))
     assert_close(torch.repeat_interleave(torch.tensor(2.0), 3), np.repeat(np.float32(2.0), 3))
+    with pytest.raises(IndexError):
+        torch.kthvalue(torch.zeros(2, 0), 1)
     with pytest.raises(RuntimeError, match="repeat_interleave"):
         t.repeat_interleave(torch.tensor([1, 2]), dim=0)
     run(lambda x: x.repeat_interleave(torch.tensor([2, 1, 0]), dim=0), [((3, 2), "any")])
@@ -165,13 +167,21 @@ def test_index_add_copy_fill(dim):
 
 def test_index_ops_errors_and_grads():
     t = torch.zeros(3, 4)
-    with pytest.raises(IndexError):
+    with pytest.raises(RuntimeError, match="out of bounds"):  # torch: RuntimeError for index_add
         t.index_add(0, torch.tensor([3]), torch.ones(1, 4))
+    with pytest.raises(IndexError, match="out of bounds"):
+        t.index_copy(0, torch.tensor([3]), torch.ones(1, 4))
+    with pytest.raises(IndexError):
+        torch.repeat_interleave(torch.tensor(1.0), 2, dim=0)
+    with pytest.raises(IndexError):
+        torch.diag_embed(torch.tensor(1.0))
+    with pytest.raises(RuntimeError):
+        torch.tensor_split(torch.tensor(1.0), 2)
     with pytest.raises(RuntimeError):
         t.index_add(0, torch.tensor([0, 1]), torch.ones(1, 4))
     with pytest.raises(RuntimeError):
         t.index_copy(0, torch.tensor([0]), torch.ones(1, 4, dtype=torch.float64))
-    with pytest.raises(IndexError):
+    with pytest.raises(RuntimeError, match="vector"):
         t.index_fill(1, torch.tensor([[0]]), 1.0)
     idx = torch.tensor([2, 0])
     run(lambda x, s: x.index_add(1, idx, s, alpha=0.5), [((3, 4), "any"), ((3, 2), "any")])

@@ -204,6 +204,8 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     _check_tensor(input, "kthvalue")
     d = _wrap_dim(int(dim), input.ndim, "kthvalue")
     n = input.shape[d] if input.ndim else 1
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} (k = {k}, size {n})")
     v, i = sort(input, d)
@@ -354,7 +356,7 @@ def bincount(input, weights=None, minlength=0):
 def histc(input, bins=100, min=0, max=0, *, out=None):  # noqa: A002
     _check_tensor(input, "histc")
     if not input.is_floating_point():
-        raise RuntimeError(f"\"histogram_cpu\" not implemented for '{_dtype_name(input.dtype).capitalize()}'")
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_dtype_name(input.dtype).capitalize()}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for bins")
     lo, hi = float(min), float(max)
@@ -451,9 +453,9 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if dim is None:
         x, d = input.reshape(-1), 0
     else:
-        d = _wrap_dim(int(dim), input.ndim, "repeat_interleave")
         if input.ndim == 0:
-            x = input.reshape(1)
+            raise IndexError(f"repeat_interleave: dim {dim} given for a 0-d tensor (Dimension out of range)")
+        d = _wrap_dim(int(dim), input.ndim, "repeat_interleave")
     n = x.shape[d]
     if isinstance(repeats, Tensor) and repeats.numel() == 1 and repeats.ndim <= 1:
         repeats = int(repeats.reshape(-1)[0])
@@ -576,6 +578,8 @@ def column_stack(tensors, *, out=None):
 
 def tensor_split(input, indices_or_sections, dim=0):
     _check_tensor(input, "tensor_split")
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     d = _wrap_dim(int(dim), input.ndim, "tensor_split")
     n = input.shape[d]
     ios = indices_or_sections
@@ -658,8 +662,10 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     _check_tensor(input, "diag_embed")
-    n = input.shape[-1] if input.ndim else 1
-    x = input.reshape(1) if input.ndim == 0 else input
+    if input.ndim == 0:
+        raise IndexError("diag_embed: Dimension out of range: the input must have at least 1 dimension, got a 0-d tensor")
+    n = input.shape[-1]
+    x = input
     m = n + _b.abs(offset)
     batch = list(x.shape[:-1])
     nb = math.prod(batch)
@@ -727,7 +733,7 @@ def _index_along(index: Tensor, dim: int, shape) -> Tensor:
 
 def _check_index_op(op, input, dim, index, source=None):
     if index.ndim > 1:
-        raise IndexError(f"{op}_(): Index is supposed to be a vector, got a {index.ndim}-d tensor")
+        raise RuntimeError(f"{op}_(): Index has to be a vector/scalar, got a {index.ndim}-d tensor")
     if index.is_floating_point() or index.dtype == _C.bool:
         raise IndexError(f"{op}_(): Expected dtype int32/int64 for index, got {index.dtype}")
     d = _wrap_dim(int(dim), input.ndim, op)
@@ -742,7 +748,9 @@ def _check_index_op(op, input, dim, index, source=None):
     size = input.shape[d] if input.ndim else 1
     h = _host(index).reshape(-1)
     if h.size and (h.min() < -size or h.max() >= size):
-        raise IndexError(f"{op}(): index {int(h[(h < -size) | (h >= size)][0])} is out of bounds for dimension {d} with size {size}")
+        # torch's index_add reports this as a RuntimeError, index_copy/index_fill as IndexError
+        exc = RuntimeError if op == "index_add" else IndexError
+        raise exc(f"{op}_(): index {int(h[(h < -size) | (h >= size)][0])} is out of bounds for dimension {d} with size {size}")
     i = index.reshape(-1)._to_dtype(_C.int64)
     return d, _C._where(i < 0, i + size, i) if h.size and h.min() < 0 else i
 
@@ -1100,7 +1108,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     if not input.is_floating_point():
-        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got {_dtype_name(input.dtype).capitalize()}")
+        raise NotImplementedError(f"nanmean(): expected input to have floating point or complex dtype but got {_dtype_name(input.dtype).capitalize()}")
     keep = input.isnan().logical_not()
     x = _C._where(keep, input, _scalar_like(0, input))
     return x.sum(dim, keepdim, dtype=dtype) / keep._to_dtype(input.dtype).sum(dim, keepdim)
