@@ -340,6 +340,16 @@ def test_normalize_cosine_pairwise():
         assert gradcheck(fn, args)
 
 
+def test_pdist():
+    a = np.random.default_rng(13).standard_normal((4, 3))
+    i, j = np.triu_indices(4, 1)
+    x = torch.tensor(a, requires_grad=True)
+    assert_close(F.pdist(x), np.linalg.norm(a[i] - a[j], axis=1))
+    assert_close(F.pdist(x, p=1), np.abs(a[i] - a[j]).sum(1))
+    assert gradcheck(F.pdist, (x,))
+    assert tuple(F.pdist(torch.ones(1, 3)).shape) == (0,)
+
+
 def test_norms_have_zero_subgradient_at_zero():
     z = torch.zeros(2, 3, dtype=F64, requires_grad=True)
     F.normalize(z).sum().backward()

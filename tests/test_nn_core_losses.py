@@ -315,3 +315,22 @@ def test_gaussian_and_poisson_nll(reduction):
     rate = np.exp(lam)
     assert_close(nn.PoissonNLLLoss(log_input=False, reduction=reduction)(_t(rate), _t(counts)),
                  _red(rate - counts * np.log(rate + 1e-8), reduction))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multilabel_margin_loss(reduction):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((3, 4))
+    t = np.array([[3, 0, -1, 1], [1, 2, 3, 0], [-1, 0, 0, 0]])
+    per = []
+    for r in range(3):
+        listed = []
+        for v in t[r]:
+            if v < 0:
+                break
+            listed.append(v)
+        others = [j for j in range(4) if j not in listed]
+        per.append(sum(max(0.0, 1 - (x[r, k] - x[r, j])) for k in listed for j in others) / 4)
+    xt = _t(x, True)
+    assert_close(nn.MultiLabelMarginLoss(reduction=reduction)(xt, _t(t)), _red(np.array(per), reduction))
+    assert gradcheck(lambda a: F.multilabel_margin_loss(a, _t(t), reduction=reduction), (xt,))

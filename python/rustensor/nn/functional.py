@@ -23,14 +23,14 @@ _core_all = [
     "linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
     "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot",
     # normalisation and distances
-    "normalize", "cosine_similarity", "pairwise_distance", "batch_norm", "instance_norm", "layer_norm",
+    "normalize", "cosine_similarity", "pairwise_distance", "pdist", "batch_norm", "instance_norm", "layer_norm",
     "group_norm", "rms_norm", "local_response_norm",
     # losses
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
     "margin_ranking_loss", "triplet_margin_loss", "gaussian_nll_loss", "poisson_nll_loss",
     "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
-    "triplet_margin_with_distance_loss",
+    "triplet_margin_with_distance_loss", "multilabel_margin_loss",
 ]
 __all__ = list(_spatial_all) + _core_all
 
@@ -694,6 +694,28 @@ def _channel_view(t, ndim):
     return t.reshape([1, -1] + [1] * (ndim - 2))
 
 
+def pdist(input, p=2):
+    """Distances between every pair of rows i < j, in row-major order of the pairs."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    n = input.shape[0]
+    if n < 2:
+        from .. import zeros
+
+        return zeros(0, dtype=input.dtype, device=input.device)
+    import numpy as np
+
+    from .._tensor import tensor as _tensor
+
+    i, j = np.triu_indices(n, 1)
+    dev = input.device if input.device.type != "cpu" else None
+    ii, jj = _tensor(i, dtype=_C.int64), _tensor(j, dtype=_C.int64)
+    if dev is not None:
+        ii, jj = ii.to(dev), jj.to(dev)
+    d = input.index_select(0, ii) - input.index_select(0, jj)
+    return _norm2(d, 1).reshape(-1) if p == 2 else d.norm(p, dim=1)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     if input.ndim < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
@@ -1190,6 +1212,50 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     loss = (z * not_target.to(z.dtype)).sum(1) / c
     if input.ndim < 2:
         loss = loss.reshape(target.shape)
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Hinge loss over (target class, non-target class) pairs; each row's targets are the
+    leading entries of ``target`` up to the first -1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    x = input if input.ndim == 2 else input.reshape(1, -1)
+    t = target if target.ndim == 2 else target.reshape(1, -1)
+    if tuple(x.shape) != tuple(t.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    import numpy as np
+
+    from .._tensor import tensor as _tensor
+
+    tn = t.cpu().numpy()
+    n, c = tn.shape
+    is_target = np.zeros((n, c), dtype=np.float64)
+    valid = np.zeros((n, c), dtype=np.float64)
+    for r in range(n):
+        for k in range(c):
+            v = int(tn[r, k])
+            if v < 0:
+                break
+            if v >= c:
+                raise IndexError(f"Target {v} is out of bounds.")
+            is_target[r, v] = 1.0
+            valid[r, k] = 1.0
+    dev = x.device if x.device.type != "cpu" else None
+
+    def T(a):
+        r_ = _tensor(a, dtype=x.dtype)
+        return r_ if dev is None else r_.to(dev)
+
+    safe = _tensor(np.where(valid > 0, np.maximum(tn, 0), 0), dtype=_C.int64)
+    safe = safe if dev is None else safe.to(dev)
+    picked = x.gather(1, safe)  # (n, c): x at each listed target
+    # margin[r, k, j] = 1 - (x[r, target_k] - x[r, j]) over listed k and non-target j
+    m = (1.0 - picked.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0)
+    mask = T(valid)[:, :, None] * (1.0 - T(is_target))[:, None, :]
+    loss = (m * mask).sum((1, 2)) / c
+    if input.ndim < 2:
+        loss = loss.reshape([])
     return _reduce(loss, reduction)
 
 
