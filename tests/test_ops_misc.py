@@ -68,13 +68,20 @@ def test_zero_d_integer_tensor_index_is_a_select():
 
 @pytest.mark.skipif(_real_torch is None, reason="real torch not importable")
 def test_indexing_matches_real_torch():
-    a = np.arange(2 * 5 * 6 * 3).reshape(2, 5, 6, 3)
+    a = np.arange(3 * 5 * 6 * 3).reshape(3, 5, 6, 3)
     x, y = torch.tensor(a), _real_torch.tensor(a)
     i = [0, 2, 1]
-    for key in [(1, slice(None), i), (i, slice(None), 1), (slice(None), 0, slice(None), i), (1, i, slice(None), i)]:
+    keys = [(1, slice(None), i), (i, slice(None), 1), (slice(None), 0, slice(None), i), (1, i, slice(None), i),
+            (i, 1, slice(None), i), (Ellipsis, 1, i), (None, 1, slice(None), i), (slice(None), i, 1, i)]
+    for key in keys:
         kx = tuple(torch.tensor(k) if isinstance(k, list) else k for k in key)
         ky = tuple(_real_torch.tensor(k) if isinstance(k, list) else k for k in key)
         np.testing.assert_array_equal(x[kx].numpy(), y[ky].numpy())
+        xs, ys = torch.zeros(*a.shape, dtype=torch.int64), _real_torch.zeros(*a.shape, dtype=_real_torch.int64)
+        v = np.arange(int(np.prod(tuple(y[ky].shape)))).reshape(tuple(y[ky].shape))
+        xs[kx] = torch.tensor(v)
+        ys[ky] = _real_torch.tensor(v)
+        np.testing.assert_array_equal(xs.numpy(), ys.numpy())
 
 
 def test_linspace_bool_scatter_dtype_and_div_mode_raise_like_torch():
