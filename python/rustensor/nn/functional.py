@@ -538,7 +538,14 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                 raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = num + padding_idx
     if input.numel():
-        lo, hi = int(input.amin()), int(input.amax())
+        if input.device.type == "cpu":
+            import numpy as np
+
+            # read in place through NumPy: cheaper than two reductions and two syncs
+            tn = np.asarray(input.numpy())
+            lo, hi = int(tn.min()), int(tn.max())
+        else:
+            lo, hi = int(input.amin()), int(input.amax())
         if lo < 0 or hi >= num:
             raise IndexError("index out of range in self")
     if max_norm is not None:
@@ -974,33 +981,61 @@ def _check_nll_shapes(input, target):
 
 
 def _check_target_range(target, ignore_index, n_classes):
+    """Raises torch's IndexError for a target outside [0, n_classes) that is not ignored;
+    returns whether any target equals ignore_index. A CPU target is read in place through
+    NumPy (no copy, no tensor ops); a GPU one is checked with two reductions and one sync."""
     if target.numel() == 0:
-        return
-    bad = ((target < 0).logical_or(target >= n_classes)).logical_and(target != ignore_index)
+        return False
+    if target.device.type == "cpu":
+        import numpy as np
+
+        tn = np.asarray(target.numpy())
+        ign = tn == ignore_index
+        bad = ((tn < 0) | (tn >= n_classes)) & ~ign
+        if bad.any():
+            raise IndexError(f"Target {int(tn[bad].reshape(-1)[0])} is out of bounds.")
+        return bool(ign.any())
+    ign = target == ignore_index
+    bad = ((target < 0).logical_or(target >= n_classes)).logical_and(ign.logical_not())
     if bool(bad.any()):
         vals = target[bad]
         raise IndexError(f"Target {int(vals.reshape(-1)[0])} is out of bounds.")
+    return bool(ign.any())
 
 
 def _nll_parts(logp, target, weight, ignore_index):
-    """Per-element -w[t]·logp[t] (zero where ignored) and the per-element weights w[t]·valid."""
+    """(per-element -w[t]·logp[t] with zeros where ignored, per-element weights w[t]·valid,
+    the valid mask). The weights are None when every element counts 1 and the mask is None
+    when nothing is ignored: the common case is then just gather and negate."""
     cdim = _class_dim(logp)
     n_classes = logp.shape[cdim]
     if target.dtype != _C.int64:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_C_name(target.dtype)}")
     if logp.ndim == 1 and target.ndim == 1:
         target = target.reshape([])
-    _check_target_range(target, ignore_index, n_classes)
-    valid = target != ignore_index
-    safe = _where(valid, target, _scalar(0, target))
-    picked = logp.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
-    if weight is not None:
-        if weight.ndim != 1 or weight.numel() != n_classes:
-            raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no classes but got weight tensor of shape: {list(weight.shape)}")
-        w = weight.index_select(0, safe.reshape(-1)).reshape(*safe.shape) * valid.to(logp.dtype)
+    if weight is not None and (weight.ndim != 1 or weight.numel() != n_classes):
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no classes but got weight tensor of shape: {list(weight.shape)}")
+    any_ignored = _check_target_range(target, ignore_index, n_classes)
+    if any_ignored:
+        valid = target != ignore_index
+        safe = _where(valid, target, _scalar(0, target))
     else:
-        w = valid.to(logp.dtype)
-    return -(picked * w), w
+        valid, safe = None, target
+    picked = logp.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
+    if weight is None and valid is None:
+        return -picked, None, None
+    validf = None if valid is None else valid.to(logp.dtype)
+    if weight is not None:
+        w = weight.index_select(0, safe.reshape(-1)).reshape(*safe.shape)
+        if validf is not None:
+            w = w * validf
+    else:
+        w = validf
+    return -(picked * w), w, validf
+
+
+def _mean_of(loss, w):
+    return loss.mean() if w is None else _weighted_mean(loss.sum(), w.sum())
 
 
 def _C_name(dt):
@@ -1011,12 +1046,12 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _check_nll_shapes(input, target)
-    loss, w = _nll_parts(input, target, weight, ignore_index)
+    loss, w, _ = _nll_parts(input, target, weight, ignore_index)
     if reduction == "none":
         return loss
     if reduction == "sum":
         return loss.sum()
-    return _weighted_mean(loss.sum(), w.sum())
+    return _mean_of(loss, w)
 
 
 def _weighted_mean(num, den):
@@ -1059,23 +1094,25 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if target.dtype.is_floating_point:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_C_name(target.dtype)}")
     _check_nll_shapes(input, target)
-    nll, w = _nll_parts(logp, target, weight, ignore_index)
+    nll, w, valid = _nll_parts(logp, target, weight, ignore_index)
     if reduction == "none":
         nll_red = nll
     elif reduction == "sum":
         nll_red = nll.sum()
     else:
-        nll_red = _weighted_mean(nll.sum(), w.sum())
+        nll_red = _mean_of(nll, w)
     if label_smoothing <= 0:
         return nll_red
-    valid = (target != ignore_index).to(logp.dtype)
-    smooth = -((logp * wview) if wview is not None else logp).sum(cdim) * valid
+    smooth = -((logp * wview) if wview is not None else logp).sum(cdim)
+    if valid is not None:
+        smooth = smooth * valid.reshape(*smooth.shape)
     if reduction == "none":
         smooth_red = smooth
     elif reduction == "sum":
         smooth_red = smooth.sum()
     else:
-        smooth_red = _weighted_mean(smooth.sum(), w.sum() if weight is not None else valid.sum())
+        # torch divides by the same total weight as the nll term
+        smooth_red = _mean_of(smooth, w if weight is not None else valid)
     return nll_red * (1 - label_smoothing) + smooth_red * (label_smoothing / n_classes)
 
 
