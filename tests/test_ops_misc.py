@@ -196,3 +196,18 @@ def test_manual_seed_drives_every_sampler():
     assert draw() == draw()
     assert torch.initial_seed() == 123
     assert torch.default_generator.initial_seed() == 123
+
+
+def test_random_argument_rules_match_torch():
+    with pytest.raises(NotImplementedError):
+        torch.rand(2, dtype=torch.int64)
+    assert torch.Generator().manual_seed(-1).initial_seed() == 2**64 - 1
+    assert torch.randint(0, 3, (2,), dtype=torch.float32).dtype == torch.float32
+    assert torch.randperm(4, dtype=torch.int32).dtype == torch.int32
+    assert torch.randint_like(torch.zeros(2), 5).dtype == torch.float32
+    assert torch.rand_like(torch.zeros(2, dtype=torch.float64)).dtype == torch.float64
+    r = torch.empty(50, dtype=torch.int64).random_(3, 7)
+    assert r.min().item() >= 3 and r.max().item() < 7
+    for bad in (lambda: torch.randperm(-1), lambda: torch.multinomial(torch.zeros(3), 1), lambda: torch.normal(0.0, -1.0, (2,))):
+        with pytest.raises(RuntimeError):
+            bad()

@@ -31,10 +31,10 @@ class Generator:
         self.manual_seed(_DEFAULT_SEED)
 
     def manual_seed(self, seed) -> "Generator":
-        seed = _b.int(seed)
+        # torch accepts negative seeds and wraps them to 64 bits
+        seed = _b.int(seed) % (2**64)
         self._initial = seed
-        # torch accepts negative seeds (they wrap to 64 bits); so does this
-        self._rng = np.random.Generator(np.random.PCG64(seed % (2**64)))
+        self._rng = np.random.Generator(np.random.PCG64(seed))
         return self
 
     def seed(self) -> int:
@@ -97,8 +97,8 @@ default_generator = _DefaultGenerator()
 
 def manual_seed(seed):
     """Seeds the global stream (every random function without ``generator=``)."""
-    seed = _b.int(seed)
-    _C.manual_seed(seed % (2**64) if seed < 0 else seed)
+    seed = _b.int(seed) % (2**64)
+    _C.manual_seed(seed)
     default_generator._initial = seed
     return default_generator
 
@@ -150,7 +150,7 @@ def _float_dtype(dtype, op):
 
     dtype = dtype or get_default_dtype()
     if not dtype.is_floating_point:
-        raise RuntimeError(f"\"{op}\" not implemented for '{_dtype_name(dtype).capitalize()}'")
+        raise NotImplementedError(f"\"{op}\" not implemented for '{_dtype_name(dtype).capitalize()}'")
     return dtype
 
 
