@@ -365,3 +365,35 @@ def test_encoder_layer_trains():
     grads = {n: p.grad for n, p in layer.named_parameters()}
     assert all(g is not None and tuple(g.shape) == tuple(p.shape) for (n, p), g in zip(layer.named_parameters(), grads.values()))
     assert float(grads["self_attn.in_proj_weight"].abs().sum()) > 0
+
+
+def test_fully_masked_rows_follow_torch():
+    # need_weights=True is a plain softmax (NaN rows); need_weights=False goes through SDPA (zeros)
+    m = make_mha(8, 2)
+    q = torch.tensor(np.random.default_rng(8).standard_normal((4, 2, 8)))
+    kpm = torch.tensor([[True] * 4, [False] * 4])
+    out, _ = m(q, q, q, key_padding_mask=kpm)
+    assert np.isnan(npv(out)[:, 0]).all() and np.isfinite(npv(out)[:, 1]).all()
+    out, _ = m(q, q, q, key_padding_mask=kpm, need_weights=False)
+    np.testing.assert_allclose(npv(out)[:, 0], np.broadcast_to(npv(m.out_proj.bias), (4, 8)), atol=1e-12)
+    ro, _ = ref_mha(m, npv(q)[:, 1:], npv(q)[:, 1:], npv(q)[:, 1:])
+    np.testing.assert_allclose(npv(out)[:, 1:], ro, atol=1e-12)
+
+
+def test_encoder_inference_zeroes_padded_positions_like_torchs_nested_fast_path():
+    torch.manual_seed(0)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2).double().eval()
+    x = torch.tensor(np.random.default_rng(9).standard_normal((2, 5, 8)))
+    kpm = np.zeros((2, 5), bool)
+    kpm[1, 3:] = True
+    with torch.no_grad():
+        y = npv(enc(x, src_key_padding_mask=torch.tensor(kpm)))
+    r = np.swapaxes(npv(x), 0, 1)
+    for lay in enc.layers:
+        r = ref_encoder_layer(lay, r, relu, kpm=kpm)
+    r = np.swapaxes(r, 0, 1)
+    np.testing.assert_allclose(y[~kpm], r[~kpm], atol=1e-10)
+    assert (y[kpm] == 0).all()
+    # with autograd recording (training code) torch keeps the padded rows' values
+    y = npv(enc(x, src_key_padding_mask=torch.tensor(kpm)))
+    np.testing.assert_allclose(y, r, atol=1e-10)

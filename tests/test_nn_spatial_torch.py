@@ -231,3 +231,27 @@ def test_module_with_torch_weights_matches_torch(name, ctor, shapes, fwd):
 ])
 def test_repr_matches_torch(name, ctor):
     assert repr(ctor(rt.nn)) == repr(ctor(torch.nn))
+
+
+def test_inference_edge_cases_match_torch():
+    """MHA rows with every key masked (NaN with weights, zeros without) and the encoder's
+    nested-tensor inference path (padded positions zeroed)."""
+    torch.manual_seed(0)
+    tm, rm = _module_pair(lambda nn: nn.MultiheadAttention(8, 2))
+    q = _R(0, 4, 2, 8)
+    kpm = np.array([[True] * 4, [False] * 4])
+    for nw in (True, False):
+        a = tm(torch.tensor(q), torch.tensor(q), torch.tensor(q), key_padding_mask=torch.tensor(kpm), need_weights=nw)[0]
+        b = rm(rt.tensor(q), rt.tensor(q), rt.tensor(q), key_padding_mask=rt.tensor(kpm), need_weights=nw)[0]
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), atol=1e-12, equal_nan=True)
+    tm, rm = _module_pair(lambda nn: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2, norm=nn.LayerNorm(8)))
+    tm.eval()
+    rm.eval()
+    x = _R(1, 2, 5, 8)
+    kp = np.zeros((2, 5), bool)
+    kp[1, 3:] = True
+    with torch.no_grad():
+        a = tm(torch.tensor(x), src_key_padding_mask=torch.tensor(kp)).numpy()
+    with rt.no_grad():
+        b = rm(rt.tensor(x), src_key_padding_mask=rt.tensor(kp)).numpy()
+    np.testing.assert_allclose(b, a, atol=1e-10)

@@ -1145,8 +1145,14 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not training:
         dropout_p = 0.0
 
-    # (N*H, L, E) scores; torch's MHA does not zero fully masked rows (they are NaN there too)
-    scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)
+    if not need_weights:
+        # torch goes through SDPA here, whose rows with every key masked give zeros (with
+        # need_weights=True they are NaN, from a plain softmax, as below)
+        out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p)
+        out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+        out = _linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+        return (out if batched else out.squeeze(1)), None
+    scores = (q * (1.0 / math.sqrt(head_dim))) @ k.transpose(-2, -1)  # (N*H, L, S)
     if attn_mask is not None:
         scores = scores + attn_mask
     w = scores.softmax(-1)
@@ -1156,8 +1162,6 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     out = _linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
     if not batched:
         out = out.squeeze(1)
-    if not need_weights:
-        return out, None
     w = w.reshape(bsz, num_heads, tgt_len, src_len)
     if average_attn_weights:
         w = w.mean(1)

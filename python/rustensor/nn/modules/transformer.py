@@ -149,6 +149,12 @@ def _get_activation_fn(activation):
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
 
 
+def _relu_or_gelu(activation):
+    from .activation import GELU, ReLU
+
+    return activation is F.relu or activation is F.gelu or isinstance(activation, (ReLU, GELU))
+
+
 def _get_clones(module, n):
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
@@ -284,17 +290,44 @@ class TransformerEncoder(Module):
         self.layers = _get_clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
-        # nested tensors are a CUDA fast path of torch's; the results are the same without them
         self.enable_nested_tensor = enable_nested_tensor
-        self.use_nested_tensor = enable_nested_tensor
+        # torch's inference fast path packs the batch into a nested tensor without the padded
+        # positions, which come back as zeros; these are its conditions for taking it
+        layer = encoder_layer
+        self.use_nested_tensor = bool(
+            enable_nested_tensor and isinstance(layer, TransformerEncoderLayer) and not layer.norm_first
+            and layer.self_attn.batch_first and layer.self_attn._qkv_same_embed_dim
+            and layer.self_attn.in_proj_bias is not None and _relu_or_gelu(layer.activation)
+            and layer.norm1.eps == layer.norm2.eps and layer.self_attn.num_heads % 2 == 0
+        )
         self.mask_check = mask_check
+
+    def _nested_fast_path(self, src, mask, kpm):
+        """Whether torch would run this call on nested tensors (padded outputs zeroed)."""
+        from ... import is_grad_enabled
+        from ...amp.autocast_mode import is_autocast_enabled
+
+        if not (self.use_nested_tensor and len(self.layers) and not self.layers[0].training and src.dim() == 3
+                and kpm is not None and mask is None and not is_autocast_enabled()):
+            return False
+        if is_grad_enabled() and (src.requires_grad or any(p.requires_grad for p in self.layers[0].parameters())):
+            return False
+        keep = kpm.logical_not() if kpm.dtype == _C.bool else (kpm == 0)
+        # left aligned: every row is kept positions, then padding
+        keep_i = keep.to(_C.int64)
+        return bool((keep_i[:, 1:] <= keep_i[:, :-1]).all()) if keep_i.shape[1] > 1 else True
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         batch_first = self.layers[0].self_attn.batch_first if len(self.layers) else False
         is_causal = _detect_is_causal_mask(mask, is_causal, _seq_len(src, batch_first))
+        nested = self._nested_fast_path(src, mask, src_key_padding_mask)
         output = src
         for mod in self.layers:
             output = mod(output, src_mask=mask, is_causal=is_causal, src_key_padding_mask=src_key_padding_mask)
+        if nested:
+            kpm = src_key_padding_mask
+            pad = kpm if kpm.dtype == _C.bool else (kpm != 0)
+            output = output.masked_fill(pad.unsqueeze(-1), 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
