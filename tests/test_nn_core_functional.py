@@ -147,6 +147,20 @@ def test_inplace_writes_into_input(fn):
     np.testing.assert_allclose(x.numpy(), expected)
 
 
+@pytest.mark.parametrize("fn", [F.relu, F.elu, F.selu, F.celu, F.leaky_relu, F.hardtanh, F.relu6, F.silu, F.mish,
+                                F.hardswish, F.hardsigmoid, lambda t, inplace: F.threshold(t, 0.1, 5.0, inplace)])
+def test_inplace_on_a_graph_tensor_keeps_gradients(fn):
+    a = np.array([-1.5, -0.2, 0.4, 2.0])
+    ref_x = torch.tensor(a, requires_grad=True)
+    fn(ref_x * 1.0, inplace=False).sum().backward()
+    x = torch.tensor(a, requires_grad=True)
+    y = x * 1.0
+    z = fn(y, inplace=True)
+    assert z is y
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), ref_x.grad.numpy())
+
+
 def _np_softmax(a, d):
     e = np.exp(a - a.max(axis=d, keepdims=True))
     return e / e.sum(axis=d, keepdims=True)

@@ -55,14 +55,13 @@ def _inplace(input: Tensor, out: Tensor) -> Tensor:
     return _inplace_via(input, lambda _s: out)
 
 
-def _maybe_inplace(fn):
-    """fn(input, *args) out of place; with inplace=True the result is written into input."""
-
-    def f(input, *args, inplace=False, **kwargs):
-        out = fn(input, *args, **kwargs)
-        return _inplace(input, out) if inplace else out
-
-    return f
+def _src(input: Tensor, inplace: bool) -> Tensor:
+    """What an in-place activation computes from: a copy when autograd records it, so the
+    graph's saved tensors are not the ones the in-place write overwrites (torch's in-place
+    kernels save their output instead; rustensor's composites save their inputs)."""
+    if inplace and input.requires_grad and _C.is_grad_enabled():
+        return input.clone()
+    return input
 
 
 def _check_tensor(x, op, arg="input"):
@@ -93,7 +92,8 @@ def _hardtanh(input, min_val=-1.0, max_val=1.0):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    out = _hardtanh(input, min_val, max_val)
+    src = _src(input, inplace)
+    out = _hardtanh(src, min_val, max_val)
     return _inplace(input, out) if inplace else out
 
 
@@ -110,7 +110,8 @@ def _leaky_relu(input, negative_slope=0.01):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _leaky_relu(input, negative_slope)
+    src = _src(input, inplace)
+    out = _leaky_relu(src, negative_slope)
     return _inplace(input, out) if inplace else out
 
 
@@ -139,11 +140,12 @@ def prelu(input, weight):
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    src = _src(input, inplace)
     if training:
-        a = _rand_like(input) * (upper - lower) + lower
-        out = _where(input >= 0, input, input * a)
+        a = _rand_like(src) * (upper - lower) + lower
+        out = _where(src >= 0, src, src * a)
     else:
-        out = _leaky_relu(input, (lower + upper) / 2)
+        out = _leaky_relu(src, (lower + upper) / 2)
     return _inplace(input, out) if inplace else out
 
 
@@ -160,7 +162,8 @@ def _elu(input, alpha=1.0, scale=1.0, input_scale=1.0):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    out = _elu(input, alpha)
+    src = _src(input, inplace)
+    out = _elu(src, alpha)
     return _inplace(input, out) if inplace else out
 
 
@@ -173,7 +176,8 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
-    out = _elu(input, _SELU_ALPHA, _SELU_SCALE)
+    src = _src(input, inplace)
+    out = _elu(src, _SELU_ALPHA, _SELU_SCALE)
     return _inplace(input, out) if inplace else out
 
 
@@ -182,9 +186,10 @@ def selu_(input):
 
 
 def celu(input, alpha=1.0, inplace=False):
+    src = _src(input, inplace)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
-    out = _elu(input, alpha, 1.0, 1.0 / alpha)
+    out = _elu(src, alpha, 1.0, 1.0 / alpha)
     return _inplace(input, out) if inplace else out
 
 
@@ -218,7 +223,8 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    out = input * input.sigmoid()
+    src = _src(input, inplace)
+    out = src * src.sigmoid()
     return _inplace(input, out) if inplace else out
 
 
@@ -236,7 +242,8 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def mish(input, inplace=False):
-    out = input * _softplus_stable(input).tanh()
+    src = _src(input, inplace)
+    out = src * _softplus_stable(src).tanh()
     return _inplace(input, out) if inplace else out
 
 
@@ -249,12 +256,14 @@ def tanh(input):
 
 
 def hardswish(input, inplace=False):
-    out = input * ((input + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0))
+    src = _src(input, inplace)
+    out = src * ((src + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0))
     return _inplace(input, out) if inplace else out
 
 
 def hardsigmoid(input, inplace=False):
-    out = (input + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)
+    src = _src(input, inplace)
+    out = (src + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)
     return _inplace(input, out) if inplace else out
 
 
@@ -267,7 +276,8 @@ def tanhshrink(input):
 
 
 def threshold(input, threshold, value, inplace=False):
-    out = _where(input > threshold, input, _scalar(value, input))
+    src = _src(input, inplace)
+    out = _where(src > threshold, src, _scalar(value, src))
     return _inplace(input, out) if inplace else out
 
 
@@ -421,7 +431,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     if not training or p == 0.0:
         return input
-    out = input * _dropout_mask(input, p, input.shape) if p < 1 else input * 0.0
+    src = _src(input, inplace)
+    out = src * _dropout_mask(src, p, src.shape) if p < 1 else src * 0.0
     return _inplace(input, out) if inplace else out
 
 
@@ -429,11 +440,12 @@ def _feature_dropout(input, p, training, inplace, batched_ndim):
     _check_p(p)
     if not training or p == 0.0:
         return input
-    shape = list(input.shape)
+    src = _src(input, inplace)
+    shape = list(src.shape)
     # one draw per (sample, channel): every spatial position shares it
-    lead = 2 if input.ndim == batched_ndim else 1
+    lead = 2 if src.ndim == batched_ndim else 1
     mask_shape = shape[:lead] + [1] * (len(shape) - lead)
-    out = input * _dropout_mask(input, p, mask_shape) if p < 1 else input * 0.0
+    out = src * _dropout_mask(src, p, mask_shape) if p < 1 else src * 0.0
     return _inplace(input, out) if inplace else out
 
 
@@ -476,14 +488,15 @@ def _alpha_dropout(input, p, training, inplace, mask_shape):
     _check_p(p)
     if not training or p == 0.0:
         return input
+    src = _src(input, inplace)
     if p == 1:
-        out = input * 0.0
+        out = src * 0.0
     else:
-        keep = (_rand_like(input, mask_shape) >= p).to(input.dtype)
+        keep = (_rand_like(src, mask_shape) >= p).to(src.dtype)
         a = ((1 - p) * (1 + p * _ALPHA_PRIME**2)) ** -0.5
-        b = keep * (-_ALPHA_PRIME) + _ALPHA_PRIME
-        out = (input * keep + b) * a + (-a * _ALPHA_PRIME * p)
-        # (1 - keep) * alpha' is written as alpha' - keep*alpha' above; b holds it
+        # dropped units become alpha' (SELU's saturation value); then an affine map restores mean and variance
+        dropped = (1 - keep) * _ALPHA_PRIME
+        out = (src * keep + dropped) * a + (-a * _ALPHA_PRIME * p)
     return _inplace(input, out) if inplace else out
 
 
