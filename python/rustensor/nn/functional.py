@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import List, Optional
-
 from ._functional_spatial import *  # noqa: F401,F403
 from ._functional_spatial import __all__ as _spatial_all
 from .. import _rustensor as _C
@@ -588,7 +586,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
                   sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
     if mode not in ("sum", "mean", "max"):
-        raise ValueError(f"mode has to be one of sum, mean or max")
+        raise ValueError("mode has to be one of sum, mean or max")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only supported "
                                   f"for mode='sum' (got mode='{mode}'). Please open a feature request on GitHub.")
@@ -601,8 +599,6 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of fixed "
                              f"length sequences. However, found offsets of type {type(offsets).__name__}")
         b, length = input.shape
-        from .. import arange
-
         offs = list(range(0, b * length, length))
         flat = input.reshape(-1)
         if per_sample_weights is not None:
