@@ -19,7 +19,8 @@ import numpy as np
 
 from . import _rustensor as _C
 from ._rustensor import Tensor
-from ._ops import _cross, _host, _on, _out, _safe_root, _wrap_dim
+from ._ops_common import _host, _on, _out, _wrap_dim
+from ._shape_ops import _cross, _safe_root
 from ._tensor import _NP_OF, _dtype_name
 
 _b = builtins
