@@ -69,8 +69,8 @@ def _check_tensor(x, op, arg="input"):
 
 def _rand_like(x: Tensor, shape=None) -> Tensor:
     dt = x.dtype if x.dtype.is_floating_point else _C.float32
-    r = _C._random("rand", list(x.shape) if shape is None else list(shape), dt, None)
-    return r if x.device.type == "cpu" else r.to(x.device)
+    # drawn where x lives: a dropout mask is as large as the activation, so no host copy
+    return _C._random("rand", list(x.shape) if shape is None else list(shape), dt, x.device)
 
 
 # ------------------------------------------------------------------------------------ activations
