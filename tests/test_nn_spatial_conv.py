@@ -257,8 +257,14 @@ def test_conv_errors():
         F.conv_transpose2d(torch.randn(1, 3, 5, 5), torch.randn(4, 2, 3, 3))
     with pytest.raises(RuntimeError, match="output padding must be smaller than either stride or dilation"):
         F.conv_transpose2d(x, torch.randn(4, 2, 3, 3), output_padding=1)
-    with pytest.raises(RuntimeError, match="Input type"):
+    with pytest.raises(RuntimeError, match="expected scalar type Double but found Float"):
         F.conv2d(x.double(), torch.randn(2, 4, 3, 3))
+    with pytest.raises(RuntimeError, match=r"Input type \(float\) and bias type \(double\) should be the same"):
+        F.conv2d(x, torch.randn(2, 4, 3, 3), torch.randn(2).double())
+    with pytest.raises(RuntimeError, match=r"a list of 2 values to match the convolution dimensions, but got stride=\[1, 2, 3\]"):
+        F.conv2d(x, torch.randn(2, 4, 3, 3), stride=[1, 2, 3])
+    with pytest.raises(RuntimeError, match="conv2d: expected weight to be 4-dimensional"):
+        F.conv2d(x, torch.randn(2, 4, 3))
     with pytest.raises(RuntimeError, match="calculated number of sliding blocks 3 \\* 3 = 9, but got input.size\\(2\\)=8"):
         F.fold(torch.randn(1, 12, 8), (4, 4), 2)
 

@@ -44,10 +44,12 @@ def _tuple(x, n, name, op):
     if len(x) == 1:
         return x * n
     if len(x) != n:
-        raise RuntimeError(
-            f"{op}: expected {name} to be a single integer value or a list of {n} values to match "
-            f"the {op.rstrip('d0123456789_')} dimensions, but got {name}={list(x)}"
-        )
+        if op.startswith("conv"):
+            raise RuntimeError(
+                f"expected {name} to be a single integer value or a list of {n} values to match the "
+                f"convolution dimensions, but got {name}={list(x)}"
+            )
+        raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of {n} ints, but got {list(x)}")
     return x
 
 
@@ -115,10 +117,17 @@ def _autocast(*ts):
 # ---------------------------------------------------------------------------------------------
 # convolution
 
+def _type_word(dtype) -> str:
+    """torch's C type name in messages: double, float, half, long, int, bool."""
+    return {"float64": "double", "float32": "float", "float16": "half", "int64": "long", "int32": "int",
+            "bool": "bool"}.get(str(dtype).split(".")[-1], str(dtype))
+
+
 def _conv_checks(input, weight, bias, stride, padding, dilation, groups, nd, op, transposed=False):
     if weight.dim() != nd + 2:
         raise RuntimeError(
-            f"{op}: expected weight to be {nd + 2}-dimensional, but got weight of size {_size(weight)}"
+            f"{op}: expected weight to be {nd + 2}-dimensional (out_channels, in_channels/groups, kernel...), "
+            f"but got weight of size {_size(weight)}"
         )
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
@@ -168,10 +177,14 @@ def _conv_checks(input, weight, bias, stride, padding, dilation, groups, nd, op,
             f"Expected all tensors to be on the same device, but found at least two devices, "
             f"{input.device} and {weight.device}!"
         )
-    if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+    if input.dtype != weight.dtype:
         raise RuntimeError(
-            f"Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same"
-            + ("" if bias is None else f" (bias type {bias.dtype})")
+            f"expected scalar type {_type_word(input.dtype).capitalize()} but found {_type_word(weight.dtype).capitalize()}"
+            f" ({op}: input {_size(input)} and weight {_size(weight)})"
+        )
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(
+            f"Input type ({_type_word(input.dtype)}) and bias type ({_type_word(bias.dtype)}) should be the same"
         )
 
 
