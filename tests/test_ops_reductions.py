@@ -156,3 +156,28 @@ def test_cat_stack_out_axis_and_matmul_precision():
     torch.set_float32_matmul_precision(old)
     with pytest.raises(RuntimeError):
         torch.set_float32_matmul_precision("fastest")
+
+
+# ------------------------------------------------------------------ random shapes and layouts (hypothesis)
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import tensors  # noqa: E402
+
+
+@given(tensors(torch.float32), st.data())
+def test_nan_reductions_random_shapes(pair, data):
+    t, ref = pair
+    if ref.ndim == 0:
+        return
+    d = data.draw(st.integers(-ref.ndim, ref.ndim - 1))
+    keep = data.draw(st.booleans())
+    nanned = torch.where(t > 1, torch.tensor(float("nan")), t)
+    rn = np.where(ref > 1, np.float32(np.nan), ref)
+    assert_close(torch.nansum(nanned, axis=d, keepdims=keep), np.nansum(rn, axis=d, keepdims=keep), rtol=1e-5, atol=1e-5)
+    assert_close(torch.count_nonzero(t, d), np.count_nonzero(ref, axis=d).astype(np.int64))
+    if ref.shape[d]:
+        r = torch.aminmax(t, dim=d, keepdim=keep)
+        assert_close(r.min, ref.min(axis=d, keepdims=keep))
+        assert_close(r.max, ref.max(axis=d, keepdims=keep))

@@ -413,3 +413,29 @@ def test_block_diag():
     ref[3, 4:] = c
     assert_close(torch.block_diag(torch.tensor(a), torch.tensor(b), torch.tensor(c)), ref)
     run(lambda x, y: torch.block_diag(x, y), [((2, 2), "any"), ((1, 3), "any")])
+
+
+# ------------------------------------------------------------------ random shapes and layouts (hypothesis)
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import tensors  # noqa: E402
+
+
+@given(tensors(torch.float32, shape=st.tuples(st.integers(0, 4), st.integers(1, 4)) | st.tuples(st.integers(1, 3), st.integers(0, 3), st.integers(1, 3))), st.data())
+def test_shape_ops_random_shapes(pair, data):
+    t, ref = pair
+    nd = ref.ndim
+    d = data.draw(st.integers(-nd, nd - 1))
+    s = data.draw(st.integers(-5, 5))
+    assert_close(torch.roll(t, s, d), np.roll(ref, s, d))
+    r = data.draw(st.integers(0, 3))
+    assert_close(t.repeat_interleave(r, dim=d), np.repeat(ref, r, axis=d))
+    k = data.draw(st.integers(1, 4))
+    for g, e in zip(torch.tensor_split(t, k, d), np.array_split(ref, k, axis=d)):
+        assert_close(g, e)
+    dst = data.draw(st.integers(-nd, nd - 1))
+    assert_close(torch.movedim(t, d, dst), np.moveaxis(ref, d, dst))
+    idx = np.argsort(ref, axis=d)
+    assert_close(torch.take_along_dim(t, torch.tensor(idx), d), np.take_along_axis(ref, idx, d))

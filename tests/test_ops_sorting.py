@@ -243,3 +243,30 @@ def test_multinomial_with_generator():
     x = torch.multinomial(torch.tensor([0.2, 0.3, 0.5]), 10, True)
     torch.manual_seed(11)
     assert x.tolist() == torch.multinomial(torch.tensor([0.2, 0.3, 0.5]), 10, True).tolist()
+
+
+# ------------------------------------------------------------------ random shapes and layouts (hypothesis)
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import tensors  # noqa: E402
+
+
+@given(st.sampled_from([torch.float32, torch.int64]).flatmap(lambda dt: tensors(dt, low=-2, high=2)), st.booleans(), st.data())
+def test_sort_random_shapes(pair, descending, data):
+    t, ref = pair
+    if ref.ndim == 0:
+        return
+    d = data.draw(st.integers(-ref.ndim, ref.ndim - 1))
+    v, i = t.sort(d, descending=descending)
+    rv, ri = _ref_sort(ref, d, descending)
+    assert_close(v, rv)
+    assert_close(i, ri)
+    k = data.draw(st.integers(0, ref.shape[d]))
+    tv, ti = t.topk(k, d, largest=descending)
+    np.testing.assert_array_equal(tv.numpy(), np.take(rv, range(k), axis=d))
+    u, c = torch.unique(t, return_counts=True)
+    ru, rc = np.unique(ref, return_counts=True)
+    assert_close(u, ru)
+    assert_close(c, rc)
