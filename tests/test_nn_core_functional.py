@@ -222,6 +222,14 @@ def test_linear_dtype_mismatch_messages():
         F.linear(torch.ones(2, 3), w32, torch.ones(4, dtype=F64))
 
 
+def test_linear_and_bilinear_follow_autocast():
+    lin, bil = torch.nn.Linear(3, 2), torch.nn.Bilinear(2, 3, 4)
+    with torch.autocast("cpu", dtype=torch.float16):
+        assert lin(torch.randn(4, 3)).dtype == torch.float16
+        assert bil(torch.randn(2, 2), torch.randn(2, 3)).dtype == torch.float16
+    assert lin(torch.randn(4, 3)).dtype == torch.float32
+
+
 def test_bilinear_matches_einsum():
     rng = np.random.default_rng(5)
     a1, a2, w, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 2)), rng.standard_normal((5, 3, 2)), rng.standard_normal(5)

@@ -304,3 +304,8 @@ def test_layers_on_gpu_match_cpu():
     np.testing.assert_allclose(F.mse_loss(x.cuda(), x.cuda() * 2).cpu().item(), F.mse_loss(x, x * 2).item(), rtol=1e-5)
     net.cpu()
     assert net[0].weight.device.type == "cpu"
+    torch.manual_seed(5)
+    kept = F.dropout(torch.ones(4000, device="gpu"), 0.25)
+    assert kept.device.type == "gpu"
+    k = kept.cpu().numpy()
+    assert abs((k != 0).mean() - 0.75) < 0.04 and np.allclose(k[k != 0], 1 / 0.75)
