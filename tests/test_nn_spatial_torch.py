@@ -255,3 +255,36 @@ def test_inference_edge_cases_match_torch():
     with rt.no_grad():
         b = rm(rt.tensor(x), src_key_padding_mask=rt.tensor(kp)).numpy()
     np.testing.assert_allclose(b, a, atol=1e-10)
+
+
+def _cnn(nn):
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 8, 3, padding="same", padding_mode="reflect"), nn.ReLU(), nn.AdaptiveAvgPool2d((2, 2)),
+        nn.Flatten(), nn.Linear(32, 3),
+    )
+
+
+def _gpt_blocks(nn):
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=True, activation="gelu")
+    return nn.TransformerEncoder(layer, 2)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_small_models_with_torch_weights_match_torch(train):
+    torch.manual_seed(0)
+    tm, rm = _module_pair(_cnn)
+    tm.train(train)
+    rm.train(train)
+    x = _R(0, 4, 1, 8, 8)
+    a, b = tm(torch.tensor(x)), rm(rt.tensor(x))
+    np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), atol=1e-9)
+    tm, rm = _module_pair(_gpt_blocks)
+    tm.train(train)
+    rm.train(train)
+    x = _R(1, 2, 6, 8)
+    mask = np.triu(np.full((6, 6), -np.inf), 1)
+    a = tm(torch.tensor(x), mask=torch.tensor(mask), is_causal=True)
+    b = rm(rt.tensor(x), mask=rt.tensor(mask), is_causal=True)
+    # F.gelu's erf is a polynomial approximation in rustensor (about 1e-7 absolute)
+    np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), atol=1e-6)
