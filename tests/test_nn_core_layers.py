@@ -79,6 +79,21 @@ def test_identity_and_lazy_linear():
     assert tuple(lazy.weight.shape) == (4, 7)
 
 
+def test_lazy_modules_take_their_size_and_dtype_from_use():
+    lazy = nn.LazyLinear(3).double()
+    assert isinstance(lazy.weight, nn.UninitializedParameter)
+    lazy(torch.randn(2, 5, dtype=F64))
+    assert type(lazy) is nn.Linear and lazy.weight.dtype == F64 and tuple(lazy.weight.shape) == (3, 5)
+    bn = nn.LazyBatchNorm2d()
+    assert repr(bn) == "LazyBatchNorm2d(0, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
+    bn(torch.randn(2, 4, 3, 3))
+    assert type(bn) is nn.BatchNorm2d and bn.num_features == 4 and int(bn.num_batches_tracked) == 1
+    assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    inorm = nn.LazyInstanceNorm1d(affine=True)
+    inorm(torch.randn(6, 5))  # unbatched: the channels are dim 0
+    assert type(inorm) is nn.InstanceNorm1d and tuple(inorm.weight.shape) == (6,)
+
+
 # ------------------------------------------------------------------------------ BatchNorm
 def _steps(bn, batches):
     for b in batches:

@@ -9,10 +9,10 @@ from .._rustensor import Tensor
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "is_lazy"]
 
 
-def _empty():
+def _empty(device=None, dtype=None):
     from .. import empty
 
-    return empty(0)
+    return empty(0, device=device, dtype=dtype)
 
 
 class Parameter(Tensor):
@@ -84,7 +84,7 @@ class UninitializedParameter(Parameter):
     cls_to_become = Parameter
 
     def __new__(cls, requires_grad=True, device=None, dtype=None):
-        return Parameter.__new__(cls, _empty(), requires_grad)
+        return Parameter.__new__(cls, _empty(device, dtype), requires_grad)
 
     def materialize(self, shape, device=None, dtype=None):
         raise RuntimeError(
@@ -102,7 +102,7 @@ class UninitializedBuffer(Tensor):
     cls_to_become = Tensor
 
     def __new__(cls, requires_grad=False, device=None, dtype=None, persistent=True):
-        t = Tensor.__new__(cls, _empty(), requires_grad)
+        t = Tensor.__new__(cls, _empty(device, dtype), requires_grad)
         t.persistent = persistent
         return t
 

@@ -10,7 +10,9 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+           "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+           "LazyInstanceNorm3d"]
 
 
 def _factory():
@@ -197,3 +199,69 @@ class InstanceNorm3d(_InstanceNorm):
     def _check_input_dim(self, input):
         if input.dim() not in (4, 5):
             raise ValueError(f"expected 4D or 5D input (got {input.dim()}D input)")
+
+
+class _LazyNormBase:
+    """num_features from the first input's channel dim; the module then becomes ``cls_to_become``.
+    Built with zero features, so the parameters and buffers exist (empty) until then."""
+
+    cls_to_become: type
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *, bias=True):
+        self.cls_to_become.__init__(self, 0, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def _channel_dim(self, input):
+        return 1
+
+    def forward(self, input):
+        cls = type(self).cls_to_become
+        if self.num_features == 0:
+            from ... import empty, ones, zeros
+
+            n = input.shape[self._channel_dim(input)]
+            # the empty placeholders carry any .to()/.double() applied before the first input
+            like = next((t for t in (self.weight, self.running_mean) if t is not None), None)
+            fac = {} if like is None else dict(dtype=like.dtype, device=like.device)
+            self.num_features = n
+            if self.weight is not None:
+                self.weight = Parameter(empty(n, **fac))
+            if self.bias is not None:
+                self.bias = Parameter(empty(n, **fac))
+            if self.running_mean is not None:
+                self.running_mean = zeros(n, **fac)
+                self.running_var = ones(n, **fac)
+            self.reset_parameters()
+            self.__class__ = cls
+        return cls.forward(self, input)
+
+
+class LazyBatchNorm1d(_LazyNormBase, BatchNorm1d):
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNormBase, BatchNorm2d):
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNormBase, BatchNorm3d):
+    cls_to_become = BatchNorm3d
+
+
+class _LazyInstance(_LazyNormBase):
+    def __init__(self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def _channel_dim(self, input):
+        return input.dim() - self._no_batch_dim
+
+
+class LazyInstanceNorm1d(_LazyInstance, InstanceNorm1d):
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstance, InstanceNorm2d):
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyInstance, InstanceNorm3d):
+    cls_to_become = InstanceNorm3d

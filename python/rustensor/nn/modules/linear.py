@@ -97,10 +97,9 @@ class LazyLinear(Linear):
         Module.__init__(self)
         self.in_features = 0
         self.out_features = out_features
-        self._factory = dict(device=device, dtype=dtype)
-        self.weight = UninitializedParameter()
+        self.weight = UninitializedParameter(dtype=dtype, device=device)
         if bias:
-            self.bias = UninitializedParameter()
+            self.bias = UninitializedParameter(dtype=dtype, device=device)
         else:
             self.register_parameter("bias", None)
 
@@ -111,7 +110,8 @@ class LazyLinear(Linear):
     def forward(self, input):
         if isinstance(self.weight, UninitializedParameter):
             self.in_features = input.shape[-1]
-            fac = self.__dict__.pop("_factory", {})
+            # the placeholder carries any .to()/.double() applied before the first input
+            fac = dict(dtype=self.weight.dtype, device=self.weight.device)
             self.weight = Parameter(_empty(self.out_features, self.in_features, **fac))
             if self.bias is not None:
                 self.bias = Parameter(_empty(self.out_features, **fac))

@@ -454,7 +454,8 @@ class Module:
                 # rustensor tensors cannot swap their storage from Python, so a converted
                 # parameter is a new Parameter object (torch's swap/overwrite behaviour);
                 # same-device same-dtype conversions are no-ops and keep identity
-                p = Parameter(new, param.requires_grad)
+                # the subclass survives (an UninitializedParameter stays one), whatever its __new__ takes
+                p = Parameter.__new__(type(param), new, param.requires_grad)
                 p.__dict__.update(param.__dict__)
                 self._parameters[key] = p
                 if grad is not None:
