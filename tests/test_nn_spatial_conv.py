@@ -265,6 +265,10 @@ def test_conv_errors():
         F.conv2d(x, torch.randn(2, 4, 3, 3), stride=[1, 2, 3])
     with pytest.raises(RuntimeError, match="conv2d: expected weight to be 4-dimensional"):
         F.conv2d(x, torch.randn(2, 4, 3))
+    with pytest.raises(RuntimeError, match="kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 0"):
+        F.unfold(torch.randn(1, 2, 3, 3), 0)
+    with pytest.raises(RuntimeError, match="stride should be greater than zero"):
+        F.fold(torch.randn(1, 4, 4), 3, 2, stride=0)
     with pytest.raises(RuntimeError, match="calculated number of sliding blocks 3 \\* 3 = 9, but got input.size\\(2\\)=8"):
         F.fold(torch.randn(1, 12, 8), (4, 4), 2)
 

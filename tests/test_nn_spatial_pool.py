@@ -333,6 +333,8 @@ def test_interpolate_errors():
         F.interpolate(x)
     with pytest.raises(ValueError, match="align_corners option can only be set with the interpolating modes"):
         F.interpolate(x, size=3, align_corners=True)
+    with pytest.raises(RuntimeError, match=r"Input and output sizes should be greater than 0, but got input \(H: 4, W: 4\) output \(H: 0, W: 0\)"):
+        F.interpolate(x, scale_factor=0.1)
 
 
 def test_pixel_shuffle_and_unshuffle():

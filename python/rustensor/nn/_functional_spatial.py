@@ -795,16 +795,18 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 "(N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) format."
             )
         out = tuple(int(math.floor(n * s)) for n, s in zip(spatial, sf))
-        scales = [n / o if recompute_scale_factor else 1.0 / s for n, o, s in zip(spatial, out, sf)]
+        scales = [(n / o if recompute_scale_factor else 1.0 / s) if o > 0 else 0.0 for n, o, s in zip(spatial, out, sf)]
     else:
         raise ValueError("either size or scale_factor should be defined")
+    if any(o <= 0 for o in out) or any(n <= 0 for n in spatial):
+        names = ["D", "H", "W"][3 - nd:]
+        raise RuntimeError(
+            "Input and output sizes should be greater than 0, but got input "
+            f"({', '.join(f'{a}: {n}' for a, n in zip(names, spatial))}) output "
+            f"({', '.join(f'{a}: {o}' for a, o in zip(names, out))})"
+        )
     if mode == "area":
         return _adaptive_avg_poolnd(input, out, nd, f"adaptive_avg_pool{nd}d")
-    if any(o <= 0 for o in out):
-        raise RuntimeError(
-            f"Input and output sizes should be greater than 0, but got input ({', '.join(map(str, spatial))}) "
-            f"and output ({', '.join(map(str, out))})"
-        )
     y = input
     for i in range(nd):
         n, o, sc = spatial[i], out[i], scales[i]
@@ -884,6 +886,20 @@ def pixel_unshuffle(input, downscale_factor):
 # ---------------------------------------------------------------------------------------------
 # im2col / col2im
 
+def _im2col_checks(kernel, dilation, padding, stride):
+    def bad(what, vals, names=("height", "width")):
+        return ", ".join(f"{what}_{n}: {v}" for n, v in zip(names, vals)).replace(", ", " ")
+
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError(f"kernel size should be greater than zero, but got {bad('kernel', kernel)}")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"stride should be greater than zero, but got {bad('stride', stride)}")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {bad('dilation', dilation)}")
+    if any(p < 0 for p in padding):
+        raise RuntimeError(f"padding should be non-negative, but got {bad('pad', padding)}")
+
+
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if input.dim() not in (3, 4):
         raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.dim()}D)")
@@ -892,6 +908,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     dilation = _tuple(dilation, 2, "dilation", op)
     padding = _tuple(padding, 2, "padding", op)
     stride = _tuple(stride, 2, "stride", op)
+    _im2col_checks(kernel, dilation, padding, stride)
     x, unbatched = _batchify(input, 2, op)
     spatial = tuple(x.shape[2:])
     out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, d, p, s in zip(spatial, kernel, dilation, padding, stride))
@@ -920,6 +937,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     dilation = _tuple(dilation, 2, "dilation", op)
     padding = _tuple(padding, 2, "padding", op)
     stride = _tuple(stride, 2, "stride", op)
+    _im2col_checks(kernel, dilation, padding, stride)
+    if any(o <= 0 for o in osz):
+        raise RuntimeError(f"output size should be greater than zero, but got output_height: {osz[0]} output_width: {osz[1]}")
     unbatched = input.dim() == 2
     x = input.unsqueeze(0) if unbatched else input
     k = kernel[0] * kernel[1]
@@ -1002,7 +1022,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             )
         key, value = _repeat_heads(key, hq // hk), _repeat_heads(value, hq // value.shape[-3])
     L, S = query.shape[-2], key.shape[-2]
-    sc = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    # with E == 0 every score is 0 whatever the scale (torch then averages the values)
+    sc = (1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0) if scale is None else float(scale)
     scores = (query * sc) @ key.transpose(-2, -1)
     masked = None
     if is_causal:
