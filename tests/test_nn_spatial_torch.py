@@ -288,3 +288,18 @@ def test_small_models_with_torch_weights_match_torch(train):
     b = rm(rt.tensor(x), mask=rt.tensor(mask), is_causal=True)
     # F.gelu's erf is a polynomial approximation in rustensor (about 1e-7 absolute)
     np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), atol=1e-6)
+
+
+def test_every_exported_name_is_torchs():
+    from rustensor.nn import _functional_spatial
+    from rustensor.nn.modules import conv, fold, padding, pixelshuffle, pooling, rnn, transformer, upsampling
+
+    for name in _functional_spatial.__all__:
+        assert hasattr(torch.nn.functional, name), name
+        assert getattr(RF, name) is getattr(_functional_spatial, name)
+    for mod in (conv, fold, padding, pixelshuffle, pooling, rnn, transformer, upsampling):
+        for name in mod.__all__:
+            assert hasattr(torch.nn, name), name
+            assert hasattr(rt.nn, name), name
+    for name in ru.__all__:
+        assert hasattr(tu, name), name
