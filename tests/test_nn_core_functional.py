@@ -457,3 +457,40 @@ def test_functional_matches_torch():
         np.testing.assert_allclose(ours, theirs, rtol=3e-7, atol=1e-7, err_msg=name)
     np.testing.assert_allclose(F.cosine_similarity(torch.tensor(a * 1e-9), torch.tensor(a)).numpy(),
                                TF.cosine_similarity(T.tensor(a * 1e-9), T.tensor(a)).numpy(), rtol=1e-10)
+
+
+def test_every_function_rejects_bad_arguments_with_builtin_errors():
+    """Random tensors of every dtype and shape (0-d and empty included) and non-tensors, fed
+    to each nn.functional function: only the exception types torch raises may come out."""
+    import inspect
+    import warnings
+
+    allowed = (RuntimeError, IndexError, TypeError, ValueError, NotImplementedError)
+    rng = np.random.default_rng(0)
+    shapes_ = [(), (0,), (3,), (2, 3), (2, 3, 4), (1, 2, 2, 2), (2, 0, 3)]
+    dts = [torch.float32, torch.float64, torch.int64, torch.int32, torch.bool]
+    others = [None, "x", 3, 2.5, [1, 2], -1]
+
+    def arg():
+        if rng.random() < 0.15:
+            return others[rng.integers(len(others))]
+        s, d = shapes_[rng.integers(len(shapes_))], dts[rng.integers(len(dts))]
+        a = rng.integers(-2, 5, s) if d in (torch.int64, torch.int32) else (rng.random(s) < 0.5 if d == torch.bool else rng.standard_normal(s) * 3)
+        return torch.tensor(np.asarray(a)).to(d)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in F._core_all:
+            fn = getattr(F, name)
+            n = len([p for p in inspect.signature(fn).parameters.values()
+                     if p.default is inspect.Parameter.empty and p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD])
+            for _ in range(25):
+                args = [arg() for _ in range(max(n, 1))]
+                try:
+                    fn(*args)
+                except allowed:
+                    pass
+    with pytest.raises(TypeError, match=r"linear\(\): argument 'weight' \(position 2\) must be Tensor, not str"):
+        F.linear(torch.ones(2), "w")
+    with pytest.raises(TypeError, match=r"relu\(\): argument 'input' \(position 1\) must be Tensor, not list"):
+        F.relu([1.0])

@@ -1333,8 +1333,10 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     _check_reduction(reduction)
-    if isinstance(var, (int, float)):
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
         var = _scalar(var, input).expand(*input.shape)
+    elif not isinstance(var, Tensor):
+        raise TypeError(f"gaussian_nll_loss(): argument 'var' (position 3) must be Tensor or float, not {type(var).__name__}")
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
@@ -1365,3 +1367,44 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         stirling = safe * safe.log() - safe + (safe * (2 * math.pi)).log() * 0.5
         loss = loss + _where(target > 1, stirling, _scalar(0, stirling))
     return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------------------------------ argument types
+# torch rejects a non-tensor where a tensor belongs with a TypeError naming the argument;
+# without this check the composites above fail later with an AttributeError
+_TENSOR_ARGS = frozenset({"input", "target", "x1", "x2", "input1", "input2", "anchor", "positive", "negative",
+                          "tensor", "logits", "weight", "bias", "running_mean", "running_var", "pos_weight",
+                          "offsets", "per_sample_weights"})
+
+
+def _typechecked(name, fn):
+    import functools
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())
+    # running_mean/var are positional but may be None (batch_norm without tracking)
+    checks = tuple((i, p.name, p.default is inspect.Parameter.empty and p.name not in ("running_mean", "running_var"))
+                   for i, p in enumerate(params)
+                   if p.name in _TENSOR_ARGS and p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+    @functools.wraps(fn)
+    def f(*args, **kwargs):
+        n = len(args)
+        for i, pname, required in checks:
+            if i < n:
+                v = args[i]
+            elif pname in kwargs:
+                v = kwargs[pname]
+            else:
+                continue  # a missing argument: Python's own TypeError says so
+            if not isinstance(v, Tensor) and (required or v is not None):
+                where = f" (position {i + 1})" if i < n else ""
+                raise TypeError(f"{name}(): argument '{pname}'{where} must be Tensor, not {type(v).__name__}")
+        return fn(*args, **kwargs)
+
+    return f
+
+
+for _name in _core_all:
+    globals()[_name] = _typechecked(_name, globals()[_name])
+del _name
