@@ -42,12 +42,11 @@ class RemovableHandle:
 
 
 class _WeakDict(dict):
-    # plain dicts cannot be weakly referenced; hook dicts must be
-    pass
+    """A dict that RemovableHandle can reference weakly (plain dicts cannot be)."""
 
 
 class _HookDict(OrderedDict):
-    pass
+    """Ordered hooks by handle id; weakly referenceable for RemovableHandle."""
 
 
 def _add_hook(d, hook, prepend=False, extra=None):
@@ -216,7 +215,7 @@ class Module:
             raise AttributeError("`" + atoms[-1] + "` is not an nn.Module")
         setattr(parent, atoms[-1], module)
 
-    def _owner_and_name(self, target: str, what: str):
+    def _owner_and_name(self, target: str):
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
@@ -224,14 +223,14 @@ class Module:
         return mod, name
 
     def get_parameter(self, target: str) -> Parameter:
-        mod, name = self._owner_and_name(target, "parameter")
+        mod, name = self._owner_and_name(target)
         param = getattr(mod, name)
         if not isinstance(param, Parameter):
             raise AttributeError("`" + name + "` is not an nn.Parameter")
         return param
 
     def get_buffer(self, target: str) -> Tensor:
-        mod, name = self._owner_and_name(target, "buffer")
+        mod, name = self._owner_and_name(target)
         if name not in mod._buffers:
             raise AttributeError("`" + name + "` is not a buffer")
         return getattr(mod, name)
@@ -394,9 +393,6 @@ class Module:
             if m is None:
                 continue
             yield from m.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
-
-    # Modules hash by identity (as torch's): `memo` above is a set of modules
-    __hash__ = object.__hash__
 
     # ---------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> "Module":
