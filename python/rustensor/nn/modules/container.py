@@ -299,7 +299,7 @@ def _param_extra_line(k, p, by_dtype: bool) -> str:
     if isinstance(p, Tensor):
         size_str = "x".join(str(size) for size in p.size())
         device = p.device
-        device_str = "" if device.type == "cpu" else f" ({str(device).upper()})"
+        device_str = "" if device.type == "cpu" else f" (GPU {device.index or 0})"
         kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
         return "  ({}): {} containing: [{} of size {}{}]".format(k, kind, p.dtype if by_dtype else p.type(), size_str, device_str)
     return "  (" + str(k) + "): Object of type: " + type(p).__name__
