@@ -319,6 +319,10 @@ def test_layers_on_gpu_match_cpu():
     np.testing.assert_allclose(F.mse_loss(x.cuda(), x.cuda() * 2).cpu().item(), F.mse_loss(x, x * 2).item(), rtol=1e-5)
     net.cpu()
     assert net[0].weight.device.type == "cpu"
+    assert nn.Linear(2, 2).cuda(0).weight.device.type == "gpu"
+    cpu_lin = nn.Linear(2, 2)
+    w = cpu_lin.weight
+    assert cpu_lin.cpu().weight is w  # already there: the same Parameter
     torch.manual_seed(5)
     kept = F.dropout(torch.ones(4000, device="gpu"), 0.25)
     assert kept.device.type == "gpu"

@@ -515,7 +515,9 @@ class Module:
         return self._apply(convert)
 
     def cuda(self, device=None) -> "Module":
-        return self._apply(lambda t: t.cuda(device))
+        if isinstance(device, int) and not isinstance(device, bool):
+            device = f"gpu:{device}"
+        return self.to(device="gpu" if device is None else device)
 
     gpu = cuda
 
