@@ -204,6 +204,22 @@ def test_eigh_and_svdvals(rng):
     np.testing.assert_allclose((u.numpy() * s.numpy()) @ vh.numpy(), b, atol=1e-10)
 
 
+@pytest.mark.parametrize("shape,full", [((3, 5), False), ((5, 3), False), ((3, 3), True), ((2, 4, 3), False)])
+def test_svd_values_and_gradients(shape, full, rng):
+    b = rng.standard_normal(shape)
+    u, s, vh = LA.svd(torch.tensor(b), full_matrices=full)
+    ru, rs, rvh = np.linalg.svd(b, full_matrices=full)
+    assert_close(s, rs, rtol=1e-10, atol=1e-10)
+    assert_close(u, ru, rtol=1e-10, atol=1e-10)
+    assert_close(vh, rvh, rtol=1e-10, atol=1e-10)
+    run(lambda x: LA.svd(x, full_matrices=full), [(shape, "any")])
+    # a sign-invariant use of the vectors: the rank-1 part of the largest singular value
+    run(lambda x: (lambda r: (r.U[..., :, :1] * r.S[..., None, :1]).matmul(r.Vh[..., :1, :]))(LA.svd(x, full_matrices=False)), [(shape, "any")])
+    if shape[-1] != shape[-2]:
+        with pytest.raises(RuntimeError, match="full_matrices"):
+            LA.svd(torch.tensor(b, requires_grad=True))
+
+
 def test_matrix_power_vecdot_cross(rng):
     a = _wellcond(rng, (3, 3))
     t = torch.tensor(a)

@@ -1,4 +1,4 @@
-"""torch.linalg for small matrices: norms, inv, det, slogdet, solve, cholesky, qr, eigh, svdvals.
+"""torch.linalg for small matrices: norms, inv, det, slogdet, solve, cholesky, qr, eigh, svd.
 
 Factorizations run on the host through NumPy's LAPACK (batched, any device: GPU inputs
 round-trip). Gradients are written with core ops: each result is returned as
@@ -306,14 +306,35 @@ def eigvalsh(A, UPLO="L", *, out=None):
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
-    """Forward only (the factors carry no gradient); ``svdvals`` is differentiable."""
+    """U, S, Vh with A = U diag(S) Vh. Differentiable for the reduced factors
+    (``full_matrices=False``, or square A) with distinct non-zero singular values."""
     if not isinstance(A, Tensor) or A.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
     _float(A, "svd")
-    if _needs_grad(A):
-        raise RuntimeError("linalg.svd: the derivative of the singular vectors is not implemented in rustensor; use linalg.svdvals for differentiable singular values")
+    m, n = A.shape[-2], A.shape[-1]
     u, s, vh = np.linalg.svd(_np(A), full_matrices=full_matrices)
-    return _out(_svd_t(_c(u, A), _c(s, A), _c(vh, A)), out)
+    U, S, Vh = _c(u, A), _c(s, A), _c(vh, A)
+    if _needs_grad(A):
+        if full_matrices and m != n:
+            raise RuntimeError("linalg.svd: the derivative of U and Vh with full_matrices=True is not defined for non-square inputs; use full_matrices=False")
+        k = s.shape[-1]
+        with np.errstate(divide="ignore"):
+            f = 1.0 / (s[..., None, :] ** 2 - s[..., :, None] ** 2)
+        f[..., np.arange(k), np.arange(k)] = 0.0
+        F, V = _c(f, A), _mT(Vh)
+        Si = _c(1.0 / s, A)
+        Sd = S.unsqueeze(-2)  # right-multiplying by diag(S) scales columns
+        # Townsend's derivative of the SVD, P = U^T dA V:
+        #   dS = diag(P), dU = U (F o (P S + S P^T)) + (I - U U^T) dA V S^-1,
+        #   dV = V (F o (S P + P^T S)) + (I - V V^T) dA^T U S^-1
+        P = _mT(U).matmul(A).matmul(V)
+        PS, SP = P * Sd, P * S.unsqueeze(-1)
+        dU = U.matmul(F * (PS + _mT(PS))) + (A.matmul(V) - U.matmul(_mT(U).matmul(A).matmul(V))) * Si.unsqueeze(-2)
+        dV = V.matmul(F * (SP + _mT(SP))) + (_mT(A).matmul(U) - V.matmul(_mT(V).matmul(_mT(A)).matmul(U))) * Si.unsqueeze(-2)
+        S = _st(S, P.diagonal(0, -2, -1))
+        U = _st(U, dU)
+        Vh = _st(Vh, _mT(dV))
+    return _out(_svd_t(U, S, Vh), out)
 
 
 def cross(input, other, *, dim=-1, out=None):
