@@ -334,3 +334,23 @@ def test_multilabel_margin_loss(reduction):
     xt = _t(x, True)
     assert_close(nn.MultiLabelMarginLoss(reduction=reduction)(xt, _t(t)), _red(np.array(per), reduction))
     assert gradcheck(lambda a: F.multilabel_margin_loss(a, _t(t), reduction=reduction), (xt,))
+
+
+def test_remaining_gradchecks():
+    rng = np.random.default_rng(11)
+    a = _t(rng.standard_normal((4, 3)), True)
+    b = _t(rng.standard_normal((4, 3)), True)
+    y = _t(np.where(rng.random(4) < 0.5, 1.0, -1.0))
+    yy = _t(np.where(rng.random((4, 3)) < 0.5, 1.0, -1.0))
+    ti = _t(rng.integers(0, 3, 4))
+    tgt = _t((rng.random((4, 3)) < 0.5).astype(np.float64))
+    assert gradcheck(lambda u, v: F.margin_ranking_loss(u[:, 0], v[:, 0], y, 0.1), (a, b))
+    assert gradcheck(lambda u: F.hinge_embedding_loss(u, yy, 0.5), (a,))
+    assert gradcheck(lambda u: F.soft_margin_loss(u, yy), (a,))
+    assert gradcheck(lambda u: F.multilabel_soft_margin_loss(u, tgt, _t(np.array([0.5, 1.0, 2.0]))), (a,))
+    assert gradcheck(lambda u: F.multi_margin_loss(u, ti, p=2, margin=0.7), (a,))
+    xk = _t(rng.standard_normal((2, 3, 2, 2)), True)
+    tk = _t(rng.integers(0, 3, (2, 2, 2)))
+    assert gradcheck(lambda u: F.cross_entropy(u, tk, label_smoothing=0.1, ignore_index=2), (xk,))
+    assert gradcheck(lambda u: F.instance_norm(u), (xk,))
+    assert gradcheck(lambda u: F.local_response_norm(u, 2, 0.1), (xk,))
