@@ -3,8 +3,9 @@
 
 Every heavy function is a handful of core ops whose count does not grow with the spatial
 size: convolution is im2col (one strided-slice view per kernel offset, stacked once) and one
-batched matmul; pooling stacks the same window views and reduces once; resampling and
-adaptive average pooling are one small matmul per spatial dim; fold is one scatter_add.
+batched matmul; transposed convolution is one matmul and col2im (fold), which spreads,
+shifts and adds per spatial dim; pooling stacks the same window views and reduces once;
+resampling and adaptive average pooling are one small matmul per spatial dim.
 Gradients come from autograd through those ops.
 """
 
@@ -248,25 +249,6 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
 
 
-def _dilate_zeros(x: Tensor, stride, nd) -> Tensor:
-    """x (N, C, *spatial) with stride-1 zeros inserted between neighbours along each spatial dim."""
-    from .. import cat
-
-    for i, s in enumerate(stride):
-        if s == 1 or x.shape[2 + i] == 0:
-            continue
-        d = 2 + i
-        shp = list(x.shape)
-        xe = x.unsqueeze(d + 1)
-        zshape = shp[: d + 1] + [s - 1] + shp[d + 1:]
-        z = _full(zshape, 0, x)
-        y = cat([xe, z], d + 1)  # (..., n, s, ...)
-        shp[d] = shp[d] * s
-        y = y.reshape(shp)
-        x = y._slice(d, 0, (x.shape[d] - 1) * s + 1, 1)
-    return x
-
-
 def _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, nd, op):
     input, weight, bias = _autocast(input, weight, bias)
     x, unbatched = _batchify(input, nd, op)
@@ -294,19 +276,18 @@ def _conv_transposend(input, weight, bias, stride, padding, output_padding, grou
             f"Given input size per channel: ({' x '.join(map(str, x.shape[2:]))}). "
             f"Calculated output size per channel: ({' x '.join(map(str, outsz))}). Output size is too small"
         )
-    # the transposed conv is the gradient of a conv: spread the input by the stride, pad by
-    # d*(k-1)-p (negative pads crop), and correlate with the flipped, channel-swapped kernel
-    xd = _dilate_zeros(x, stride, nd)
-    flat = []
-    for k, p, d, op_ in reversed(list(zip(kernel, padding, dilation, output_padding))):
-        a = d * (k - 1) - p
-        flat += [a, a + op_]
-    if any(flat):
-        xd = pad(xd, flat)
-    cin, cog = weight.shape[0], weight.shape[1]
-    w = weight.reshape([groups, cin // groups, cog] + list(kernel)).transpose(1, 2)
-    w = w.reshape([groups * cog, cin // groups] + list(kernel)).flip(list(range(2, 2 + nd)))
-    y = _convnd(xd, w, bias, 1, 0, dilation, groups, nd, op)
+    # the gradient of a conv with respect to its input: one matmul gives every (output
+    # channel, kernel offset) contribution of each input position, col2im sums them in place
+    n, cin = x.shape[0], x.shape[1]
+    cog = weight.shape[1]
+    k = int(np.prod(kernel))
+    spatial = list(x.shape[2:])
+    L = int(np.prod(spatial))
+    w = weight.reshape(groups, cin // groups, cog * k).transpose(1, 2)  # (G, Cout/G*K, Cin/G)
+    cols = w @ x.reshape(n, groups, cin // groups, L)  # (N, G, Cout/G*K, L)
+    y = _col2im(cols.reshape(n, groups * cog, k, L), spatial, kernel, dilation, stride, padding, outsz)
+    if bias is not None:
+        y = y + bias.reshape([1, groups * cog] + [1] * nd)
     return y.squeeze(0) if unbatched else y
 
 
@@ -957,18 +938,49 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
             f"stride=({stride[0]}, {stride[1]}), expected size of input's dimension 2 to match the calculated number "
             f"of sliding blocks {blocks[0]} * {blocks[1]} = {L}, but got input.size(2)={x.shape[2]}."
         )
-    n, c = x.shape[0], x.shape[1] // k
-    hp, wp = osz[0] + 2 * padding[0], osz[1] + 2 * padding[1]
-    ki, kj = np.meshgrid(np.arange(kernel[0]), np.arange(kernel[1]), indexing="ij")
-    oi, oj = np.meshgrid(np.arange(blocks[0]), np.arange(blocks[1]), indexing="ij")
-    rows = ki.reshape(-1, 1) * dilation[0] + oi.reshape(1, -1) * stride[0]
-    colm = kj.reshape(-1, 1) * dilation[1] + oj.reshape(1, -1) * stride[1]
-    index = _idx((rows * wp + colm).reshape(-1), x.device).reshape(1, 1, k * L).expand(n, c, k * L)
-    src = x.reshape(n, c, k * L)
-    y = _full([n, c, hp * wp], 0, x).scatter_add(2, index, src).reshape(n, c, hp, wp)
-    if any(padding):
-        y = y._slice(2, padding[0], padding[0] + osz[0], 1)._slice(3, padding[1], padding[1] + osz[1], 1)
+    y = _col2im(x.reshape(x.shape[0], x.shape[1] // k, k, L), blocks, kernel, dilation, stride, padding, osz)
     return y.squeeze(0) if unbatched else y
+
+
+def _col2im(cols, blocks, kernel, dilation, stride, padding, out):
+    """cols (N, C, prod(kernel), prod(blocks)) summed into (N, C, *out): block b's kernel
+    offset k lands at b*s + k*d - p (positions outside [0, out) are dropped).
+
+    The sum is separable over the spatial dims, so it runs one dim at a time: spread the
+    blocks by the stride (zeros between), shift each kernel offset's copy by k*d with a
+    constant pad, add them. Every step is a view, a cat or an add (no scatter, whose
+    serial kernel is slow), so the op count depends on the kernel size only."""
+    from .. import cat
+
+    nd = len(kernel)
+    n, c = cols.shape[0], cols.shape[1]
+    full = [max((b - 1) * st + d * (k - 1) + 1, p + o) for b, st, d, k, p, o in zip(blocks, stride, dilation, kernel, padding, out)]
+    # (N, C, K0..K_{nd-1}, B0..B_{nd-1}); at step i the shape is
+    # (N, C, K_i..K_{nd-1}, O_0..O_{i-1}, B_i..B_{nd-1})
+    y = cols.reshape([n, c] + list(kernel) + list(blocks))
+    for i in range(nd):
+        b, st, d, k = blocks[i], stride[i], dilation[i], kernel[i]
+        ab = 2 + nd  # the B_i axis
+        if st > 1 and b > 1:
+            shp = list(y.shape)
+            z = _full(shp[: ab + 1] + [st - 1] + shp[ab + 1:], 0, y)
+            y = cat([y.unsqueeze(ab + 1), z], ab + 1)
+            shp[ab] = b * st
+            y = y.reshape(shp)._slice(ab, 0, (b - 1) * st + 1, 1)
+        span = (b - 1) * st + 1
+        total = None
+        for kk in range(k):
+            piece = y.select(2, kk)  # the B_i axis is now ab - 1
+            lo = kk * d
+            hi = full[i] - span - lo
+            flat = [0, 0] * (piece.dim() - ab) + [lo, hi]
+            piece = pad(piece, flat) if lo or hi else piece
+            total = piece if total is None else total + piece
+        y = total
+    for i in range(nd):
+        if padding[i] or out[i] != full[i]:
+            y = y._slice(2 + i, padding[i], padding[i] + out[i], 1)
+    return y
 
 
 # ---------------------------------------------------------------------------------------------
