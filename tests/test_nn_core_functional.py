@@ -9,7 +9,17 @@ import pytest
 
 import rustensor as torch
 import rustensor.nn.functional as F
-from conftest import LAYOUTS, assert_close, make_tensor
+from conftest import LAYOUTS, assert_close
+from conftest import make_tensor as _make_tensor
+
+
+def make_tensor(a, layout="contiguous"):
+    """conftest's make_tensor, except that a 0-d array stays 0-d (np.ascontiguousarray there
+    turns it into shape (1,))."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return torch.tensor(a.copy()), a.copy()
+    return _make_tensor(a, layout)
 
 F64 = torch.float64
 gradcheck = torch.autograd.gradcheck
@@ -81,6 +91,7 @@ def test_activation_forward_matches_numpy(name, shape):
     a = _away_from_kinks(rng, shape)
     for layout in LAYOUTS:
         t, r = make_tensor(a, layout)
+        assert tuple(t.shape) == shape
         out = fn(t)
         # the erf used by exact GELU is a 1.2e-7-relative fit: a float64 check at that level
         tol = 3e-7 if name == "gelu" else 1e-12

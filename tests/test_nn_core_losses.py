@@ -354,3 +354,49 @@ def test_remaining_gradchecks():
     assert gradcheck(lambda u: F.cross_entropy(u, tk, label_smoothing=0.1, ignore_index=2), (xk,))
     assert gradcheck(lambda u: F.instance_norm(u), (xk,))
     assert gradcheck(lambda u: F.local_response_norm(u, 2, 0.1), (xk,))
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (3, 4), (2, 0, 3)])
+def test_pointwise_losses_on_0d_empty_and_strided_inputs(shape):
+    from conftest import LAYOUTS
+    from conftest import make_tensor as _make_tensor
+
+    def make_tensor(a, layout):
+        # conftest's helper turns a 0-d array into shape (1,) (np.ascontiguousarray)
+        return (torch.tensor(a.copy()), a.copy()) if a.ndim == 0 else _make_tensor(a, layout)
+
+    rng = np.random.default_rng(12)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    p, q = rng.uniform(0.05, 0.95, shape), rng.random(shape)
+    cases = [
+        (F.mse_loss, a, b, (a - b) ** 2),
+        (F.l1_loss, a, b, np.abs(a - b)),
+        (F.huber_loss, a, b, np.where(np.abs(a - b) < 1, 0.5 * (a - b) ** 2, np.abs(a - b) - 0.5)),
+        (F.binary_cross_entropy, p, q, -(q * np.log(p) + (1 - q) * np.log(1 - p))),
+        (F.binary_cross_entropy_with_logits, a, q, (1 - q) * a + _softplus(-a)),
+        (F.soft_margin_loss, a, np.sign(b), _softplus(-np.sign(b) * a)),
+    ]
+    for fn, x, y, ref in cases:
+        for layout in LAYOUTS:
+            xt, xr = make_tensor(x, layout)
+            yt, yr = make_tensor(y, layout)
+            assert tuple(xt.shape) == shape
+            if layout == "expanded":  # an expanded view repeats rows: recompute the reference on them
+                ref_l = fn(torch.tensor(xr), torch.tensor(yr), reduction="none").numpy()
+            else:
+                ref_l = ref
+            assert_close(fn(xt, yt, reduction="none"), ref_l, rtol=1e-12, atol=1e-12)
+            assert_close(fn(xt, yt, reduction="sum"), np.asarray(ref_l).sum(), rtol=1e-12, atol=1e-12)
+            mean = fn(xt, yt)
+            if np.asarray(ref_l).size == 0:
+                assert math.isnan(float(mean))  # torch: the mean of nothing is nan
+            else:
+                assert_close(mean, np.asarray(ref_l).mean(), rtol=1e-12, atol=1e-12)
+
+
+def test_broadcast_target_warns_and_broadcasts():
+    x = _t(np.arange(6.0).reshape(2, 3))
+    y = _t(np.array([1.0, 2.0, 3.0]))
+    with pytest.warns(UserWarning, match="This will likely lead to incorrect results due to broadcasting"):
+        out = F.mse_loss(x, y, reduction="none")
+    assert_close(out, (np.arange(6.0).reshape(2, 3) - np.array([1.0, 2.0, 3.0])) ** 2)
