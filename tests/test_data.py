@@ -343,3 +343,24 @@ def test_unpicklable_collate_fn_explains_the_start_method():
     dl = DataLoader(_ds(4), batch_size=2, num_workers=1, collate_fn=lambda b: b)
     with pytest.raises(RuntimeError, match="must be picklable .* multiprocessing_context='fork'"):
         next(iter(dl))
+
+
+class _SlowFirst(Dataset):
+    """Sample 0 takes a second; the others are immediate."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        if i == 0:
+            import time
+
+            time.sleep(1.0)
+        return i
+
+
+def test_in_order_false_and_timeout():
+    out = [b.item() for b in DataLoader(_SlowFirst(), batch_size=1, num_workers=2, in_order=False)]
+    assert sorted(out) == [0, 1, 2, 3] and out[0] != 0  # the slow sample does not hold the others back
+    with pytest.raises(RuntimeError, match="DataLoader timed out after 0.3 seconds"):
+        list(DataLoader(_SlowFirst(), batch_size=1, num_workers=1, timeout=0.3))
