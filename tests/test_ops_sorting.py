@@ -186,6 +186,8 @@ def test_bincount():
         torch.bincount(torch.tensor([-1, 2]))
     with pytest.raises(RuntimeError, match="bincount"):
         torch.bincount(torch.tensor([[1, 2]]))
+    with pytest.raises(NotImplementedError):
+        torch.bincount(torch.tensor([1.0, 2.0]))
     run(lambda w_: torch.bincount(torch.tensor([0, 2, 2, 1]), w_), [((4,), "any")])
 
 

@@ -213,7 +213,9 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 def bincount(input, weights=None, minlength=0):
     _check_tensor(input, "bincount")
-    if input.ndim != 1 or input.is_floating_point() or input.dtype == _C.bool:
+    if input.is_floating_point() or input.dtype == _C.bool:
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{_dtype_name(input.dtype).capitalize()}'")
+    if input.ndim != 1:
         raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got a {input.ndim}-d {input.dtype} tensor")
     if minlength < 0:
         raise RuntimeError(f"bincount: minlength should be >= 0, got {minlength}")
