@@ -320,6 +320,13 @@ def test_layers_on_gpu_match_cpu():
     net.cpu()
     assert net[0].weight.device.type == "cpu"
     assert nn.Linear(2, 2).cuda(0).weight.device.type == "gpu"
+    logits, tgt = torch.randn(4, 5), torch.tensor([1, -100, 3, 0])
+    np.testing.assert_allclose(F.cross_entropy(logits.cuda(), tgt.cuda(), label_smoothing=0.1).cpu().item(),
+                               F.cross_entropy(logits, tgt, label_smoothing=0.1).item(), rtol=1e-5)
+    with pytest.raises(IndexError, match="Target 7 is out of bounds."):
+        F.cross_entropy(logits.cuda(), torch.tensor([1, 7, 3, 0]).cuda())
+    for fn in (lambda t: F.group_norm(t.reshape(2, 2, 5), 2), F.gelu, F.normalize, F.pdist, lambda t: F.layer_norm(t, (5,))):
+        np.testing.assert_allclose(fn(logits.cuda()).cpu().numpy(), fn(logits).numpy(), rtol=1e-4, atol=1e-5)
     cpu_lin = nn.Linear(2, 2)
     w = cpu_lin.weight
     assert cpu_lin.cpu().weight is w  # already there: the same Parameter
