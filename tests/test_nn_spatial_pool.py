@@ -476,3 +476,36 @@ def test_pad_random_configurations(shape, pads, mode, layout, seed):
     np_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
     ref = np.pad(xref, [(0, 0), (0, 0), (pads[2], pads[3]), (pads[0], pads[1])], mode=np_mode)
     np.testing.assert_array_equal(npv(F.pad(xt, pads, mode=mode)), ref)
+
+
+def test_max_unpool_inverts_max_pool_positions():
+    x = np.random.default_rng(20).standard_normal((2, 3, 5, 4))
+    y, i = F.max_pool2d(T(x), 2, return_indices=True)
+    u = F.max_unpool2d(y, i, 2, output_size=(5, 4))
+    ref = np.zeros((2, 3, 20))
+    ry, ri = ref_max_pool(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    for b, ch in itertools.product(range(2), range(3)):
+        ref[b, ch, ri[b, ch].ravel()] = ry[b, ch].ravel()
+    np.testing.assert_array_equal(npv(u), ref.reshape(2, 3, 5, 4))
+    assert tuple(nn.MaxUnpool2d(2)(y, i).shape) == (2, 3, 4, 4)
+    assert repr(nn.MaxUnpool2d(2)) == "MaxUnpool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
+    y1, i1 = F.max_pool1d(T(x[0]), 2, return_indices=True)  # unbatched (C, L)
+    assert tuple(F.max_unpool1d(y1, i1, 2).shape) == (3, 5, 4)
+    leaf = torch.tensor(npv(y), dtype=F64, requires_grad=True)
+    check(lambda v: F.max_unpool2d(v, i, 2, output_size=(5, 4)), [leaf])
+    y5, i5 = F.max_pool2d(torch.arange(25.0).reshape(1, 1, 5, 5), 2, return_indices=True)
+    with pytest.raises(RuntimeError, match="Found an invalid max index: 18 \\(output volumes are of size 4x4\\)"):
+        F.max_unpool2d(y5, i5, 2)  # the default output size (4, 4) is smaller than the pooled 5x5
+    with pytest.raises(ValueError, match='invalid output_size "\\(7, 7\\)" \\(dim 0 must be between 2 and 6\\)'):
+        F.max_unpool2d(y, i, 2, output_size=(7, 7))
+    with pytest.raises(RuntimeError, match="elements in indices should be type int64 but got: Int"):
+        F.max_unpool2d(y, i.int(), 2)
+
+
+def test_channel_shuffle():
+    x = torch.arange(8.0).reshape(1, 8, 1, 1)
+    assert F.channel_shuffle(x, 2).flatten().tolist() == [0, 4, 1, 5, 2, 6, 3, 7]
+    assert nn.ChannelShuffle(4)(x).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    assert repr(nn.ChannelShuffle(2)) == "ChannelShuffle(groups=2)"
+    with pytest.raises(RuntimeError, match="Number of channels must be divisible by groups. Got 3 channels and 2 groups."):
+        F.channel_shuffle(torch.randn(1, 3, 2), 2)

@@ -69,6 +69,9 @@ FUNCTIONAL = [
     ("interp_bilinear_ac", RF.interpolate, TF.interpolate, [(2, 3, 5, 4)], dict(size=(8, 9), mode="bilinear", align_corners=True)),
     ("interp_bicubic", RF.interpolate, TF.interpolate, [(2, 3, 5, 4)], dict(size=(7, 3), mode="bicubic")),
     ("interp_nearest", RF.interpolate, TF.interpolate, [(2, 3, 5, 4)], dict(scale_factor=1.7)),
+    ("interp_recompute", RF.interpolate, TF.interpolate, [(2, 3, 5, 4)], dict(scale_factor=(1.7, 0.6), mode="bilinear", recompute_scale_factor=True)),
+    ("interp_nearest_recompute", RF.interpolate, TF.interpolate, [(2, 3, 5, 4)], dict(scale_factor=2.6, recompute_scale_factor=True)),
+    ("interp_linear_down", RF.interpolate, TF.interpolate, [(2, 3, 9)], dict(size=4, mode="linear")),
     ("interp_nearest_exact", RF.interpolate, TF.interpolate, [(2, 3, 5, 4)], dict(size=(7, 3), mode="nearest-exact")),
     ("interp_area", RF.interpolate, TF.interpolate, [(2, 3, 5, 4)], dict(size=(3, 3), mode="area")),
     ("interp_trilinear", RF.interpolate, TF.interpolate, [(1, 2, 3, 4, 3)], dict(size=(5, 3, 4), mode="trilinear")),
@@ -303,3 +306,13 @@ def test_every_exported_name_is_torchs():
             assert hasattr(rt.nn, name), name
     for name in ru.__all__:
         assert hasattr(tu, name), name
+
+
+def test_max_unpool_and_channel_shuffle_match_torch():
+    x = _R(3, 2, 3, 6, 5)
+    ty, ti = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    ry, ri = RF.max_pool2d(rt.tensor(x), 2, return_indices=True)
+    a = TF.max_unpool2d(ty, ti, 2, output_size=(6, 5))
+    b = RF.max_unpool2d(ry, ri, 2, output_size=(6, 5))
+    np.testing.assert_array_equal(b.numpy(), a.numpy())
+    np.testing.assert_array_equal(RF.channel_shuffle(rt.tensor(x), 3).numpy(), TF.channel_shuffle(torch.tensor(x), 3).numpy())

@@ -24,6 +24,7 @@ from .._rustensor import Tensor
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d", "channel_shuffle",
     "avg_pool1d", "avg_pool2d", "avg_pool3d", "lp_pool1d", "lp_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
@@ -490,6 +491,68 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
+def _unpool_output_size(input, kernel, stride, padding, output_size, nd):
+    default = [(input.shape[input.dim() - nd + i] - 1) * stride[i] - 2 * padding[i] + kernel[i] for i in range(nd)]
+    if output_size is None:
+        return default
+    given = output_size
+    output_size = [int(o) for o in output_size]
+    if len(output_size) in (nd + 1, nd + 2):
+        output_size = output_size[-nd:]
+    if len(output_size) != nd:
+        raise ValueError(
+            f"output_size should be a sequence containing {nd} or {nd + 2} elements, but it has a length of "
+            f"'{len(output_size)}'"
+        )
+    for d in range(nd):
+        lo, hi = default[d] - stride[d], default[d] + stride[d]
+        if not lo < output_size[d] < hi:
+            raise ValueError(f'invalid output_size "{given}" (dim {d} must be between {lo} and {hi})')
+    return output_size
+
+
+def _max_unpoolnd(input, indices, kernel_size, stride, padding, output_size, nd, op):
+    kernel = _tuple(kernel_size, nd, "kernel_size", op)
+    stride = kernel if stride is None else _tuple(stride, nd, "stride", op)
+    padding = _tuple(padding, nd, "padding", op)
+    if input.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{op}: Expected {nd + 1}D or {nd + 2}D input, but got input of size: {_size(input)}")
+    if indices.dtype != _C.int64:
+        raise RuntimeError(f"elements in indices should be type int64 but got: {_type_word(indices.dtype).capitalize()}")
+    if list(indices.shape) != list(input.shape):
+        raise RuntimeError(
+            f"Expected shape of indices to be same as that of the input tensor ({_size(input)}) but got "
+            f"indices tensor with shape: {_size(indices)}"
+        )
+    out = _unpool_output_size(input, kernel, stride, padding, output_size, nd)
+    x, unbatched = _batchify(input, nd, op)
+    idx = indices.unsqueeze(0) if unbatched else indices
+    n, c = x.shape[0], x.shape[1]
+    size = int(np.prod(out))
+    flat_i = idx.reshape(n, c, -1)
+    if flat_i.numel():
+        lo, hi = int(flat_i.amin()), int(flat_i.amax())
+        if lo < 0 or hi >= size:
+            raise RuntimeError(
+                f"Found an invalid max index: {hi if hi >= size else lo} (output volumes are of size "
+                f"{'x'.join(map(str, out))})"
+            )
+    y = _full([n, c, size], 0, x).scatter(2, flat_i, x.reshape(n, c, -1)).reshape([n, c] + out)
+    return y.squeeze(0) if unbatched else y
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpoolnd(input, indices, kernel_size, stride, padding, output_size, 1, "max_unpool1d")
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpoolnd(input, indices, kernel_size, stride, padding, output_size, 2, "max_unpool2d")
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpoolnd(input, indices, kernel_size, stride, padding, output_size, 3, "max_unpool3d")
+
+
 def _avg_poolnd(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, op):
     x, unbatched = _pool_input(input, nd, op)
     kernel, stride, padding, _ = _pool_args(input, kernel_size, stride, padding, 1, nd, op)
@@ -862,6 +925,21 @@ def pixel_unshuffle(input, downscale_factor):
     y = input.reshape(lead + [c, h // r, r, w // r, r])
     y = y.permute(list(range(b)) + [b, b + 2, b + 4, b + 1, b + 3])
     return y.reshape(lead + [c * r * r, h // r, w // r])
+
+
+def channel_shuffle(input, groups):
+    g = int(groups)
+    if input.dim() < 3:
+        raise RuntimeError(
+            f"channel_shuffle expects input to have at least 3 dimensions, but got input with {input.dim()} dimension(s)"
+        )
+    if g <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{g}")
+    n, c = input.shape[0], input.shape[1]
+    if c % g:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {g} groups.")
+    rest = list(input.shape[2:])
+    return input.reshape([n, g, c // g] + rest).transpose(1, 2).reshape([n, c] + rest)
 
 
 # ---------------------------------------------------------------------------------------------
