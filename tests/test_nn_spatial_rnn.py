@@ -313,6 +313,8 @@ def test_rnn_errors():
         nn.GRU(3, 4)(torch.randn(5, 3), torch.randn(1, 2, 4))
     with pytest.raises(RuntimeError, match="For batched 3-D input, hx should also be 3-D but got 2-D tensor"):
         nn.GRU(3, 4)(torch.randn(5, 2, 3), torch.randn(1, 4))
+    with pytest.raises(ValueError, match=r"RNN input dtype \(rustensor.float64\) does not match weight dtype \(rustensor.float32\)"):
+        nn.LSTM(3, 4)(torch.randn(5, 2, 3).double())
     with pytest.raises(ValueError, match="Unknown nonlinearity 'foo'"):
         nn.RNN(3, 4, nonlinearity="foo")
     with pytest.raises(ValueError, match="dropout should be a number in range"):

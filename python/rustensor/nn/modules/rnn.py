@@ -18,6 +18,7 @@ import numpy as np
 from ... import _rustensor as _C
 from ... import empty
 from .. import init
+from ...amp.autocast_mode import is_autocast_enabled
 from .._functional_spatial import _autocast, _dropout
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, _long, _np, pad_packed_sequence
@@ -330,6 +331,12 @@ class RNNBase(Module):
                 self._check_hidden(h0, exp_h)
         if x.shape[0] == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+        w0 = self.weight_ih_l0
+        if x.dtype != w0.dtype and not is_autocast_enabled():
+            raise ValueError(
+                f"RNN input dtype ({x.dtype}) does not match weight dtype ({w0.dtype}). Convert input: "
+                f"input.to({w0.dtype}), or convert model: model.to({x.dtype})"
+            )
         x, h0, c0 = _autocast(x, h0, c0)
         out, hn, cn = self._run(x, h0, c0, lengths)
         if packed:
