@@ -364,3 +364,16 @@ def test_in_order_false_and_timeout():
     assert sorted(out) == [0, 1, 2, 3] and out[0] != 0  # the slow sample does not hold the others back
     with pytest.raises(RuntimeError, match="DataLoader timed out after 0.3 seconds"):
         list(DataLoader(_SlowFirst(), batch_size=1, num_workers=1, timeout=0.3))
+
+
+def _sum_batch(batch):
+    return sum(int(b[1]) for b in batch)
+
+
+def test_explicit_fork_context_after_the_thread_pool_ran():
+    # workers drop to one engine thread, so a forked child does not wait on the parent's pool
+    x = torch.randn(256, 256)
+    (x @ x).sum().item()
+    dl = DataLoader(_ds(6), batch_size=3, num_workers=1, multiprocessing_context="fork", timeout=20,
+                    collate_fn=lambda b: _sum_batch(b))  # a lambda: only a forked worker can run it
+    assert list(dl) == [0 + 1 + 2, 3 + 4 + 5]
