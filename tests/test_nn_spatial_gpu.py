@@ -63,6 +63,7 @@ FUNCTIONAL = {
     "fold": (lambda x: F.fold(x, (4, 5), 2), [(2, 12, 12)]),
     "unfold": (lambda x: F.unfold(x, 2, padding=1), [(2, 3, 4, 5)]),
     "pixel_shuffle": (lambda x: F.pixel_shuffle(x, 2), [(2, 8, 3, 4)]),
+    "grid_sample": (lambda x, g: F.grid_sample(x, g * 0.7, padding_mode="reflection", align_corners=False), [(2, 3, 5, 4), (2, 4, 6, 2)]),
     "sdpa_causal": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), [(2, 2, 4, 8)] * 3),
 }
 

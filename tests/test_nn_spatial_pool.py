@@ -509,3 +509,77 @@ def test_channel_shuffle():
     assert repr(nn.ChannelShuffle(2)) == "ChannelShuffle(groups=2)"
     with pytest.raises(RuntimeError, match="Number of channels must be divisible by groups. Got 3 channels and 2 groups."):
         F.channel_shuffle(torch.randn(1, 3, 2), 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# affine_grid, grid_sample
+
+def ref_reflect(x, lo2, hi2):
+    if lo2 == hi2:
+        return 0.0
+    lo, span = lo2 / 2, (hi2 - lo2) / 2
+    x = abs(x - lo)
+    flips = math.floor(x / span)
+    extra = x - flips * span
+    return extra + lo if flips % 2 == 0 else span - extra + lo
+
+
+def ref_grid_sample(x, grid, mode, padding_mode, align_corners):
+    n, c, h, w = x.shape
+    out = np.zeros((n, c) + grid.shape[1:3])
+
+    def src(g, size):
+        v = (g + 1) / 2 * (size - 1) if align_corners else ((g + 1) * size - 1) / 2
+        if padding_mode == "border":
+            v = min(max(v, 0), size - 1)
+        elif padding_mode == "reflection":
+            v = ref_reflect(v, 0, 2 * (size - 1)) if align_corners else ref_reflect(v, -1, 2 * size - 1)
+            v = min(max(v, 0), size - 1)
+        return v
+
+    def at(b, yi, xi):
+        return x[b, :, yi, xi] if 0 <= yi < h and 0 <= xi < w else np.zeros(c)
+
+    for b, i, j in itertools.product(range(n), range(grid.shape[1]), range(grid.shape[2])):
+        sx, sy = src(grid[b, i, j, 0], w), src(grid[b, i, j, 1], h)
+        if mode == "nearest":
+            out[b, :, i, j] = at(b, int(np.rint(sy)), int(np.rint(sx)))
+            continue
+        x0, y0 = math.floor(sx), math.floor(sy)
+        fx, fy = sx - x0, sy - y0
+        out[b, :, i, j] = (at(b, y0, x0) * (1 - fx) * (1 - fy) + at(b, y0, x0 + 1) * fx * (1 - fy)
+                           + at(b, y0 + 1, x0) * (1 - fx) * fy + at(b, y0 + 1, x0 + 1) * fx * fy)
+    return out
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_matches_reference(mode, padding_mode, align_corners):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 3, 5, 4))
+    grid = rng.uniform(-1.4, 1.4, (2, 4, 6, 2))  # some samples fall outside the input
+    y = F.grid_sample(T(x, "transposed"), T(grid), mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+    np.testing.assert_allclose(npv(y), ref_grid_sample(x, grid, mode, padding_mode, align_corners), atol=1e-12)
+
+
+def test_affine_grid_and_gradients():
+    theta = np.array([[[0.8, -0.3, 0.1], [0.2, 1.1, -0.2]]])
+    for ac in (False, True):
+        g = npv(F.affine_grid(T(theta), (1, 2, 3, 4), align_corners=ac))
+        xs = np.linspace(-1, 1, 4) * (1 if ac else 3 / 4)
+        ys = np.linspace(-1, 1, 3) * (1 if ac else 2 / 3)
+        base = np.stack(np.broadcast_arrays(xs[None], ys[:, None], np.ones((3, 4))), -1)
+        np.testing.assert_allclose(g[0], base @ theta[0].T, atol=1e-12)
+    assert tuple(F.affine_grid(torch.randn(2, 3, 4), (2, 1, 2, 3, 4), align_corners=False).shape) == (2, 2, 3, 4, 3)
+    rng = np.random.default_rng(22)
+    x = torch.tensor(rng.standard_normal((1, 2, 4, 3)), dtype=F64, requires_grad=True)
+    th = torch.tensor(theta * 0.9, dtype=F64, requires_grad=True)
+    check(lambda x, th: F.grid_sample(x, F.affine_grid(th, (1, 2, 3, 5), align_corners=False), align_corners=False,
+                                      padding_mode="border"), [x, th])
+    with pytest.raises(ValueError, match="Expected a batch of 2D affine matrices of shape Nx2x3 for size"):
+        F.affine_grid(torch.randn(2, 2, 2), (2, 3, 4, 5))
+    with pytest.raises(RuntimeError, match="expected grid to have size 2 in last dimension"):
+        F.grid_sample(torch.randn(1, 2, 3, 3), torch.randn(1, 4, 4, 3))
+    with pytest.raises(ValueError, match="expected padding_mode to be 'zeros', 'border', or 'reflection', but got: 'foo'"):
+        F.grid_sample(torch.randn(1, 2, 3, 3), torch.randn(1, 4, 4, 2), padding_mode="foo")

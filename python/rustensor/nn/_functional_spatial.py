@@ -30,7 +30,7 @@ __all__ = [
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d_with_indices",
     "pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear",
-    "pixel_shuffle", "pixel_unshuffle", "unfold", "fold",
+    "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "affine_grid", "grid_sample",
     "scaled_dot_product_attention", "multi_head_attention_forward",
 ]
 
@@ -940,6 +940,121 @@ def channel_shuffle(input, groups):
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {g} groups.")
     rest = list(input.shape[2:])
     return input.reshape([n, g, c // g] + rest).transpose(1, 2).reshape([n, c] + rest)
+
+
+def _base_coords(n, align_corners):
+    """torch's normalised sample positions along one dim: -1..1 at pixel corners or centres."""
+    if n <= 1:
+        return np.zeros(max(n, 0))
+    v = np.linspace(-1.0, 1.0, n)
+    return v if align_corners else v * (n - 1) / n
+
+
+def affine_grid(theta, size, align_corners=None):
+    align_corners = bool(align_corners)
+    size = [int(v) for v in size]
+    if len(size) == 4:
+        if theta.dim() != 3 or tuple(theta.shape[1:]) != (2, 3):
+            raise ValueError(
+                f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {tuple(size)}. Got {theta.shape}."
+            )
+        n, _, h, w = size
+        xs, ys = _base_coords(w, align_corners), _base_coords(h, align_corners)
+        base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((h, w))), -1).reshape(1, h * w, 3)
+        out = [n, h, w, 2]
+    elif len(size) == 5:
+        if theta.dim() != 3 or tuple(theta.shape[1:]) != (3, 4):
+            raise ValueError(
+                f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {tuple(size)}. Got {theta.shape}."
+            )
+        n, _, d, h, w = size
+        xs, ys, zs = _base_coords(w, align_corners), _base_coords(h, align_corners), _base_coords(d, align_corners)
+        base = np.stack(np.broadcast_arrays(xs[None, None, :], ys[None, :, None], zs[:, None, None], np.ones((d, h, w))), -1)
+        base = base.reshape(1, d * h * w, 4)
+        out = [n, d, h, w, 3]
+    else:
+        raise NotImplementedError(
+            f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, respectively. Got size {size}."
+        )
+    if min(size[2:]) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if theta.shape[0] != n:
+        raise RuntimeError(
+            f"affine_grid: theta's batch size {theta.shape[0]} does not match size[0]={n} (theta {_size(theta)})"
+        )
+    return (_const(base, theta) @ theta.transpose(1, 2)).reshape(out)
+
+
+def _reflect_coords(x, twice_low, twice_high):
+    if twice_low == twice_high:
+        return x * 0
+    lo = twice_low / 2
+    span = (twice_high - twice_low) / 2
+    x = (x - lo).abs()
+    flips = (x / span).detach().floor()
+    extra = x - flips * span
+    odd = (flips.remainder(2) == 1)
+    return (span - extra + lo).where(odd, extra + lo)
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(
+            f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: '{mode}'"
+        )
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or 'reflection', "
+            f"but got: '{padding_mode}'"
+        )
+    if input.dim() != 4:
+        raise NotImplementedError(f"grid_sample: only 4-D input (N, C, H, W) is supported, got {_size(input)}")
+    if mode == "bicubic":
+        raise NotImplementedError("grid_sample: mode='bicubic' is not supported")
+    if grid.dim() != 4 or grid.shape[-1] != 2:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid to have size 2 in last dimension, but got grid with sizes {_size(grid)}"
+        )
+    if grid.shape[0] != input.shape[0]:
+        raise RuntimeError(
+            "grid_sampler(): expected grid and input to have same batch size, but got input with sizes "
+            f"{_size(input)} and grid with sizes {_size(grid)}"
+        )
+    align_corners = bool(align_corners)
+    n, c, h, w = input.shape
+    ho, wo = grid.shape[1], grid.shape[2]
+
+    def source(g, size):
+        x = (g + 1) * ((size - 1) / 2) if align_corners else ((g + 1) * size - 1) / 2
+        if padding_mode == "border":
+            x = x.clamp(0, size - 1)
+        elif padding_mode == "reflection":
+            x = _reflect_coords(x, 0, 2 * (size - 1)) if align_corners else _reflect_coords(x, -1, 2 * size - 1)
+            x = x.clamp(0, size - 1)
+        return x
+
+    ix, iy = source(grid[..., 0], w), source(grid[..., 1], h)
+    flat = input.reshape(n, c, h * w)
+
+    def tap(yi, xi):
+        """Values at integer positions (N, Ho, Wo), zero outside the input."""
+        valid = (xi >= 0).logical_and(xi <= w - 1).logical_and(yi >= 0).logical_and(yi <= h - 1)
+        lin = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).to(_C.int64)
+        v = flat.gather(2, lin.reshape(n, 1, ho * wo).expand(n, c, ho * wo)).reshape(n, c, ho, wo)
+        return v, valid.to(input.dtype).unsqueeze(1)
+
+    if mode == "nearest":
+        v, ok = tap(iy.detach().round(), ix.detach().round())
+        return v * ok
+    x0, y0 = ix.detach().floor(), iy.detach().floor()
+    wx1, wy1 = ix - x0, iy - y0
+    wx0, wy0 = 1 - wx1, 1 - wy1
+    out = None
+    for yi, xi, wgt in ((y0, x0, wy0 * wx0), (y0, x0 + 1, wy0 * wx1), (y0 + 1, x0, wy1 * wx0), (y0 + 1, x0 + 1, wy1 * wx1)):
+        v, ok = tap(yi, xi)
+        term = v * (ok * wgt.unsqueeze(1))
+        out = term if out is None else out + term
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
