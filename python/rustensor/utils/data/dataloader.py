@@ -19,6 +19,11 @@ from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 __all__ = ["DataLoader", "get_worker_info", "default_collate", "default_convert"]
 
 
+# how often a waiting parent checks that its workers are alive: short, so a worker that died at
+# start-up (a script without a main guard, say) is reported within a second
+_LIVENESS_INTERVAL = 1.0
+
+
 def _stop_workers(workers, index_queues, result_queue, done_event):
     """Stops the workers of one iterator. It runs from a weakref.finalize that holds the queues,
     so when the iterator dies in a garbage cycle the queues are not collected (and their feeder
@@ -270,6 +275,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
     def __init__(self, loader):
         super().__init__(loader)
         ctx = loader.multiprocessing_context or _default_context()
+        self._start_method = ctx.get_start_method()
         self._worker_init_fn = loader.worker_init_fn
         self._worker_result_queue = ctx.Queue()
         self._workers_done_event = ctx.Event()
@@ -340,15 +346,22 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._tasks_outstanding += 1
         self._send_idx += 1
 
-    def _try_get_data(self, timeout=MP_STATUS_CHECK_INTERVAL):
+    def _try_get_data(self, timeout=_LIVENESS_INTERVAL):
         try:
             return True, self._worker_result_queue.get(timeout=timeout)
         except queue.Empty:
             failed = [w for i, w in enumerate(self._workers) if self._workers_status[i] and not w.is_alive()]
             if failed:
                 pids = ", ".join(str(w.pid) for w in failed)
+                codes = ", ".join(str(w.exitcode) for w in failed)
+                hint = ""
+                if self._start_method != "fork":
+                    hint = (f" Workers start by '{self._start_method}': they import the main script again, so a "
+                            "script must start its training under `if __name__ == \"__main__\":` (see the "
+                            "worker's error printed above).")
                 self._shutdown_workers()
-                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from None
+                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly (exit code(s) {codes})."
+                                   + hint) from None
             return False, None
 
     def _get_data(self):
