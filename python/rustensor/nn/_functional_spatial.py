@@ -396,7 +396,7 @@ def _pool_out(n, k, s, p, d, ceil_mode):
     return out
 
 
-def _pool_args(input, kernel_size, stride, padding, dilation, nd, op):
+def _pool_args(kernel_size, stride, padding, dilation, nd, op):
     kernel = _tuple(kernel_size, nd, "kernel_size", op)
     stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _tuple(stride, nd, "stride", op)
     padding = _tuple(padding, nd, "padding", op)
@@ -411,7 +411,8 @@ def _pool_args(input, kernel_size, stride, padding, dilation, nd, op):
 
 
 def _pool_input(input, nd, op):
-    if input.dim() not in (nd + 1, nd + 2) or builtins.any(n == 0 for n in input.shape[-nd - 1 if input.dim() == nd + 1 else 1:]):
+    # the channel and spatial dims must be non-empty; only the batch may be 0
+    if input.dim() not in (nd + 1, nd + 2) or builtins.any(n == 0 for n in input.shape[input.dim() - nd - 1:]):
         if nd == 1:
             raise RuntimeError(
                 f"{op}: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, "
@@ -421,7 +422,7 @@ def _pool_input(input, nd, op):
     return _batchify(input, nd, op)
 
 
-def _check_out(spatial, out, c, n_batch):
+def _check_out(spatial, out, c):
     if any(o < 1 for o in out):
         raise RuntimeError(
             f"Given input size: ({'x'.join(map(str, [c, *spatial]))}). Calculated output size: "
@@ -431,7 +432,7 @@ def _check_out(spatial, out, c, n_batch):
 
 def _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):
     x, unbatched = _pool_input(input, nd, op)
-    kernel, stride, padding, dilation = _pool_args(input, kernel_size, stride, padding, dilation, nd, op)
+    kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation, nd, op)
     for k, p, d in zip(kernel, padding, dilation):
         if p < 0 or p > ((k - 1) * d + 1) // 2:
             raise RuntimeError(
@@ -439,7 +440,7 @@ def _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, return
             )
     spatial = tuple(x.shape[2:])
     out = tuple(_pool_out(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation))
-    _check_out(spatial, out, x.shape[1], x.shape[0])
+    _check_out(spatial, out, x.shape[1])
     flat = []
     for n, k, s, p, d, o in reversed(list(zip(spatial, kernel, stride, padding, dilation, out))):
         right = max((o - 1) * s + d * (k - 1) + 1 - n - p, 0)
@@ -555,7 +556,7 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 def _avg_poolnd(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, op):
     x, unbatched = _pool_input(input, nd, op)
-    kernel, stride, padding, _ = _pool_args(input, kernel_size, stride, padding, 1, nd, op)
+    kernel, stride, padding, _ = _pool_args(kernel_size, stride, padding, 1, nd, op)
     for k, p in zip(kernel, padding):
         if p < 0 or p > k // 2:
             raise RuntimeError(
@@ -565,7 +566,7 @@ def _avg_poolnd(input, kernel_size, stride, padding, ceil_mode, count_include_pa
         raise RuntimeError("divisor must be not zero")
     spatial = tuple(x.shape[2:])
     out = tuple(_pool_out(n, k, s, p, 1, ceil_mode) for n, k, s, p in zip(spatial, kernel, stride, padding))
-    _check_out(spatial, out, x.shape[1], x.shape[0])
+    _check_out(spatial, out, x.shape[1])
     flat = []
     for n, k, s, p, o in reversed(list(zip(spatial, kernel, stride, padding, out))):
         flat += [p, max((o - 1) * s + k - n - p, 0)]
