@@ -3,7 +3,27 @@ use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 use rustensor_core::Error;
 
+thread_local! {
+    static RAISED: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+const RAISED_MARK: &str = "a Python callback raised an exception";
+
+/// An exception raised by Python code the engine called back (a custom backward), kept until
+/// the engine's error reaches [`to_py`], which raises the exception itself (its type, its
+/// traceback), as torch does.
+pub fn from_callback(e: PyErr) -> Error {
+    RAISED.with(|r| *r.borrow_mut() = Some(e));
+    Error::Runtime(RAISED_MARK.into())
+}
+
 pub fn to_py(e: Error) -> PyErr {
+    if let Error::Runtime(m) = &e {
+        if m == RAISED_MARK {
+            if let Some(p) = RAISED.with(|r| r.borrow_mut().take()) {
+                return p;
+            }
+        }
+    }
     match e {
         Error::Runtime(m) => PyRuntimeError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),

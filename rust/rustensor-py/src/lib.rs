@@ -1,5 +1,6 @@
 //! PyO3 bindings: the `rustensor._rustensor` extension module (thin; the engine is in core).
 mod errors;
+mod function;
 mod tensor;
 mod types;
 
@@ -323,6 +324,7 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_function(wrap_pyfunction!(from_buffer, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
+    m.add_function(wrap_pyfunction!(function::_record_function, m)?)?;
     m.add_function(wrap_pyfunction!(_full, m)?)?;
     m.add_function(wrap_pyfunction!(_arange, m)?)?;
     m.add_function(wrap_pyfunction!(_linspace, m)?)?;
