@@ -117,3 +117,108 @@ def test_deep_gpu_graph_drop_on_a_small_stack():
         timeout=300,
     )
     assert "OK" in out
+
+
+# ------------------------------------------------------------------------------ hangs: fork
+
+_FORK_HARNESS = """
+import os, sys, time, rustensor as torch
+def in_child(fn, timeout=60):
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if fn() else 3
+        except BaseException as e:
+            print("child raised", type(e).__name__, e, flush=True)
+        os._exit(code)
+    end = time.time() + timeout
+    while time.time() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return "hung"
+"""
+
+
+def test_fork_after_the_thread_pool_ran():
+    out = run_child(
+        _FORK_HARNESS
+        + """
+big = torch.arange(1 << 20, dtype=torch.float32)
+assert float((big + 1).sum()) > 0           # the parent's pool is running
+def child():
+    s = (big * 2).sum()                     # a parallel op: hung on the parent's dead pool
+    m = torch.ones(256, 256) @ torch.ones(256, 256)
+    return float(s) == float((big * 2).sum().item()) and float(m[0, 0]) == 256.0
+print("child", in_child(child))
+print("parent", float((big + 1).sum()) > 0)
+"""
+    )
+    assert "child 0" in out and "parent True" in out
+
+
+@needs_gpu
+def test_fork_after_the_gpu_ran_raises_in_the_child():
+    out = run_child(
+        _FORK_HARNESS
+        + """
+g = torch.ones(8, device="gpu")
+assert float(g.sum()) == 8.0
+def child():
+    try:
+        (g + 1).cpu()
+    except RuntimeError as e:
+        ok = "Cannot re-initialize CUDA in forked subprocess" in str(e)
+    else:
+        return False
+    try:
+        torch.zeros(2, device="gpu")
+    except RuntimeError:
+        pass
+    else:
+        return False
+    del g_alias[:]                           # dropping inherited GPU tensors must not hang
+    return ok and float(torch.ones(1 << 16).sum()) == 65536.0   # the CPU still works
+g_alias = [g + 0]
+print("child", in_child(child))
+print("parent", float((g + 1).sum().item()))  # the parent's device is untouched
+"""
+    )
+    assert "child 0" in out and "parent 16.0" in out
+
+
+@needs_gpu
+def test_fork_before_the_gpu_opened_may_use_it():
+    out = run_child(
+        _FORK_HARNESS
+        + """
+def child():
+    return float(torch.ones(4, device="gpu").sum()) == 4.0
+print("child", in_child(child, timeout=120))
+"""
+    )
+    assert "child 0" in out
+
+
+def test_set_num_threads_validates_and_caps():
+    out = run_child(
+        """
+        import rustensor as torch
+        for bad in (10**6, 0, -1):
+            try:
+                torch.set_num_threads(bad)
+            except RuntimeError as e:
+                print("refused", bad, "set_num_threads" in str(e))
+        n = torch.get_num_threads()
+        torch.set_num_threads(3)
+        assert torch.get_num_threads() == 3
+        torch.set_num_threads(n)
+        print("OK")
+        """,
+        timeout=60,
+    )
+    assert "refused 1000000 True" in out and "refused 0 True" in out and "refused -1 True" in out and "OK" in out
