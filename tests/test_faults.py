@@ -222,3 +222,55 @@ def test_set_num_threads_validates_and_caps():
         timeout=60,
     )
     assert "refused 1000000 True" in out and "refused 0 True" in out and "refused -1 True" in out and "OK" in out
+
+
+# ----------------------------------------------------------------------- GPU: index bounds
+
+def _sync(t):
+    return t.cpu()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("bad", [2**32 + 1, 2**32, -(2**32) + 1, 2**40 + 2, 2**63 - 1, -(2**63)])
+def test_out_of_range_indices_beyond_32_bits(device, bad):
+    x = torch.arange(6, dtype=torch.float32).to(device)
+    idx = torch.tensor([bad])
+    with pytest.raises(IndexError):
+        _sync(x[idx])
+    with pytest.raises(IndexError):
+        _sync(x.index_select(0, idx))
+    y = torch.zeros(6).to(device)
+    with pytest.raises(IndexError):
+        y[idx] = 5.0
+        _sync(y)
+    assert _sync(y).tolist() == [0.0] * 6  # nothing was written
+    # the device still works, and in-range indices (negative ones too) still do
+    assert _sync(x[torch.tensor([1, -1])]).tolist() == [1.0, 5.0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gather_scatter_validate_like_torch(device):
+    x = torch.arange(12, dtype=torch.float32).reshape(3, 4).to(device)
+    with pytest.raises((RuntimeError, IndexError)):
+        _sync(x.gather(0, torch.tensor([[-1]]).to(device)))
+    with pytest.raises(RuntimeError, match=r"gather.*\[1, 5\].*\[3, 4\]"):
+        x.gather(0, torch.tensor([[0] * 5]).to(device))
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        x.gather(0, torch.tensor([0]).to(device))
+    with pytest.raises((RuntimeError, IndexError)):
+        _sync(x.gather(1, torch.tensor([[2**32]]).to(device)))
+    with pytest.raises(RuntimeError, match=r"scatter.*src"):
+        x.scatter(0, torch.tensor([[0, 1]]).to(device), torch.zeros(1, 1).to(device))
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        x.scatter(0, torch.tensor([[0, 1]]).to(device), torch.zeros(2).to(device))
+    with pytest.raises((RuntimeError, IndexError)):
+        _sync(x.scatter_add(0, torch.tensor([[-1]]).to(device), torch.ones(1, 1).to(device)))
+    # valid calls still agree with NumPy
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    i = np.array([[2, 0], [1, 1]])
+    got = _sync(x.gather(1, torch.tensor(i).to(device)))
+    np.testing.assert_array_equal(got.numpy(), np.take_along_axis(a[:2], i, 1))
+    s = _sync(torch.zeros(3, 4).to(device).scatter_add(0, torch.tensor([[2, 0, 1]]).to(device), torch.ones(1, 3).to(device)))
+    ref = np.zeros((3, 4), np.float32)
+    np.add.at(ref, (np.array([2, 0, 1]), np.arange(3)), 1.0)
+    np.testing.assert_array_equal(s.numpy(), ref)
