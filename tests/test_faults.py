@@ -274,3 +274,28 @@ def test_gather_scatter_validate_like_torch(device):
     ref = np.zeros((3, 4), np.float32)
     np.add.at(ref, (np.array([2, 0, 1]), np.arange(3)), 1.0)
     np.testing.assert_array_equal(s.numpy(), ref)
+
+
+# ------------------------------------------------------------------------ GPU: cumsum length
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", ["float32", "int32", "int64"])
+def test_gpu_cumsum_of_long_lines(dtype):
+    n = 70_001  # past 65,534, where every later element was 0
+    a = (np.arange(n) % 7 - 3).astype(dtype)
+    ref = np.cumsum(a.astype(np.float64 if dtype == "float32" else np.int64))
+    g = torch.from_numpy(a).to("gpu")
+    got = g.cumsum(0).cpu().numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-2)
+    # two lines along dim 1 of a transposed view
+    got2 = g.reshape(1, n).expand(2, n).t().cumsum(0).t().cpu().numpy()
+    np.testing.assert_allclose(got2[1], ref, rtol=1e-5, atol=1e-2)
+
+
+@needs_gpu
+def test_gpu_cumsum_backward_of_long_lines():
+    n = 70_001
+    x = torch.ones(n, device="gpu", requires_grad=True)
+    x.cumsum(0).sum().backward()
+    ref = np.arange(n, 0, -1, dtype=np.float64)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), ref, rtol=1e-6)
