@@ -299,3 +299,51 @@ def test_gpu_cumsum_backward_of_long_lines():
     x.cumsum(0).sum().backward()
     ref = np.arange(n, 0, -1, dtype=np.float64)
     np.testing.assert_allclose(x.grad.cpu().numpy(), ref, rtol=1e-6)
+
+
+# --------------------------------------------------------------------- GPU: values and casts
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_nan_converts_to_true(device):
+    x = torch.tensor([float("nan"), 0.0, -0.0, 1.0, float("inf"), -float("nan")]).to(device)
+    assert x.bool().cpu().tolist() == [True, False, False, True, True, True]
+    assert x.to(torch.bool).cpu().tolist() == [True, False, False, True, True, True]
+
+
+_F32 = np.finfo(np.float32)
+_EXTREMES = {
+    "log1p": [1e37, 3e38, _F32.max, 1e-7, -1e-7, 1e-20, 1e-30, 1e-38, 1e-45, -1e-45, 0.374, 0.376, -0.374,
+              -0.376, 0.5, -0.5, -0.9, -0.999999, 1.0, 10.0, 1e5, 1e10, -1.0, -2.0, 0.0, -0.0],
+    "tanh": [1e-7, -1e-7, 1e-20, 1e-38, 1e-45, 0.1, 0.29, 0.3, 0.31, -0.31, 0.6, 1.0, 5.0, 9.0, 14.9, 15.1, 100.0,
+             -100.0, 0.0, -0.0, 3e38],
+    "log": [1e-45, 3e-45, 1e-40, 5e-39, 1.1754942e-38, 1.17549435e-38, 1e-38, 1e-30, 0.5, 2.0, 10.0, 3e38,
+            _F32.max, 0.0, -0.0, -1.0, -1e-45],
+}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", sorted(_EXTREMES))
+def test_transcendentals_on_extreme_values(device, op):
+    vals = np.array(_EXTREMES[op] + [np.inf, -np.inf, np.nan], dtype=np.float32)
+    with np.errstate(all="ignore"):
+        ref = getattr(np, op)(vals.astype(np.float64)).astype(np.float32)
+    got = getattr(torch.from_numpy(vals).to(device), op)().cpu().numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=2e-6, atol=0, err_msg=f"{op} on {device}: inputs {vals}")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", sorted(_EXTREMES))
+def test_transcendentals_on_a_log_grid(device, op):
+    # every binade of float32, both signs, where the op is defined
+    mags = np.float32(2.0) ** np.arange(-149, 128, 0.37, dtype=np.float64)
+    vals = np.concatenate([mags, -mags]).astype(np.float32)
+    if op == "log":
+        vals = vals[vals > 0]
+    if op == "log1p":
+        vals = vals[vals > -1]
+    with np.errstate(all="ignore"):
+        ref = getattr(np, op)(vals.astype(np.float64)).astype(np.float32)
+    got = getattr(torch.from_numpy(vals).to(device), op)().cpu().numpy()
+    # log near 1 is a difference of nearby values: an absolute bound there (WGSL allows 2^-21)
+    np.testing.assert_allclose(got, ref, rtol=4e-6, atol=1e-6 if op == "log" else 0)
