@@ -347,3 +347,65 @@ def test_transcendentals_on_a_log_grid(device, op):
     got = getattr(torch.from_numpy(vals).to(device), op)().cpu().numpy()
     # log near 1 is a difference of nearby values: an absolute bound there (WGSL allows 2^-21)
     np.testing.assert_allclose(got, ref, rtol=4e-6, atol=1e-6 if op == "log" else 0)
+
+
+# --------------------------------------------------------------------- numerics: float16, norm
+
+def _half_devices():
+    out = ["cpu"]
+    if HAS_GPU:
+        try:
+            torch.ones(1, dtype=torch.float16).to("gpu")
+            out.append("gpu")
+        except TypeError:
+            pass
+    return out
+
+
+@pytest.mark.parametrize("device", _half_devices())
+def test_float16_mean_var_std_accumulate_in_float32(device):
+    big = torch.tensor([65504.0, 65504.0], dtype=torch.float16).to(device)
+    m = big.mean()
+    assert m.dtype == torch.float16 and float(m) == 65504.0
+    x = np.array([30000.0, -30000.0, 10000.0], dtype=np.float16)
+    t = torch.from_numpy(x).to(device)
+    for name, ref in [("var", np.var(x.astype(np.float64), ddof=1)), ("std", np.std(x.astype(np.float64), ddof=1))]:
+        got = getattr(t, name)()
+        assert got.dtype == torch.float16
+        assert float(got) == float(np.float16(ref)), (name, float(got), ref)
+    rows = torch.from_numpy(np.full((2, 3), 60000.0, np.float16)).to(device)
+    assert rows.mean(1).cpu().tolist() == [60000.0, 60000.0]
+    assert torch.mean(rows, 0, keepdim=True).shape == (1, 3)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("p", [2, 3, 1.5, "fro"])
+def test_norm_backward_at_zero_is_zero(device, p):
+    x = torch.zeros(4, device=device, requires_grad=True)
+    x.norm(p).backward()
+    assert x.grad.cpu().tolist() == [0.0] * 4
+    # a row of zeros next to a nonzero row: only the zero row is masked
+    y = torch.tensor([[0.0, 0.0], [3.0, 4.0]], device=device, requires_grad=True)
+    y.norm(p, dim=1).sum().backward()
+    g = y.grad.cpu().numpy()
+    assert g[0].tolist() == [0.0, 0.0]
+    pp = 2.0 if p == "fro" else float(p)
+    v = np.array([3.0, 4.0])
+    ref = np.sign(v) * np.abs(v) ** (pp - 1) / np.sum(np.abs(v) ** pp) ** (1 - 1 / pp)
+    np.testing.assert_allclose(g[1], ref, rtol=1e-5)
+
+
+@pytest.mark.parametrize("p", [2, 3, "fro"])
+def test_norm_gradcheck_away_from_zero(p):
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.uniform(0.5, 2.0, (3, 2)) * rng.choice([-1, 1], (3, 2)), dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: t.norm(p), (x,))
+    assert torch.autograd.gradcheck(lambda t: t.norm(p, dim=0), (x,))
+
+
+def test_norm_forward_unchanged_without_grad():
+    x = np.array([[0.0, 0.0], [3.0, 4.0]], np.float32)
+    with torch.no_grad():
+        assert torch.from_numpy(x).norm(dim=1).tolist() == [0.0, 5.0]
+    t = torch.from_numpy(x).requires_grad_()
+    assert t.norm(dim=1).tolist() == [0.0, 5.0]
