@@ -409,3 +409,189 @@ def test_norm_forward_unchanged_without_grad():
         assert torch.from_numpy(x).norm(dim=1).tolist() == [0.0, 5.0]
     t = torch.from_numpy(x).requires_grad_()
     assert t.norm(dim=1).tolist() == [0.0, 5.0]
+
+
+# ------------------------------------------------------------------ validation torch does
+
+def test_python_ints_beyond_int64_raise():
+    for data in ([2**63], [2**63, -1], [[1], [-(2**63) - 1]], 2**64):
+        with pytest.raises(ValueError, match="Overflow"):
+            torch.tensor(data)
+    with pytest.raises(ValueError, match="Overflow"):
+        torch.tensor([2**63], dtype=torch.int64)
+    assert torch.tensor([2**63 - 1, -(2**63)]).tolist() == [2**63 - 1, -(2**63)]
+    assert torch.tensor([1e20, -1]).dtype == torch.float32  # floats stay floats
+    assert torch.tensor([2**63], dtype=torch.float32).tolist() == [float(2**63)]
+
+
+def test_creation_validation():
+    with pytest.raises(RuntimeError, match="randperm.*negative"):
+        torch.randperm(-1)
+    assert torch.randperm(0).tolist() == []
+    for v in (float("nan"), float("inf"), 1e20):
+        with pytest.raises(RuntimeError, match="full.*int64_t"):
+            torch.full((2,), v, dtype=torch.int64)
+    with pytest.raises(RuntimeError, match="full.*int"):
+        torch.full((2,), 3e9, dtype=torch.int32)
+    with pytest.raises(RuntimeError, match="full.*int64_t"):
+        torch.full_like(torch.zeros(2, dtype=torch.int64), float("nan"))
+    assert torch.full((2,), 3.7, dtype=torch.int64).tolist() == [3, 3]
+    assert torch.full((2,), float("nan"), dtype=torch.bool).tolist() == [True, True]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hooks_may_not_change_shape_dtype_or_device(device):
+    def shrink(g):
+        return g[:2]
+
+    def widen(g):
+        return g.double() if device == "cpu" else g.int()
+
+    for hook, what in [(shrink, "size"), (widen, "type")]:
+        x = torch.ones(3, device=device, requires_grad=True)
+        y = x * 2
+        y.register_hook(hook)
+        with pytest.raises(RuntimeError, match=f"hook '{hook.__name__}' has changed the {what} of value"):
+            y.sum().backward()
+        assert x.grad is None
+        leaf = torch.ones(3, device=device, requires_grad=True)
+        leaf.register_hook(hook)
+        with pytest.raises(RuntimeError, match=f"changed the {what}"):
+            (leaf * 2).sum().backward()
+        assert leaf.grad is None
+    if device == "gpu":
+        x = torch.ones(3, device="gpu", requires_grad=True)
+        x.register_hook(lambda g: g.cpu())
+        with pytest.raises(RuntimeError, match="changed the device"):
+            (x * 2).sum().backward()
+    # a hook that returns a same-shaped replacement still works
+    x = torch.ones(3, device=device, requires_grad=True)
+    x.register_hook(lambda g: g * 3)
+    (x * 2).sum().backward()
+    assert x.grad.cpu().tolist() == [6.0] * 3
+
+
+def test_numpy_interop_validation():
+    a = np.arange(3.0)
+    a.flags.writeable = False
+    with pytest.warns(UserWarning, match="not writable"):
+        t = torch.from_numpy(a)
+    assert t.tolist() == [0.0, 1.0, 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.from_numpy(np.arange(3.0))  # a writable array gives no warning
+    r = torch.ones(2, requires_grad=True)
+    for f in (np.asarray, np.array, lambda t: t.numpy()):
+        with pytest.raises(RuntimeError, match="requires grad"):
+            f(r)
+    assert np.asarray(r.detach()).tolist() == [1.0, 1.0]
+    assert r.numpy(force=True).tolist() == [1.0, 1.0]
+    assert "tensor([1., 1.], requires_grad=True)" in repr(r)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_setitem_broadcasts_leading_ones(device):
+    t = torch.zeros(3, device=device)
+    t[0] = torch.ones(1, device=device)
+    t[1:2] = torch.full((1, 1), 2.0, device=device)
+    assert t.cpu().tolist() == [1.0, 2.0, 0.0]
+    m = torch.zeros(2, 3, device=device)
+    m[1] = torch.arange(3, dtype=torch.float32, device=device).reshape(1, 1, 3)
+    assert m.cpu().tolist() == [[0.0, 0.0, 0.0], [0.0, 1.0, 2.0]]
+    with pytest.raises(RuntimeError):
+        t[0] = torch.ones(2, device=device)
+
+
+# --------------------------------------------------------------- exception types and messages
+
+def test_hook_exceptions_propagate_unchanged():
+    class Custom(Exception):
+        pass
+
+    for exc in (ValueError("bad value"), Custom("mine"), KeyboardInterrupt()):
+        def hook(g, exc=exc):
+            raise exc
+
+        x = torch.ones(2, requires_grad=True)
+        (x * 2).register_hook(hook) if False else None
+        y = x * 2
+        y.register_hook(hook)
+        with pytest.raises(type(exc)) as info:
+            y.sum().backward()
+        assert info.value is exc
+    # autograd.grad goes through the same path
+    x = torch.ones(2, requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: (_ for _ in ()).throw(ZeroDivisionError("zd")))
+    with pytest.raises(ZeroDivisionError):
+        torch.autograd.grad(y.sum(), [x])
+    # and a later, unrelated error is still a RuntimeError
+    with pytest.raises(RuntimeError):
+        torch.ones(2).view(3)
+
+
+def test_messages_name_the_op_and_values():
+    with pytest.raises(TypeError, match="64 bits"):
+        torch.zeros(4).view(2**63, 2)
+    with pytest.raises(TypeError, match="64 bits"):
+        torch.ones(2**64)
+    with pytest.raises(RuntimeError, match="narrow"):
+        torch.zeros(2, 2).narrow(1, 0, -1)
+    with pytest.raises(RuntimeError, match=r"repeat.*\(-1, 1\)"):
+        torch.zeros(2, 2).repeat(-1, 1)
+    with pytest.raises(RuntimeError, match=r"dot.*\[2\].*\[3\]"):
+        torch.dot(torch.zeros(2), torch.zeros(3))
+    with pytest.raises(RuntimeError, match=r"masked_select.*\(3\).*\(2\)"):
+        torch.masked_select(torch.zeros(3), torch.zeros(2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="in_dim"):
+        torch.func.vmap(lambda x: x, in_dims=5)(torch.ones(2))
+    with pytest.raises(TypeError, match="zeros_like"):
+        torch.zeros_like([1, 2])
+    with pytest.raises(TypeError, match="ones_like"):
+        torch.ones_like([1, 2])
+    with pytest.raises(RuntimeError, match="tensors"):
+        torch.func.jacrev(lambda x: 3)(torch.ones(2))
+    # valid forms still work
+    assert torch.dot(torch.ones(3), torch.ones(3)).item() == 3.0
+    assert torch.masked_select(torch.arange(3), torch.tensor([True, False, True])).tolist() == [0, 2]
+    assert torch.func.vmap(lambda x: x * 2, in_dims=-1)(torch.ones(2)).tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_round_with_decimals(device):
+    rng = np.random.default_rng(1)
+    a = (rng.standard_normal(50) * 100).astype(np.float32)
+    t = torch.from_numpy(a).to(device)
+    for d in (0, 1, 2, -1, -2):
+        got = t.round(decimals=d).cpu().numpy()
+        ref = np.round(a.astype(np.float64), d)
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-4 * 10.0 ** (-d) if d > 0 else 0)
+        assert torch.round(t, decimals=d).shape == t.shape
+    if real_torch is not None:
+        np.testing.assert_allclose(
+            t.round(decimals=2).cpu().numpy(), real_torch.from_numpy(a).round(decimals=2).numpy(), rtol=1e-6
+        )
+
+
+def test_invalid_device_ordinals():
+    if not HAS_GPU:
+        with pytest.raises(RuntimeError):
+            torch.zeros(2).cuda(5)
+        return
+    with pytest.raises(RuntimeError, match="invalid device ordinal"):
+        torch.zeros(2).cuda(5)
+    with pytest.raises(RuntimeError, match="invalid device ordinal"):
+        torch.zeros(2).to("cuda:3")
+    with pytest.raises(RuntimeError, match="invalid device ordinal"):
+        torch.cuda.get_device_name(3)
+    with pytest.raises(RuntimeError, match="invalid device ordinal"):
+        torch.cuda.get_device_properties(1)
+    assert torch.zeros(2).cuda(0).device.type == "gpu"
+    assert isinstance(torch.cuda.get_device_name(0), str)
+
+
+def test_nothing_left_pending_after_index_errors():
+    # every IndexError above was raised at a sync; the flag must be clear for the next one
+    x = torch.arange(4.0).to("gpu") if HAS_GPU else torch.arange(4.0)
+    assert x[torch.tensor([3])].cpu().tolist() == [3.0]
+    assert math.isclose(float(x.sum()), 6.0)

@@ -3,8 +3,26 @@ use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 use rustensor_core::Error;
 
+const HOOK_RAISED: &str = "hook raised: ";
+
+thread_local! {
+    /// The Python exception a gradient hook raised, kept while the engine unwinds with an
+    /// `Error` (which cannot hold a `PyErr`); backward runs hooks on the calling thread.
+    static HOOK_ERROR: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps a hook's exception so that `to_py` re-raises it unchanged, as torch does.
+pub fn stash_hook_error(e: PyErr) -> Error {
+    let msg = format!("{HOOK_RAISED}{e}");
+    HOOK_ERROR.with(|h| *h.borrow_mut() = Some(e));
+    Error::Runtime(msg)
+}
+
 pub fn to_py(e: Error) -> PyErr {
     match e {
+        Error::Runtime(m) if m.starts_with(HOOK_RAISED) => {
+            HOOK_ERROR.with(|h| h.borrow_mut().take()).unwrap_or_else(|| PyRuntimeError::new_err(m))
+        }
         Error::Runtime(m) => PyRuntimeError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),
