@@ -148,6 +148,17 @@ def _finish(t: Tensor, requires_grad: _builtins.bool) -> Tensor:
     return t
 
 
+def _check_int_fill(fill_value, dtype) -> None:
+    """torch refuses a float fill that no integer dtype can hold (nan became 0 here)."""
+    if dtype not in (int32, int64) or not isinstance(fill_value, (_builtins.float, _np.floating)):
+        return
+    v = _builtins.float(fill_value)
+    lim = 2**31 if dtype == int32 else 2**63
+    if not (-lim <= v < lim):
+        name = "int" if dtype == int32 else "int64_t"
+        raise RuntimeError(f"full: value {v} cannot be converted to type {name} without overflow")
+
+
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     if dtype is None:
         if isinstance(fill_value, _builtins.bool):
@@ -158,6 +169,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
             dtype = float32
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    _check_int_fill(fill_value, dtype)
     return _finish(_C._full(_shape((size,) if isinstance(size, (_builtins.int, _np.integer)) else tuple(size)), fill_value, dtype, device), requires_grad)
 
 
@@ -173,19 +185,24 @@ def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_
     return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def _like(fill):
+def _like(fill, name):
     def f(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         return _finish(_C._full(list(input.shape), fill, dtype or input.dtype, device or input.device), requires_grad)
 
     return f
 
 
-zeros_like = _like(0)
-ones_like = _like(1)
-empty_like = _like(0)
+zeros_like = _like(0, "zeros_like")
+ones_like = _like(1, "ones_like")
+empty_like = _like(0, "empty_like")
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"full_like(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    _check_int_fill(fill_value, dtype or input.dtype)
     return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype, device or input.device), requires_grad)
 
 

@@ -149,6 +149,59 @@ pub struct Node {
     pub out_dtype: DType,
 }
 
+/// What a dropped node still owns that can reach further nodes: its edges and its saved state.
+type GraphParts = (Vec<Option<Arc<Node>>>, Option<GradFn>, Vec<Hook>);
+
+thread_local! {
+    /// Set while the outermost node drop on this thread runs: nested node drops hand their
+    /// parts here instead of dropping them, so freeing a chain takes constant stack.
+    static DROP_QUEUE: std::cell::RefCell<Option<Vec<GraphParts>>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // A graph of 150,000 chained ops (a loss accumulated in a Python loop) dropped
+        // recursively overflowed the stack (issue 16); edges, saved tensors and hooks all lead
+        // back here, so deferring them in every node drop makes the whole free iterative.
+        let saved = match &mut self.kind {
+            NodeKind::Op(m) => match m.get_mut() {
+                Ok(v) => v.take(),
+                Err(e) => e.into_inner().take(),
+            },
+            NodeKind::Leaf(_) => None,
+        };
+        let hooks = std::mem::take(match self.hooks.get_mut() {
+            Ok(v) => v,
+            Err(e) => e.into_inner(),
+        });
+        let parts: GraphParts = (std::mem::take(&mut self.next), saved, hooks);
+        let outermost = DROP_QUEUE.try_with(|q| {
+            let mut q = q.borrow_mut();
+            match q.as_mut() {
+                Some(v) => {
+                    v.push(parts);
+                    None
+                }
+                None => {
+                    *q = Some(Vec::new());
+                    Some(parts)
+                }
+            }
+        });
+        let Ok(Some(first)) = outermost else {
+            // queued for the outermost drop, or (thread-local storage already gone at thread
+            // exit) dropped here recursively as before
+            return;
+        };
+        let mut cur = Some(first);
+        while let Some(p) = cur.take() {
+            drop(p);
+            cur = DROP_QUEUE.with(|q| q.borrow_mut().as_mut().and_then(|v| v.pop()));
+        }
+        DROP_QUEUE.with(|q| *q.borrow_mut() = None);
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,

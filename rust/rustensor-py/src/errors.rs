@@ -3,28 +3,27 @@ use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 use rustensor_core::Error;
 
-thread_local! {
-    static RAISED: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
-}
-const RAISED_MARK: &str = "a Python callback raised an exception";
+const HOOK_RAISED: &str = "hook raised: ";
 
-/// An exception raised by Python code the engine called back (a custom backward), kept until
-/// the engine's error reaches [`to_py`], which raises the exception itself (its type, its
-/// traceback), as torch does.
-pub fn from_callback(e: PyErr) -> Error {
-    RAISED.with(|r| *r.borrow_mut() = Some(e));
-    Error::Runtime(RAISED_MARK.into())
+thread_local! {
+    /// The Python exception a gradient hook or a custom backward (`autograd.Function`) raised,
+    /// kept while the engine unwinds with an `Error` (which cannot hold a `PyErr`); backward
+    /// runs both on the calling thread.
+    static HOOK_ERROR: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps a callback's exception so that `to_py` re-raises it unchanged, as torch does.
+pub fn stash_hook_error(e: PyErr) -> Error {
+    let msg = format!("{HOOK_RAISED}{e}");
+    HOOK_ERROR.with(|h| *h.borrow_mut() = Some(e));
+    Error::Runtime(msg)
 }
 
 pub fn to_py(e: Error) -> PyErr {
-    if let Error::Runtime(m) = &e {
-        if m == RAISED_MARK {
-            if let Some(p) = RAISED.with(|r| r.borrow_mut().take()) {
-                return p;
-            }
-        }
-    }
     match e {
+        Error::Runtime(m) if m.starts_with(HOOK_RAISED) => {
+            HOOK_ERROR.with(|h| h.borrow_mut().take()).unwrap_or_else(|| PyRuntimeError::new_err(m))
+        }
         Error::Runtime(m) => PyRuntimeError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),

@@ -1,5 +1,5 @@
 //! `autograd.Function`: records a node whose backward calls back into Python.
-use crate::errors::from_callback;
+use crate::errors::stash_hook_error as from_callback;
 use crate::tensor::{wrap, PyTensor};
 use crate::types::tensor_arg;
 use pyo3::prelude::*;
