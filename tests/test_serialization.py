@@ -150,6 +150,17 @@ def test_roundtrip_random_tensors_every_dtype_and_layout(data):
     assert out._storage_id() != t._storage_id()  # a new storage, not an alias of the saved one
 
 
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_roundtrip_every_binary_pickle_protocol(protocol):
+    base = torch.arange(6, dtype=torch.int32).reshape(2, 3)
+    buf = io.BytesIO()
+    torch.save({"b": base, "t": base.t(), "dt": torch.int32, "s": torch.Size([1])}, buf, pickle_protocol=protocol)
+    buf.seek(0)
+    out = torch.load(buf)
+    assert out["t"]._storage_id() == out["b"]._storage_id() and out["t"].tolist() == base.t().tolist()
+    assert out["dt"] is torch.int32 and out["s"] == (1,)
+
+
 def test_roundtrip_preserves_sharing_between_views():
     base = torch.arange(24, dtype=torch.float64).reshape(2, 3, 4)
     obj = {"base": base, "t": base.transpose(0, 2), "step": base[:, ::2, 1:], "exp": base[0, 0, :1].expand(5, 3),
