@@ -193,7 +193,6 @@ def _parse_key(t: Tensor, key: Any):
     """Applies basic indexing; returns (view, advanced dims, index tensors)."""
     if not isinstance(key, tuple):
         key = (key,)
-    any_adv = any(_is_adv(k) for k in key)
     consumed = 0
     for k in key:
         if k is None or k is Ellipsis or isinstance(k, bool):
@@ -221,16 +220,14 @@ def _parse_key(t: Tensor, key: Any):
             adv_dims.append(dim)
             adv_idx.append(tensor([0] if k else [], dtype=_C.int64))
             dim += 1
-        elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0 and k.dtype in (_C.int64, _C.int32) and not any_adv):
+        elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0 and k.dtype in (_C.int64, _C.int32)):
+            # torch applies integers (and 0-d integer tensors) as basic selects before the
+            # advanced indices, so x[1, :, idx] is x[1][:, idx]; NumPy would count the 1 as
+            # an advanced index and move the index dims to the front (issue 11)
             k = int(k)
-            if any_adv:
-                adv_dims.append(dim)
-                adv_idx.append(tensor(k))
-                dim += 1
-            else:
-                if dim >= result.ndim:
-                    raise IndexError(f"too many indices for tensor of dimension {t.ndim}")
-                result = result.select(dim, k)
+            if dim >= result.ndim:
+                raise IndexError(f"too many indices for tensor of dimension {t.ndim}")
+            result = result.select(dim, k)
         elif isinstance(k, slice):
             step = 1 if k.step is None else int(k.step)
             if step <= 0:
@@ -520,22 +517,6 @@ def _inplace_via(self, f):
     return self
 
 
-def _uniform_(self, a=0.0, b=1.0):
-    self._check_inplace()
-    r = _C._random("rand", list(self.shape), self.dtype if self.dtype.is_floating_point else _C.float32)
-    with _no_grad():
-        self.copy_(r * (b - a) + a)
-    return self
-
-
-def _normal_(self, mean=0.0, std=1.0):
-    self._check_inplace()
-    r = _C._random("randn", list(self.shape), self.dtype if self.dtype.is_floating_point else _C.float32)
-    with _no_grad():
-        self.copy_(r * std + mean)
-    return self
-
-
 class _no_grad:
     def __enter__(self):
         self.prev = _C._set_grad_enabled(False)
@@ -578,7 +559,7 @@ def _div(self, other, *, rounding_mode=None):
         r = self._binary("remainder", other, False)
         neg = (self < 0).logical_xor(other < 0) if o is not None else (self < 0).logical_xor(_C._scalar_tensor(other < 0, _C.bool))
         return fq + ((r != 0).logical_and(neg))._to_dtype(fq.dtype)
-    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
 def _install() -> None:
@@ -658,14 +639,11 @@ def _install() -> None:
     T.clamp_ = lambda self, min=None, max=None: _inplace_via(self, lambda s: s.clamp(min, max))
     T.clip = T.clamp
     T.clip_ = T.clamp_
-    T.scatter = lambda self, dim, index, src: self._scatter(dim, index, src if isinstance(src, Tensor) else _C._full([], src, self.dtype).expand(*index.shape))
     T.new_zeros = _new(0)
     T.new_ones = _new(1)
     T.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: _new(fill_value)(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
     T.new_empty = _new(0)
     T.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
-    T.uniform_ = _uniform_
-    T.normal_ = _normal_
     T.type = lambda self, dtype=None: (f"rustensor.{_TYPE_NAMES[_dtype_name(self.dtype)]}" if dtype is None else self._to_dtype(dtype))
     T.__contains__ = lambda self, item: bool((self == item).any())
     T.H = property(lambda self: self.mT if self.ndim == 2 else _raise(RuntimeError, "tensor.H is only supported on matrices (2-D tensors)"))

@@ -110,3 +110,7 @@ def transfer_counts() -> Dict[str, int]:
     dispatches and queue submissions so far (for checking a loop stays on the GPU)."""
     s = _stats()
     return {k: s.get(k, 0) for k in ("readbacks", "uploads", "dispatches", "submits")}
+
+
+# torch.cuda.amp: autocast and GradScaler with the device fixed to the GPU
+from .amp import cuda_amp as amp  # noqa: E402
