@@ -101,8 +101,9 @@ def test_torch_parameters_and_leaves_keep_requires_grad():
     sd = torch.load(os.path.join(DATA, "torch_module_state_dict.pt"))
     # state_dict() holds detached tensors and the BatchNorm counter as an int64 scalar
     assert isinstance(sd, collections.OrderedDict)
-    assert list(sd)[:2] == ["0.weight", "0.bias"] and "1.running_var" in sd
-    assert sd["1.num_batches_tracked"].dtype == torch.int64 and sd["1.num_batches_tracked"].shape == ()
+    assert list(sd)[:2] == ["0.weight", "0.bias"] and "2.running_var" in sd
+    assert sd["2.num_batches_tracked"].dtype == torch.int64 and sd["2.num_batches_tracked"].shape == ()
+    assert sd["2.num_batches_tracked"].item() == 3
 
 
 def _has_nn_modules():
@@ -114,13 +115,34 @@ def _has_nn_modules():
 @pytest.mark.skipif(not _has_nn_modules(), reason="rustensor.nn has no Sequential/Linear/BatchNorm1d/load_state_dict yet")
 def test_torch_state_dict_drives_a_rustensor_module_like_torch():
     nn = torch.nn
-    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2))
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.BatchNorm1d(3), nn.Linear(3, 2))
     model.load_state_dict(torch.load(os.path.join(DATA, "torch_module_state_dict.pt")))
     model.eval()
     out = model(torch.from_numpy(EXPECTED["module_eval.input"]))
     np.testing.assert_allclose(out.detach().numpy(), EXPECTED["module_eval.output"], rtol=1e-5, atol=1e-6)
     again = roundtrip(model.state_dict())
     assert list(again) == list(model.state_dict())
+
+
+def _has_adam():
+    return _has_nn_modules() and isinstance(getattr(torch.optim, "Adam", None), type) and hasattr(torch.optim.Adam, "load_state_dict")
+
+
+@pytest.mark.skipif(not _has_adam(), reason="rustensor.optim has no Adam with load_state_dict yet")
+def test_training_resumes_from_a_torch_checkpoint_like_torch():
+    nn = torch.nn
+    ckpt = torch.load(os.path.join(DATA, "torch_checkpoint.pt"))
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.BatchNorm1d(3), nn.Linear(3, 2))
+    model.load_state_dict(ckpt["model"])
+    opt = torch.optim.Adam(model.parameters(), lr=0.5)  # the checkpoint's lr (0.01) replaces this
+    opt.load_state_dict(ckpt["optimizer"])
+    model.train()
+    loss = model(torch.from_numpy(EXPECTED["resume.input"])).pow(2).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    for k, v in model.state_dict().items():
+        np.testing.assert_allclose(v.detach().numpy(), EXPECTED[f"resume.after.{k}"], rtol=1e-5, atol=1e-6, err_msg=k)
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "uint8"])
