@@ -594,3 +594,28 @@ def test_real_torch_loads_what_rustensor_saved(tmp_path):
         if isinstance(v, torch.Tensor):
             assert_same_array(v, back[k])
             assert info["strides"][k] == list(v.stride()), k
+
+
+@pytest.mark.skipif(torch_python() is None or not _has_nn_modules(), reason="needs real torch and rustensor.nn")
+def test_real_torch_module_runs_a_rustensor_state_dict(tmp_path):
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.BatchNorm1d(3), nn.Linear(3, 2))
+    model.train()
+    for _ in range(2):  # move the BatchNorm buffers off their defaults
+        model(torch.randn(6, 4))
+    model.eval()
+    x = torch.randn(5, 4)
+    want = model(x).detach().numpy()
+    torch.save({"sd": model.state_dict(), "x": x}, tmp_path / "sd.pt")
+    script = textwrap.dedent(f"""
+        import numpy as np, torch
+        nn = torch.nn
+        o = torch.load({str(tmp_path / 'sd.pt')!r})
+        m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.BatchNorm1d(3), nn.Linear(3, 2))
+        m.load_state_dict(o["sd"])
+        m.eval()
+        np.save({str(tmp_path / 'out.npy')!r}, m(o["x"]).detach().numpy())
+    """)
+    res = subprocess.run([torch_python(), "-c", script], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), want, rtol=1e-5, atol=1e-6)
