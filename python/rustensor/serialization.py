@@ -1,5 +1,7 @@
-"""``rustensor.save`` / ``rustensor.load``: checkpoints in PyTorch's own zip format, read
-through a restricted unpickler, so files move between torch and rustensor both ways."""
+"""``rustensor.save`` / ``rustensor.load``: checkpoints in PyTorch's own zip format.
+
+Loading goes through a restricted unpickler (``weights_only``), so files move between torch and
+rustensor both ways and a checkpoint cannot run code."""
 
 from __future__ import annotations
 

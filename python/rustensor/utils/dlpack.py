@@ -1,5 +1,7 @@
-"""DLPack interchange (``torch.utils.dlpack``): ``Tensor.__dlpack__`` / ``__dlpack_device__``,
-``from_dlpack`` for any object with ``__dlpack__`` or a capsule, and ``to_dlpack``.
+"""DLPack interchange (``torch.utils.dlpack``): ``__dlpack__``, ``from_dlpack``, ``to_dlpack``.
+
+``Tensor.__dlpack__`` / ``__dlpack_device__`` are installed on the class here; ``from_dlpack``
+takes any object with ``__dlpack__`` or a capsule.
 
 The capsules and the C structs are made in Rust (``rust/rustensor-py/src/dlpack.rs``); this
 module holds the protocol's Python surface: argument checks and the version negotiation."""

@@ -1,5 +1,6 @@
-"""``rustensor.utils.safetensors``: the safetensors format with ``safetensors.torch``'s API
-(``save_file``, ``load_file``, ``save``, ``load``, ``safe_open``), on the ``safetensors`` crate.
+"""``rustensor.utils.safetensors``: safetensors files with ``safetensors.torch``'s API.
+
+``save_file``, ``load_file``, ``save``, ``load`` and ``safe_open``, on the ``safetensors`` crate.
 
 Files are memory-mapped privately: CPU tensors from ``load_file``/``get_tensor`` are views of the
 mapped pages (no read, no copy); writing to one copies just that page and never the file."""
