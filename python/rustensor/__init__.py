@@ -441,3 +441,5 @@ from ._legacy import BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTenso
 
 from . import amp, nn, optim, utils  # noqa: E402
 from .amp import autocast  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from .utils.dlpack import from_dlpack  # noqa: E402

@@ -1,6 +1,9 @@
 //! PyO3 bindings: the `rustensor._rustensor` extension module (thin; the engine is in core).
+mod dlpack;
 mod errors;
 mod function;
+mod safetensors_file;
+mod strided;
 mod tensor;
 mod types;
 
@@ -355,5 +358,14 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_gpu_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(strided::_as_strided, m)?)?;
+    m.add_function(wrap_pyfunction!(strided::_storage_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::_to_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::_dlpack_device, m)?)?;
+    m.add_function(wrap_pyfunction!(dlpack::_from_dlpack, m)?)?;
+    m.add_class::<safetensors_file::SafeFile>()?;
+    m.add_function(wrap_pyfunction!(safetensors_file::_safetensors_open, m)?)?;
+    m.add_function(wrap_pyfunction!(safetensors_file::_safetensors_from_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(safetensors_file::_safetensors_write, m)?)?;
     Ok(())
 }
