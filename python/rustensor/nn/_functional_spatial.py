@@ -1240,7 +1240,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if query.device.type != "cpu":
             allowed = allowed.to(query.device)
         scores = scores.masked_fill(allowed.logical_not(), float("-inf"))
-        masked = allowed
+        masked = allowed if L > 0 and S == 0 else None  # a causal row always keeps its first key
     elif attn_mask is not None:
         if attn_mask.dtype == _C.bool:
             scores = scores.masked_fill(attn_mask.logical_not(), float("-inf"))
