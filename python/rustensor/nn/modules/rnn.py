@@ -192,13 +192,6 @@ class RNNBase(Module):
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {input.shape[-1]}"
             )
 
-    def _expected_hidden(self, input, batch_sizes, cell=False):
-        mini_batch = int(_np(batch_sizes)[0]) if batch_sizes is not None else (
-            input.shape[0] if self.batch_first else input.shape[1])
-        num_directions = 2 if self.bidirectional else 1
-        size = self.hidden_size if (cell or self.proj_size == 0) else self.proj_size
-        return (self.num_layers * num_directions, mini_batch, size)
-
     @staticmethod
     def _check_hidden(hx, expected, msg="Expected hidden size {}, got {}"):
         if tuple(hx.shape) != tuple(expected):
@@ -270,12 +263,12 @@ class RNNBase(Module):
         batch_sizes = None
         if packed:
             data, batch_sizes, sorted_indices, unsorted_indices = input
+            self._check_input(data, batch_sizes)
             padded, lengths_t = pad_packed_sequence(
                 PackedSequence(data, batch_sizes, None, None), batch_first=False)
             x = padded
             lengths = _np(lengths_t).astype(np.int64)
             unbatched = False
-            self._check_input(data, batch_sizes)
         else:
             sorted_indices = unsorted_indices = None
             if input.dim() not in (2, 3):
