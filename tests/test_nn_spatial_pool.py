@@ -583,3 +583,39 @@ def test_affine_grid_and_gradients():
         F.grid_sample(torch.randn(1, 2, 3, 3), torch.randn(1, 4, 4, 3))
     with pytest.raises(ValueError, match="expected padding_mode to be 'zeros', 'border', or 'reflection', but got: 'foo'"):
         F.grid_sample(torch.randn(1, 2, 3, 3), torch.randn(1, 4, 4, 2), padding_mode="foo")
+
+
+def ref_antialias_weights(n, o, scale, cubic):
+    """PIL-style resampling weights, one output at a time (torch's antialias=True)."""
+    a = -0.5
+
+    def filt(t):
+        t = abs(t)
+        if not cubic:
+            return max(1 - t, 0.0)
+        if t < 1:
+            return ((a + 2) * t - (a + 3)) * t * t + 1
+        return (((t - 5) * t + 8) * t - 4) * a if t < 2 else 0.0
+
+    support = (2 if cubic else 1) * max(scale, 1.0)
+    inv = 1 / scale if scale >= 1 else 1.0
+    w = np.zeros((o, n))
+    for i in range(o):
+        center = scale * (i + 0.5)
+        lo, hi = max(int(center - support + 0.5), 0), min(int(center + support + 0.5), n)
+        row = [filt((j - center + 0.5) * inv) for j in range(lo, hi)]
+        w[i, lo:hi] = np.array(row) / sum(row)
+    return w
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_interpolate_antialias(mode):
+    x = np.random.default_rng(23).standard_normal((2, 3, 9, 12))
+    y = F.interpolate(T(x), size=(4, 5), mode=mode, antialias=True)
+    cubic = mode == "bicubic"
+    mats = [ref_antialias_weights(9, 4, 9 / 4, cubic), ref_antialias_weights(12, 5, 12 / 5, cubic)]
+    np.testing.assert_allclose(npv(y), ref_separable(x, mats), atol=1e-12)
+    leaf = torch.tensor(x[:1, :1, :5, :6], dtype=F64, requires_grad=True)
+    check(lambda v: F.interpolate(v, size=(2, 3), mode=mode, antialias=True), [leaf])
+    with pytest.raises(ValueError, match="Anti-alias option is restricted to bilinear and bicubic modes"):
+        F.interpolate(T(x), size=(4, 5), mode="nearest", antialias=True)

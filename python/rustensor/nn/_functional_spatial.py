@@ -794,6 +794,29 @@ def _cubic_matrix(n, o, scale, align_corners, ft):
     return m
 
 
+def _antialias_matrix(n, o, scale, cubic):
+    """(o, n) weights of torch's antialiased resize (PIL's): when shrinking, the triangle or
+    cubic (a = -0.5) filter is stretched by the scale, and each row is normalised."""
+    support = (2.0 if cubic else 1.0) * (scale if scale >= 1.0 else 1.0)
+    inv = 1.0 / scale if scale >= 1.0 else 1.0
+    a = -0.5
+    m = np.zeros((o, n))
+    for i in range(o):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n)
+        t = np.abs((np.arange(lo, hi) - center + 0.5) * inv)
+        if cubic:
+            w = np.where(t < 1, ((a + 2) * t - (a + 3)) * t * t + 1,
+                         np.where(t < 2, (((t - 5) * t + 8) * t - 4) * a, 0.0))
+        else:
+            w = np.maximum(1 - t, 0.0)
+        total = w.sum()
+        if total:
+            m[i, lo:hi] = w / total
+    return m
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     modes = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
@@ -817,8 +840,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             )
     elif align_corners is None:
         align_corners = False
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if antialias and not (mode in ("bilinear", "bicubic") and input.dim() == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor as input")
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     spatial = tuple(input.shape[2:])
@@ -866,8 +889,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             y = y.index_select(d, _idx(j, y.device))
         else:
             ft = np.float64 if input.dtype == _C.float64 else np.float32
-            mk = _cubic_matrix if mode == "bicubic" else _linear_matrix
-            m = mk(n, o, sc, align_corners, ft)
+            if antialias:
+                aa_scale = ((n - 1) / (o - 1) if o > 1 else 0.0) if align_corners else sc
+                m = _antialias_matrix(n, o, aa_scale, mode == "bicubic")
+            else:
+                mk = _cubic_matrix if mode == "bicubic" else _linear_matrix
+                m = mk(n, o, sc, align_corners, ft)
             y = (y.transpose(d, -1) @ _const(m.T, y)).transpose(d, -1)
     return y.contiguous() if y is not input else y.clone()
 
