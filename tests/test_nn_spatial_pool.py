@@ -619,3 +619,38 @@ def test_interpolate_antialias(mode):
     check(lambda v: F.interpolate(v, size=(2, 3), mode=mode, antialias=True), [leaf])
     with pytest.raises(ValueError, match="Anti-alias option is restricted to bilinear and bicubic modes"):
         F.interpolate(T(x), size=(4, 5), mode="nearest", antialias=True)
+
+
+@given(
+    hin=st.integers(1, 7), win=st.integers(1, 7), hout=st.integers(1, 9), wout=st.integers(1, 9),
+    mode=st.sampled_from(["nearest", "nearest-exact", "bilinear", "bicubic", "area"]),
+    align_corners=st.booleans(), by_scale=st.booleans(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**16),
+)
+def test_interpolate_random_sizes(hin, win, hout, wout, mode, align_corners, by_scale, layout, seed):
+    x = np.random.default_rng(seed).standard_normal((1, 2, hin, win))
+    xt, xref = make_tensor(x, layout)
+    ac = align_corners if mode in ("bilinear", "bicubic") else None
+    if by_scale and mode != "area":
+        sf = (hout / hin, wout / win)
+        out = tuple(int(math.floor(n * s)) for n, s in zip((hin, win), sf))
+        assume(min(out) >= 1)
+        y = F.interpolate(xt, scale_factor=sf, mode=mode, align_corners=ac)
+        scales = [1 / s for s in sf]
+    else:
+        out = (hout, wout)
+        y = F.interpolate(xt, size=out, mode=mode, align_corners=ac)
+        scales = [n / o for n, o in zip((hin, win), out)]
+    if mode == "area":
+        ref = ref_adaptive(xref, out, "mean")[0]
+    elif mode.startswith("nearest"):
+        # torch computes nearest source indices in float32
+        idx = []
+        for n, o, sc in zip((hin, win), out, scales):
+            d = np.arange(o, dtype=np.float32)
+            src = (d + np.float32(0.5)) * np.float32(sc) if mode == "nearest-exact" else d * np.float32(sc)
+            idx.append(np.minimum(np.floor(src).astype(np.int64), n - 1))
+        ref = xref[:, :, idx[0]][:, :, :, idx[1]]
+    else:
+        mk = ref_linear_weights if mode == "bilinear" else ref_cubic_weights
+        ref = ref_separable(xref, [mk(n, o, sc, align_corners) for n, o, sc in zip((hin, win), out, scales)])
+    np.testing.assert_allclose(npv(y), ref, atol=1e-11)
