@@ -69,10 +69,21 @@ def test_cast_hooks_contract():
         assert [t.dtype if t is not None else None for t in c] == [torch.float16, torch.float16, torch.int64, None]
         back = _cast_fp32(h, a32, i)
         assert [t.dtype for t in back] == [torch.float32, torch.float32, torch.int64]
-    with torch.autocast("cuda", dtype=torch.float16):
-        # a CPU tensor is not cast by a GPU region
-        assert _cast_inputs(a32)[0].dtype == torch.float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # without a GPU the region disables itself, with torch's warning
+        with torch.autocast("cuda", dtype=torch.float16):
+            # a CPU tensor is not cast by a GPU region
+            assert _cast_inputs(a32)[0].dtype == torch.float32
     assert _cast_fp32(h)[0].dtype == torch.float16
+
+
+def test_cuda_region_without_gpu_disables_itself():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU adapter is available")
+    with pytest.warns(UserWarning, match="User provided device_type of 'cuda', but CUDA is not available. Disabling"):
+        region = torch.autocast("cuda")
+    with region:
+        assert not torch.amp.is_autocast_enabled("cuda")
 
 
 @pytest.mark.xfail(reason="nn.functional losses do not call amp._cast_fp32 yet (nn-core); torch computes them in float32",
@@ -102,8 +113,11 @@ def test_autocast_dtype_rules():
 
 
 def test_cuda_amp_spellings_warn_deprecated():
-    with pytest.warns(FutureWarning, match=r"torch.cuda.amp.autocast\(args...\)` is deprecated"):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
         ac = torch.cuda.amp.autocast()
+    assert any(issubclass(x.category, FutureWarning) and "torch.cuda.amp.autocast(args...)` is deprecated" in str(x.message)
+               for x in w)
     assert ac.device_type == "cuda" and ac.fast_dtype == torch.float16
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

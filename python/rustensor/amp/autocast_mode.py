@@ -113,6 +113,13 @@ class autocast:
         self.fast_dtype = dtype if dtype is not None else float16
         self.dtype = self.fast_dtype
         self._enabled = bool(enabled)
+        if self._enabled and self.device_type == "cuda":
+            from .. import cuda
+
+            if not cuda.is_available():
+                warnings.warn("User provided device_type of 'cuda', but CUDA is not available. Disabling",
+                              UserWarning, stacklevel=2)
+                self._enabled = False
         if self._enabled and self.fast_dtype != float16:
             where = "CPU" if self.device_type == "cpu" else "CUDA"
             warnings.warn(f"In {where} autocast, but the target dtype is not supported. Disabling autocast.\n"
