@@ -524,6 +524,13 @@ def ref_reflect(x, lo2, hi2):
     return extra + lo if flips % 2 == 0 else span - extra + lo
 
 
+def ref_cubic_1d(t, A=-0.75):
+    t = abs(t)
+    if t <= 1:
+        return ((A + 2) * t - (A + 3)) * t * t + 1
+    return ((A * t - 5 * A) * t + 8 * A) * t - 4 * A if t < 2 else 0.0
+
+
 def ref_grid_sample(x, grid, mode, padding_mode, align_corners):
     n, c, h, w = x.shape
     out = np.zeros((n, c) + grid.shape[1:3])
@@ -540,8 +547,30 @@ def ref_grid_sample(x, grid, mode, padding_mode, align_corners):
     def at(b, yi, xi):
         return x[b, :, yi, xi] if 0 <= yi < h and 0 <= xi < w else np.zeros(c)
 
+    def unnorm(g, size):
+        return (g + 1) / 2 * (size - 1) if align_corners else ((g + 1) * size - 1) / 2
+
+    def bound(v, size):  # bicubic pads each integer tap position on its own
+        if padding_mode == "border":
+            return min(max(v, 0), size - 1)
+        if padding_mode == "reflection":
+            r = ref_reflect(v, 0, 2 * (size - 1)) if align_corners else ref_reflect(v, -1, 2 * size - 1)
+            return int(round(min(max(r, 0), size - 1)))
+        return v
+
     for b, i, j in itertools.product(range(n), range(grid.shape[1]), range(grid.shape[2])):
         sx, sy = src(grid[b, i, j, 0], w), src(grid[b, i, j, 1], h)
+        if mode == "bicubic":
+            ux, uy = unnorm(grid[b, i, j, 0], w), unnorm(grid[b, i, j, 1], h)
+            x0, y0 = math.floor(ux), math.floor(uy)
+            wx = [ref_cubic_1d(ux - x0 - k) for k in range(-1, 3)]
+            wy = [ref_cubic_1d(uy - y0 - k) for k in range(-1, 3)]
+            acc = np.zeros(c)
+            for a_, yy in enumerate(range(y0 - 1, y0 + 3)):
+                for b_, xx in enumerate(range(x0 - 1, x0 + 3)):
+                    acc += at(b, bound(yy, h), bound(xx, w)) * wy[a_] * wx[b_]
+            out[b, :, i, j] = acc
+            continue
         if mode == "nearest":
             out[b, :, i, j] = at(b, int(np.rint(sy)), int(np.rint(sx)))
             continue
@@ -552,7 +581,7 @@ def ref_grid_sample(x, grid, mode, padding_mode, align_corners):
     return out
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_grid_sample_matches_reference(mode, padding_mode, align_corners):

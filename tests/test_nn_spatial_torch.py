@@ -81,6 +81,7 @@ FUNCTIONAL = [
     ("pixel_shuffle", RF.pixel_shuffle, TF.pixel_shuffle, [(2, 8, 3, 4)], dict(upscale_factor=2)),
     ("affine_grid", RF.affine_grid, TF.affine_grid, [(2, 2, 3)], dict(size=(2, 3, 4, 5), align_corners=False)),
     ("grid_sample", RF.grid_sample, TF.grid_sample, [(2, 3, 5, 4), (2, 4, 6, 2)], dict(padding_mode="reflection", align_corners=False)),
+    ("grid_sample_bicubic", RF.grid_sample, TF.grid_sample, [(2, 3, 5, 4), (2, 4, 6, 2)], dict(mode="bicubic", padding_mode="reflection", align_corners=False)),
     ("grid_sample_ac", RF.grid_sample, TF.grid_sample, [(2, 3, 5, 4), (2, 4, 6, 2)], dict(padding_mode="zeros", align_corners=True)),
     ("unfold", RF.unfold, TF.unfold, [(2, 3, 6, 5)], dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1))),
     ("fold", RF.fold, TF.fold, [(2, 12, 12)], dict(output_size=(5, 6), kernel_size=(2, 2), padding=1, stride=2)),

@@ -1025,6 +1025,44 @@ def _reflect_coords(x, twice_low, twice_high):
     return (span - extra + lo).where(odd, extra + lo)
 
 
+def _grid_bicubic(grid, w, h, padding_mode, align_corners, tap):
+    """torch's bicubic grid_sample: 4x4 taps around the unpadded source point, each tap's
+    integer position padded on its own, cubic weights with A = -0.75."""
+    def unnorm(g, size):
+        return (g + 1) * ((size - 1) / 2) if align_corners else ((g + 1) * size - 1) / 2
+
+    def bounded(c, size):
+        if padding_mode == "border":
+            return c.clamp(0, size - 1)
+        if padding_mode == "reflection":
+            r = _reflect_coords(c, 0, 2 * (size - 1)) if align_corners else _reflect_coords(c, -1, 2 * size - 1)
+            return r.clamp(0, size - 1).round()
+        return c
+
+    A = -0.75
+
+    def weights(t):
+        def c1(x):
+            return ((A + 2) * x - (A + 3)) * x * x + 1
+
+        def c2(x):
+            return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+
+        return [c2(t + 1), c1(t), c1(1 - t), c2(2 - t)]
+
+    ix, iy = unnorm(grid[..., 0], w), unnorm(grid[..., 1], h)
+    x0, y0 = ix.detach().floor(), iy.detach().floor()
+    wx, wy = weights(ix - x0), weights(iy - y0)
+    out = None
+    for a in range(4):
+        yy = bounded(y0 + (a - 1), h)
+        for b in range(4):
+            v, ok = tap(yy, bounded(x0 + (b - 1), w))
+            term = v * (ok * (wy[a] * wx[b]).unsqueeze(1))
+            out = term if out is None else out + term
+    return out
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(
@@ -1037,8 +1075,6 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         )
     if input.dim() != 4:
         raise NotImplementedError(f"grid_sample: only 4-D input (N, C, H, W) is supported, got {_size(input)}")
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode='bicubic' is not supported")
     if grid.dim() != 4 or grid.shape[-1] != 2:
         raise RuntimeError(
             f"grid_sampler(): expected grid to have size 2 in last dimension, but got grid with sizes {_size(grid)}"
@@ -1074,6 +1110,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if mode == "nearest":
         v, ok = tap(iy.detach().round(), ix.detach().round())
         return v * ok
+    if mode == "bicubic":
+        return _grid_bicubic(grid, w, h, padding_mode, align_corners, tap)
     x0, y0 = ix.detach().floor(), iy.detach().floor()
     wx1, wy1 = ix - x0, iy - y0
     wx0, wy0 = 1 - wx1, 1 - wy1
