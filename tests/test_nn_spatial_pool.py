@@ -683,3 +683,44 @@ def test_interpolate_random_sizes(hin, win, hout, wout, mode, align_corners, by_
         mk = ref_linear_weights if mode == "bilinear" else ref_cubic_weights
         ref = ref_separable(xref, [mk(n, o, sc, align_corners) for n, o, sc in zip((hin, win), out, scales)])
     np.testing.assert_allclose(npv(y), ref, atol=1e-11)
+
+
+def test_max_pool_ties_and_nan_pick_the_first_maximum_like_torch():
+    # ReLU before pooling makes all-zero windows common: the whole gradient goes to the first
+    # maximum of each window (torch's kernel), never split across ties, and a NaN wins.
+    a = np.array([[[[0.0, 0.0, 1.0, 1.0],
+                    [0.0, 0.0, 1.0, 2.0],
+                    [3.0, np.nan, 5.0, 5.0],
+                    [np.nan, 3.0, 5.0, 5.0]]]])
+    x = torch.tensor(a, requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    y.sum().backward()
+    assert idx.flatten().tolist() == [0, 7, 12, 10]  # torch 2.x gives these
+    got = y.detach().numpy().ravel()
+    assert got[0] == 0.0 and got[1] == 2.0 and np.isnan(got[2]) and got[3] == 5.0
+    want = np.zeros((4, 4))
+    for flat in (0, 7, 12, 10):
+        want[flat // 4, flat % 4] = 1.0
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], want)
+    # the second NaN of a window is the one picked, as torch's `val > max || isnan(val)` does
+    yb, ib = F.max_pool1d(torch.tensor([[[np.nan, 1.0, np.nan, 0.0]]]), 4, return_indices=True)
+    assert ib.item() == 2 and np.isnan(yb.item())
+    # adaptive max pooling shares the rule
+    z = torch.zeros(1, 1, 4, 4, dtype=F64, requires_grad=True)
+    F.adaptive_max_pool2d(z, 2).sum().backward()
+    np.testing.assert_array_equal(z.grad.numpy()[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+
+
+def test_avg_pool_integer_and_kernel_one():
+    x = torch.arange(2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2).numpy(), ref_avg_int(x.numpy()))
+    y = torch.randn(2, 3, 5, dtype=F64)
+    p = F.max_pool1d(y, 1)
+    np.testing.assert_array_equal(p.numpy(), y.numpy())
+    p.add_(1.0)  # kernel 1 still returns a new tensor, not a view of the input
+    assert not np.array_equal(p.numpy(), y.numpy())
+
+
+def ref_avg_int(a):
+    n, c, h, w = a.shape
+    return a.reshape(n, c, h // 2, 2, w // 2, 2).sum((3, 5)) // 4

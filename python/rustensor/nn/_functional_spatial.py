@@ -110,6 +110,49 @@ def _windows(x: Tensor, kernel, dilation, stride, out) -> Tensor:
     return stack(views, 2)
 
 
+def _window_views(x: Tensor, kernel, dilation, stride, out) -> list:
+    """Every kernel offset's strided view of x (N, C, *spatial), each shaped (N, C, *out)."""
+    views = []
+    for offs in itertools.product(*[range(k) for k in kernel]):
+        v = x
+        for i in range(len(kernel)):
+            start = offs[i] * dilation[i]
+            v = v._slice(2 + i, start, start + (out[i] - 1) * stride[i] + 1, stride[i])
+        views.append(v)
+    return views
+
+
+def _running_max(views, want_arg):
+    """(max, offset of the max) over same-shaped views, picked as torch's pooling kernels pick:
+    the first maximum, a NaN always winning. Elementwise compare-and-select instead of a
+    reduction over a stacked window dim: the GPU reduction kernel spends a 256-thread workgroup
+    per output, which made a (32, 32, 8, 8) 2x2 pool take seconds on lavapipe. `where` routes
+    the gradient to the chosen element only, so ties do not split it (as maximum() would)."""
+    from .. import where, zeros_like
+
+    best = views[0] if len(views) > 1 else views[0].clone()
+    arg = zeros_like(best, dtype=_C.int64) if want_arg else None
+    floating = best.is_floating_point()
+    for k, v in enumerate(views[1:], 1):
+        take = v > best
+        if floating:
+            take = take | v.isnan()
+        best = where(take, v, best)
+        if want_arg:
+            arg = where(take, k, arg)
+    return best, arg
+
+
+def _mix_dim(y: Tensor, d: int, m) -> Tensor:
+    """y with dim d replaced by the host matrix m (o, n) applied along it, as one 2-D matmul:
+    a batched matmul over broadcast batch dims runs a mostly empty tile per batch on the GPU
+    (1.6 s for a (32, 32, 8, 8) adaptive pool on lavapipe)."""
+    t = y.transpose(d, -1)
+    shp = list(t.shape)
+    r = t.reshape(-1, shp[-1]) @ _const(m.T, y)
+    return r.reshape(shp[:-1] + [m.shape[0]]).transpose(d, -1)
+
+
 def _autocast(*ts):
     from ..amp.autocast_mode import _cast_inputs
 
@@ -448,8 +491,7 @@ def _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, return
     if any(flat):
         lowest = float("-inf") if x.is_floating_point() else (-(2**31) if x.dtype == _C.int32 else -(2**63))
         x = pad(x, flat, value=lowest)
-    win = _windows(x, kernel, dilation, stride, out)
-    values, arg = win.max(2)
+    values, arg = _running_max(_window_views(x, kernel, dilation, stride, out), return_indices)
     if unbatched:
         values = values.squeeze(0)
     if not return_indices:
@@ -465,7 +507,7 @@ def _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, return
         k_i = grids[i].reshape((-1,) + (1,) * nd) * dilation[i]
         pos += (o_i[None] + k_i) * mult
         mult *= spatial[i]
-    table = _idx(pos, x.device).unsqueeze(0).unsqueeze(0).expand(*win.shape)
+    table = _idx(pos, x.device).unsqueeze(0).unsqueeze(0).expand(x.shape[0], x.shape[1], *pos.shape)
     indices = table.gather(2, arg.unsqueeze(2)).squeeze(2)
     if unbatched:
         indices = indices.squeeze(0)
@@ -572,7 +614,11 @@ def _avg_poolnd(input, kernel_size, stride, padding, ceil_mode, count_include_pa
         flat += [p, max((o - 1) * s + k - n - p, 0)]
     if any(flat):
         x = pad(x, flat)
-    total = _windows(x, kernel, (1,) * nd, stride, out).sum(2)
+    # a chain of adds over the window views, not a reduction over a stacked dim (see _running_max)
+    views = _window_views(x, kernel, (1,) * nd, stride, out)
+    total = views[0].clone()
+    for v in views[1:]:
+        total = total + v
     if divisor_override is not None:
         y = total / divisor_override
     else:
@@ -664,7 +710,7 @@ def _adaptive_avg_poolnd(input, output_size, nd, op):
         for r in range(o):
             m[r, start[r]:end[r]] = 1.0 / (end[r] - start[r])
         d = y.dim() - nd + i
-        y = (y.transpose(d, -1) @ _const(m.T, y)).transpose(d, -1)
+        y = _mix_dim(y, d, m)
     return y
 
 
@@ -703,7 +749,7 @@ def _adaptive_max_poolnd(input, output_size, return_indices, nd, op):
     # (N, C, o0, k0, o1, k1, ...) -> (N, C, o0, o1, ..., k0*k1*...)
     perm = [0, 1] + [2 + 2 * i for i in range(nd)] + [3 + 2 * i for i in range(nd)]
     y = y.permute(perm).reshape([n, c, *out, int(np.prod(widths))])
-    values, arg = y.max(-1)
+    values, arg = _running_max([y.select(-1, j) for j in range(y.shape[-1])], return_indices)
     if unbatched:
         values = values.squeeze(0)
     if not return_indices:
@@ -895,7 +941,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             else:
                 mk = _cubic_matrix if mode == "bicubic" else _linear_matrix
                 m = mk(n, o, sc, align_corners, ft)
-            y = (y.transpose(d, -1) @ _const(m.T, y)).transpose(d, -1)
+            y = _mix_dim(y, d, m)
     return y.contiguous() if y is not input else y.clone()
 
 
