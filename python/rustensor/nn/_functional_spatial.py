@@ -122,6 +122,12 @@ def _window_views(x: Tensor, kernel, dilation, stride, out) -> list:
     return views
 
 
+def _stack(views, dim):
+    from .. import stack
+
+    return stack(views, dim)
+
+
 def _running_max(views, want_arg):
     """(max, offset of the max) over same-shaped views, picked as torch's pooling kernels pick:
     the first maximum, a NaN always winning. Elementwise compare-and-select instead of a
@@ -271,11 +277,16 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, op):
     n, c = x.shape[0], x.shape[1]
     o = weight.shape[0]
     k = int(np.prod(kernel))
-    cols = _windows(x, kernel, dilation, stride, out)  # (N, C, K, *out)
+    # The batch goes into the GEMM's column dim: cols (C, K, N, *out), one (O/G x CK) @ (CK x N*L)
+    # product per group, so the weight gradient is a single GEMM too. Batched over N instead, the
+    # weight gradient was N products summed by a reduction, which on the GPU takes a workgroup
+    # per weight element (2 s for the digits CNN's second conv on lavapipe).
+    views = _window_views(x.transpose(0, 1), kernel, dilation, stride, out)
+    cols = views[0].unsqueeze(1) if k == 1 else _stack(views, 1)
     L = int(np.prod(out))
-    cols = cols.reshape(n, groups, (c // groups) * k, L)
+    cols = cols.reshape(groups, (c // groups) * k, n * L)
     w = weight.reshape(groups, o // groups, (c // groups) * k)
-    y = (w @ cols).reshape([n, o, *out])
+    y = (w @ cols).reshape([o, n, *out]).transpose(0, 1).contiguous()
     if bias is not None:
         y = y + bias.reshape([1, o] + [1] * nd)
     return y.squeeze(0) if unbatched else y
