@@ -19,7 +19,8 @@ from ... import _rustensor as _C
 from ... import empty
 from .. import init
 from ...amp.autocast_mode import is_autocast_enabled
-from .._functional_spatial import _autocast, _dropout
+from .._attention import _dropout
+from .._spatial_util import _autocast
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, _long, _np, pad_packed_sequence
 from .module import Module
