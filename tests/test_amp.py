@@ -115,6 +115,9 @@ _FP32_ON_CUDA = {
     "group_norm": lambda h: F.group_norm(h.reshape(4, 5, 1), 5),
     "normalize": lambda h: F.normalize(h),
     "cosine_similarity": lambda h: F.cosine_similarity(h, h.detach().flip(0)),
+    "Tensor.softmax": lambda h: h.softmax(-1),
+    "Tensor.log_softmax": lambda h: h.log_softmax(-1),
+    "torch.softmax": lambda h: torch.softmax(h, -1),
 }
 
 
@@ -189,6 +192,14 @@ def test_gpu_autocast_runs_softmax_norms_and_losses_in_float32(name):
     else:
         ref = _FP32_ON_BOTH[name](hc, t.cpu())
     np.testing.assert_allclose(y.cpu().numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@needs_gpu
+def test_explicit_softmax_dtype_is_not_autocast():
+    with torch.autocast("cuda", dtype=torch.float16):
+        h, _ = _half_logits("gpu")
+        assert h.softmax(-1, dtype=torch.float16).dtype == torch.float16
+        assert F.log_softmax(h, -1, dtype=torch.float16).dtype == torch.float16
 
 
 @needs_gpu

@@ -1439,7 +1439,7 @@ def _fp32_policy(fn, devices, cuda_error=None):
     @functools.wraps(fn)
     def f(*args, **kwargs):
         cur = _amp._current()
-        if cur is None:
+        if cur is None or kwargs.get("dtype") is not None:  # an explicit dtype= is not autocast (torch)
             return fn(*args, **kwargs)
         if cuda_error is not None and cur[0] == "cuda":
             raise RuntimeError(cuda_error)
