@@ -326,17 +326,17 @@ def _softmax_input(input, dim, dtype, name):
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_input(input, dim, dtype, "softmax")
-    return input.softmax(dim)
+    return input.softmax(dim, dtype)  # dtype passed on: an explicit one opts out of autocast
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_input(input, dim, dtype, "softmin")
-    return (-input).softmax(dim)
+    return (-input).softmax(dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_input(input, dim, dtype, "log_softmax")
-    return input.log_softmax(dim)
+    return input.log_softmax(dim, dtype)
 
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
