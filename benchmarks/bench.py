@@ -2,11 +2,16 @@
 
 Prints one row per case: the median time per call of each library and the
 ratio numpy_time / other_time (> 1 means faster than NumPy), beside the target
-from the issues (#2 core engine, #3 autograd).
+from the issues (#2 core engine, #3 autograd). With torch importable, a last
+column "vs torch" gives torch_time / rustensor_time; the nn and training cases
+(#12, #13: conv2d, LSTM and causal SDPA forward+backward, a digits MLP/CNN
+training epoch, an Adam step over ten 1024x1024 Linear layers) state their
+targets against it ("t>=0.9"). The epoch cases need scikit-learn.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench.py
     python benchmarks/bench.py --quick                  # fewer, shorter repeats
     python benchmarks/bench.py --only matmul,add_4      # cases whose name contains a word
+    python benchmarks/bench.py --quick --only conv2d,lstm,sdpa,digits,adam   # the nn/training cases
     python benchmarks/bench.py --device gpu             # rustensor on its GPU backend
     python benchmarks/bench.py --device gpu --gpu-only  # just the GPU figures (TFLOP/s, GB/s, us/op)
 
@@ -250,6 +255,217 @@ def _mlp_t(c: Ctx) -> Thunk:
     return step
 
 
+# --------------------------------------------------------------------------- #
+# nn and training cases (issues 12, 13): forward+backward of the heavy layers, a
+# training epoch of the digits example's models, an optimizer step
+# --------------------------------------------------------------------------- #
+
+
+def _conv_shapes() -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    return (32, 16, 32, 32), (32, 16, 3, 3)
+
+
+def _conv_np() -> Thunk:
+    # im2col through a strided window view, one tensordot forward and two for the gradients;
+    # col2im adds the nine shifted slices back (what a NumPy user would write)
+    xs, ws = _conv_shapes()
+    x, w, b = arr("cx", *xs), arr("cw", *ws), arr("cb", ws[0])
+    kh, kw = ws[2], ws[3]
+
+    def step() -> Any:
+        xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        cols = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))  # N C H W kh kw
+        y = np.tensordot(cols, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2) + b[:, None, None]
+        g = np.ones_like(y)
+        dw = np.tensordot(g, cols, axes=([0, 2, 3], [0, 2, 3]))  # O C kh kw
+        db = g.sum((0, 2, 3))
+        dcols = np.tensordot(g, w, axes=([1], [0]))  # N H W C kh kw
+        dxp = np.zeros_like(xp)
+        h, wd = x.shape[2], x.shape[3]
+        for i in range(kh):
+            for j in range(kw):
+                dxp[:, :, i:i + h, j:j + wd] += dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+        return y, dw, db, dxp[:, :, 1:-1, 1:-1]
+
+    return step
+
+
+def _conv_t(c: Ctx) -> Thunk:
+    xs, ws = _conv_shapes()
+    x = c.t(arr("cx", *xs), requires_grad=True)
+    w = c.t(arr("cw", *ws), requires_grad=True)
+    b = c.t(arr("cb", ws[0]), requires_grad=True)
+    F = c.T.nn.functional
+
+    def step() -> Any:
+        for q in (x, w, b):
+            q.grad = None
+        y = F.conv2d(x, w, b, padding=1)
+        y.sum().backward()
+        return w.grad
+
+    return step
+
+
+def _lstm_t(c: Ctx) -> Thunk:
+    c.T.manual_seed(0)
+    lstm = c.T.nn.LSTM(128, 128, num_layers=2, batch_first=True).to(c.device)
+    x = c.t(arr("lx", 32, 50, 128), requires_grad=True)
+
+    def step() -> Any:
+        lstm.zero_grad(set_to_none=True)
+        x.grad = None
+        out, _ = lstm(x)
+        out.sum().backward()
+        return x.grad
+
+    return step
+
+
+SDPA_SHAPE = (8, 8, 256, 64)  # batch, heads, length, head dim
+
+
+def _sdpa_np() -> Thunk:
+    q, k, v = (arr(t, *SDPA_SHAPE) for t in ("q", "k", "v"))
+    n = SDPA_SHAPE[2]
+    scale = np.float32(1.0 / np.sqrt(SDPA_SHAPE[3]))
+    future = np.triu(np.ones((n, n), bool), 1)
+
+    def step() -> Any:
+        s = (q @ k.swapaxes(-1, -2)) * scale
+        s[..., future] = -np.inf
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        o = p @ v
+        do = np.ones_like(o)
+        dv = p.swapaxes(-1, -2) @ do
+        dp = do @ v.swapaxes(-1, -2)
+        ds = p * (dp - (dp * p).sum(-1, keepdims=True))
+        dq = (ds @ k) * scale
+        dk = (ds.swapaxes(-1, -2) @ q) * scale
+        return o, dq, dk, dv
+
+    return step
+
+
+def _sdpa_t(c: Ctx) -> Thunk:
+    q, k, v = (c.t(arr(t, *SDPA_SHAPE), requires_grad=True) for t in ("q", "k", "v"))
+    F = c.T.nn.functional
+
+    def step() -> Any:
+        for t in (q, k, v):
+            t.grad = None
+        F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
+        return q.grad
+
+    return step
+
+
+def _digits() -> Tuple[np.ndarray, np.ndarray]:
+    """The digits example's training split, through the example itself (needs scikit-learn)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "02_neural_network.py"
+    spec = importlib.util.spec_from_file_location("digits_example", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    x, y, _, _ = mod.load_digits_split(0)
+    return x, y
+
+
+def _digits_model(T: Any, kind: str) -> Any:
+    # the example's MLP and CNN, built from the library under test so torch runs the same model
+    nn = T.nn
+    if kind == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 64),
+                             nn.ReLU(), nn.Linear(64, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(256, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 10),
+    )
+
+
+def _epoch(kind: str) -> Callable[[Ctx], Thunk]:
+    def setup(c: Ctx) -> Thunk:
+        import importlib
+
+        T = c.T
+        data = importlib.import_module(T.__name__ + ".utils.data")
+        x, y = _digits()
+        T.manual_seed(0)
+        model = _digits_model(T, kind).to(c.device)
+        loader = data.DataLoader(data.TensorDataset(T.from_numpy(x), T.from_numpy(y)), batch_size=32, shuffle=True,
+                                 generator=T.Generator().manual_seed(0))
+        loss_fn = T.nn.CrossEntropyLoss()
+        opt = T.optim.Adam(model.parameters(), lr=3e-3)
+
+        def epoch() -> Any:
+            model.train()
+            total = 0.0
+            for xb, yb in loader:
+                xb, yb = xb.to(c.device), yb.to(c.device)
+                opt.zero_grad()
+                loss = loss_fn(model(xb), yb)
+                loss.backward()
+                opt.step()
+                total += loss.item()
+            return total
+
+        return epoch
+
+    return setup
+
+
+ADAM_LAYERS, ADAM_N = 10, 1024
+
+
+def _adam_np() -> Thunk:
+    # torch's Adam update written with in-place NumPy ops over the 20 arrays
+    params = [arr(f"p{i}", ADAM_N, ADAM_N).copy() for i in range(ADAM_LAYERS)]
+    params += [arr(f"pb{i}", ADAM_N).copy() for i in range(ADAM_LAYERS)]
+    grads = [arr(f"g{i}", *p.shape) for i, p in enumerate(params)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    state = {"t": 0}
+    lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-8
+
+    def step() -> Any:
+        state["t"] += 1
+        t = state["t"]
+        c1, c2 = 1 - b1**t, 1 - b2**t
+        for p, g, mi, vi in zip(params, grads, m, v):
+            mi *= b1
+            mi += (1 - b1) * g
+            vi *= b2
+            vi += (1 - b2) * (g * g)
+            denom = np.sqrt(vi / c2)
+            denom += eps
+            p -= (lr / c1) * (mi / denom)
+        return params[0]
+
+    return step
+
+
+def _adam_t(**flags: Any) -> Callable[[Ctx], Thunk]:
+    def setup(c: Ctx) -> Thunk:
+        T = c.T
+        params = [c.t(arr(f"p{i}", ADAM_N, ADAM_N).copy(), requires_grad=True) for i in range(ADAM_LAYERS)]
+        params += [c.t(arr(f"pb{i}", ADAM_N).copy(), requires_grad=True) for i in range(ADAM_LAYERS)]
+        for i, p in enumerate(params):
+            p.grad = c.t(arr(f"g{i}", *p.shape))
+        opt = T.optim.Adam(params, lr=1e-3, **flags)
+        return opt.step
+
+    return setup
+
+
+def _none_np() -> Thunk:
+    raise NotImplementedError("no NumPy counterpart")
+
+
 CASES: List[Case] = [
     Case("matmul_f32_1024", ">=0.95", *_matmul(1024)),
     Case("matmul_f32_2048", ">=0.95", *_matmul(2048)),
@@ -263,6 +479,15 @@ CASES: List[Case] = [
     Case("from_numpy_64MB", "few us", _from_numpy_np, _from_numpy_t, cpu_only=True),
     Case("poly_fwd_bwd_1elem", ">=0.25", _poly_np, _poly_t),  # at most 4x numpy's time
     Case("mlp_step_784-256-10", ">=0.77", _mlp_np, _mlp_t),  # at most 1.3x numpy's time
+    # the targets of these are against torch (the "vs torch" column, torch time / ours)
+    Case("conv2d_fwd_bwd_32x16x32^2", "t>=0.9", _conv_np, _conv_t),
+    Case("lstm2_fwd_bwd_b32_t50_h128", "t>=0.9", _none_np, _lstm_t),
+    Case("sdpa_causal_fwd_bwd_8x8x256", "t>=0.9", _sdpa_np, _sdpa_t),
+    Case("digits_mlp_epoch", "t>=1.0", _none_np, _epoch("mlp")),
+    Case("digits_cnn_epoch", "t>=0.83", _none_np, _epoch("cnn")),
+    Case("adam_step_10x1024^2", "t>=0.9", _adam_np, _adam_t()),
+    Case("adam_step_10x1024^2_foreach", "t>=0.9", _adam_np, _adam_t(foreach=True)),
+    Case("adam_step_10x1024^2_fused", "t>=0.9", _adam_np, _adam_t(fused=True)),
 ]
 
 # --------------------------------------------------------------------------- #
@@ -527,9 +752,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"device: {args.device}; ratio = numpy time / library time (> 1: faster than numpy)")
     print()
 
-    header = f"{'case':<24}{'target':>8}{'numpy':>12}{'rustensor':>12}{'ratio':>8}"
+    header = f"{'case':<30}{'target':>8}{'numpy':>12}{'rustensor':>12}{'ratio':>8}"
     if th is not None:
-        header += f"{'torch':>12}{'ratio':>8}"
+        header += f"{'torch':>12}{'ratio':>8}{'vs torch':>10}"
     print(header)
     print("-" * len(header))
     errors: List[str] = []
@@ -538,9 +763,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         libs = [(rt, rt_device, rt_sync, "rustensor")]
         if th is not None:
             libs.append((th, th_device, th_sync, "torch"))
-        cells = [f"{case.name:<24}{case.target:>8}{_fmt_time(np_t):>12}"]
-        if np_t.error:
+        cells = [f"{case.name:<30}{case.target:>8}{_fmt_time(np_t):>12}"]
+        if np_t.error and "no NumPy counterpart" not in np_t.error:
             errors.append(f"{case.name} / numpy: {np_t.error}")
+        timings = []
         for module, device, sync, label in libs:
             if module is None:
                 t = Timing(error="not importable")
@@ -552,6 +778,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             if t.error and module is not None:
                 errors.append(f"{case.name} / {label}: {t.error}")
             cells.append(f"{_fmt_time(t):>12}{_fmt_ratio(np_t, t):>8}")
+            timings.append(t)
+        if th is not None:
+            cells.append(f"{_fmt_ratio(timings[1], timings[0]):>10}")
         print("".join(cells), flush=True)
 
     if errors:

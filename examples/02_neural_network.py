@@ -86,7 +86,7 @@ def evaluate(model, loader, device):
     return correct / total
 
 
-def train(name, model, train_loader, test_loader, epochs, lr, device, progress):
+def train(name, model, train_loader, test_loader, epochs, lr, device, progress, max_steps=None):
     model.to(device)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -96,7 +96,9 @@ def train(name, model, train_loader, test_loader, epochs, lr, device, progress):
         model.train()
         total, count = 0.0, 0
         bar = progress(train_loader, desc=f"{name} epoch {epoch}/{epochs}", leave=False)
-        for xb, yb in bar:
+        for step, (xb, yb) in enumerate(bar):
+            if max_steps is not None and step >= max_steps:
+                break
             xb, yb = xb.to(device), yb.to(device)
             optimizer.zero_grad()
             loss = loss_fn(model(xb), yb)
@@ -145,6 +147,7 @@ def main(argv=None):
     p.add_argument("--out", default="digits_curves.png", help="where to write the loss/accuracy PNG")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
+    p.add_argument("--max-steps", type=int, default=None, help="at most this many batches per epoch (smoke runs)")
     args = p.parse_args(argv)
 
     device = torch.device(args.device)
@@ -174,7 +177,7 @@ def main(argv=None):
         model = cls()
         n_params = sum(p.numel() for p in model.parameters())
         start = time.time()
-        curves[name] = train(name, model, train_loader, test_loader, args.epochs, args.lr, device, progress)
+        curves[name] = train(name, model, train_loader, test_loader, args.epochs, args.lr, device, progress, args.max_steps)
         results[name] = (curves[name][1][-1], n_params, (time.time() - start) / args.epochs)
     plot(curves, args.out)
     print()

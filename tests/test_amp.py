@@ -69,19 +69,147 @@ def test_cast_hooks_contract():
         assert [t.dtype if t is not None else None for t in c] == [torch.float16, torch.float16, torch.int64, None]
         back = _cast_fp32(h, a32, i)
         assert [t.dtype for t in back] == [torch.float32, torch.float32, torch.int64]
-    with torch.autocast("cuda", dtype=torch.float16):
-        # a CPU tensor is not cast by a GPU region
-        assert _cast_inputs(a32)[0].dtype == torch.float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # without a GPU the region disables itself, with torch's warning
+        with torch.autocast("cuda", dtype=torch.float16):
+            # a CPU tensor is not cast by a GPU region
+            assert _cast_inputs(a32)[0].dtype == torch.float32
     assert _cast_fp32(h)[0].dtype == torch.float16
 
 
-@pytest.mark.xfail(reason="nn.functional losses do not call amp._cast_fp32 yet (nn-core); torch computes them in float32",
-                   strict=False)
-def test_losses_run_in_float32_under_autocast():
+def test_cuda_region_without_gpu_disables_itself():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU adapter is available")
+    with pytest.warns(UserWarning, match="User provided device_type of 'cuda', but CUDA is not available. Disabling"):
+        region = torch.autocast("cuda")
+    with region:
+        assert not torch.amp.is_autocast_enabled("cuda")
+
+
+# torch 2.x's output dtypes for a float16 input inside a float16 region (checked against torch
+# 2.15 on the CPU and its documented CUDA list): losses float32 on both devices; softmax, the
+# norms and the distances float32 in CUDA regions only.
+_FP32_ON_BOTH = {
+    "cross_entropy": lambda h, t: F.cross_entropy(h, t),
+    "cross_entropy_weight": lambda h, t: F.cross_entropy(h, t, weight=h[0].detach().abs() + 1, label_smoothing=0.1),
+    "nll_loss": lambda h, t: F.nll_loss(F.log_softmax(h, -1), t),
+    "mse_loss": lambda h, t: F.mse_loss(h, h.detach() * 0.5),
+    "l1_loss": lambda h, t: F.l1_loss(h, h.detach() * 0.5),
+    "smooth_l1_loss": lambda h, t: F.smooth_l1_loss(h, h.detach() * 0.5),
+    "huber_loss": lambda h, t: F.huber_loss(h, h.detach() * 0.5),
+    "kl_div": lambda h, t: F.kl_div(F.log_softmax(h, -1), F.softmax(h.detach(), -1), reduction="batchmean"),
+    "bce_with_logits": lambda h, t: F.binary_cross_entropy_with_logits(h, h.detach().sigmoid()),
+    "cosine_embedding_loss": lambda h, t: F.cosine_embedding_loss(h, h.detach().flip(0), torch.ones(4)),
+    "triplet_margin_loss": lambda h, t: F.triplet_margin_loss(h, h.detach() * 0.5, h.detach().flip(0)),
+    "poisson_nll_loss": lambda h, t: F.poisson_nll_loss(h, h.detach().abs()),
+    "soft_margin_loss": lambda h, t: F.soft_margin_loss(h, h.detach().sign()),
+    "multi_margin_loss": lambda h, t: F.multi_margin_loss(h, t),
+    "hinge_embedding_loss": lambda h, t: F.hinge_embedding_loss(h, h.detach().sign()),
+    "multilabel_soft_margin_loss": lambda h, t: F.multilabel_soft_margin_loss(h, (h.detach() > 0).float()),
+}
+_FP32_ON_CUDA = {
+    "softmax": lambda h: F.softmax(h, -1),
+    "log_softmax": lambda h: F.log_softmax(h, -1),
+    "softmin": lambda h: F.softmin(h, -1),
+    "layer_norm": lambda h: F.layer_norm(h, (5,)),
+    "group_norm": lambda h: F.group_norm(h.reshape(4, 5, 1), 5),
+    "normalize": lambda h: F.normalize(h),
+    "cosine_similarity": lambda h: F.cosine_similarity(h, h.detach().flip(0)),
+    "Tensor.softmax": lambda h: h.softmax(-1),
+    "Tensor.log_softmax": lambda h: h.log_softmax(-1),
+    "torch.softmax": lambda h: torch.softmax(h, -1),
+}
+
+
+def _half_logits(device="cpu"):
+    torch.manual_seed(0)
+    x, w = torch.randn(4, 3).to(device), torch.randn(5, 3).to(device)
+    return F.linear(x, w), torch.tensor([0, 1, 2, 3]).to(device)
+
+
+@pytest.mark.parametrize("name", list(_FP32_ON_BOTH))
+def test_losses_run_in_float32_under_cpu_autocast(name):
     with torch.autocast("cpu", dtype=torch.float16):
-        logits = F.linear(torch.randn(4, 3), torch.randn(5, 3))
-        assert F.cross_entropy(logits, torch.tensor([0, 1, 2, 3])).dtype == torch.float32
-        assert logits.softmax(-1).dtype == torch.float32
+        h, t = _half_logits()
+        assert h.dtype == torch.float16
+        assert _FP32_ON_BOTH[name](h, t).dtype == torch.float32
+        assert F.binary_cross_entropy(h.sigmoid(), h.detach().sigmoid()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", list(_FP32_ON_CUDA))
+def test_softmax_and_norms_keep_the_lower_dtype_under_cpu_autocast_as_torch(name):
+    with torch.autocast("cpu", dtype=torch.float16):
+        h, _ = _half_logits()
+        assert _FP32_ON_CUDA[name](h).dtype == torch.float16
+
+
+def test_float32_loss_under_autocast_matches_the_float32_computation_and_backprops():
+    # the float16 logits are widened once, so the loss equals the float32 loss of those same
+    # (rounded) logits, and the gradient comes back to the float16 tensor in float16
+    with torch.autocast("cpu", dtype=torch.float16):
+        h, t = _half_logits()
+    h = h.detach().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.float16):
+        loss = F.cross_entropy(h, t)
+    loss.backward()
+    a = h.detach().float().numpy().astype(np.float64)
+    lse = np.log(np.exp(a - a.max(1, keepdims=True)).sum(1)) + a.max(1)
+    want = (lse - a[np.arange(4), t.numpy()]).mean()
+    assert loss.dtype == torch.float32 and abs(loss.item() - want) < 1e-5
+    assert h.grad.dtype == torch.float16
+    p = np.exp(a - lse[:, None])
+    p[np.arange(4), t.numpy()] -= 1
+    np.testing.assert_allclose(h.grad.float().numpy(), p / 4, atol=2e-3)
+
+
+def test_top_level_autocast_queries_follow_torch():
+    assert not torch.is_autocast_enabled()
+    with torch.autocast("cpu", dtype=torch.float16):
+        # torch: no argument asks about CUDA only
+        assert not torch.is_autocast_enabled() and torch.is_autocast_enabled("cpu")
+        assert torch.is_autocast_cpu_enabled() and not torch.is_autocast_enabled("cuda")
+        with pytest.raises(TypeError, match=r"argument 'device_type' \(position 1\) must be str, not device"):
+            torch.is_autocast_enabled(torch.device("cpu"))
+    assert not torch.is_autocast_cpu_enabled()
+    assert torch.get_autocast_dtype("cuda") == torch.float16 == torch.get_autocast_gpu_dtype()
+    assert torch.get_autocast_cpu_dtype() == torch.float16  # torch's is bfloat16, which rustensor lacks
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", list(_FP32_ON_CUDA) + ["cross_entropy", "mse_loss", "kl_div"])
+def test_gpu_autocast_runs_softmax_norms_and_losses_in_float32(name):
+    with torch.autocast("cuda", dtype=torch.float16):
+        assert torch.is_autocast_enabled()
+        h, t = _half_logits("gpu")
+        assert h.dtype == torch.float16 and h.device.type == "gpu"
+        f = _FP32_ON_CUDA.get(name)
+        y = f(h) if f is not None else _FP32_ON_BOTH[name](h, t)
+        assert y.dtype == torch.float32
+        hc = h.detach().cpu().float()
+    # and the value is the float32 op on the same (rounded) inputs
+    if f is not None:
+        ref = f(hc)
+    else:
+        ref = _FP32_ON_BOTH[name](hc, t.cpu())
+    np.testing.assert_allclose(y.cpu().numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@needs_gpu
+def test_explicit_softmax_dtype_is_not_autocast():
+    with torch.autocast("cuda", dtype=torch.float16):
+        h, _ = _half_logits("gpu")
+        assert h.softmax(-1, dtype=torch.float16).dtype == torch.float16
+        assert F.log_softmax(h, -1, dtype=torch.float16).dtype == torch.float16
+
+
+@needs_gpu
+def test_binary_cross_entropy_refuses_cuda_autocast_like_torch():
+    with torch.autocast("cuda", dtype=torch.float16):
+        h, _ = _half_logits("gpu")
+        with pytest.raises(RuntimeError, match="binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast"):
+            F.binary_cross_entropy(h.sigmoid(), h.detach().sigmoid())
+        with pytest.raises(RuntimeError, match="unsafe to autocast"):
+            nn.BCELoss()(h.sigmoid(), h.detach().sigmoid())
 
 
 def test_autocast_dtype_rules():
@@ -102,8 +230,11 @@ def test_autocast_dtype_rules():
 
 
 def test_cuda_amp_spellings_warn_deprecated():
-    with pytest.warns(FutureWarning, match=r"torch.cuda.amp.autocast\(args...\)` is deprecated"):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
         ac = torch.cuda.amp.autocast()
+    assert any(issubclass(x.category, FutureWarning) and "torch.cuda.amp.autocast(args...)` is deprecated" in str(x.message)
+               for x in w)
     assert ac.device_type == "cuda" and ac.fast_dtype == torch.float16
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -173,6 +173,10 @@ def test_default_collate_nested_structures():
     assert default_collate([np.float32(1.5), np.float32(2.5)]).dtype == torch.float32
     assert tuple(default_collate([torch.tensor(1.0), torch.tensor(2.0)]).shape) == (2,)  # 0-d samples
     assert tuple(default_collate([torch.zeros(0, 2), torch.zeros(0, 2)]).shape) == (2, 0, 2)  # empty samples
+    zero_d = default_collate([np.array(3.0), np.array(4.0)])  # 0-d arrays stay 0-d per sample
+    assert tuple(zero_d.shape) == (2,) and zero_d.dtype == torch.float64 and zero_d.tolist() == [3.0, 4.0]
+    a = np.arange(12.0).reshape(3, 4)[:, ::2].T  # a strided view
+    np.testing.assert_array_equal(default_collate([a, a]).numpy(), np.stack([a, a]))
 
 
 def test_default_collate_errors():

@@ -71,3 +71,17 @@ def test_char_model_loss_falls_and_samples_print(model, capsys):
     assert sum(losses[-5:]) / 5 < 0.8 * losses[0]
     out = capsys.readouterr().out
     assert "step 20" in out and "Love " in out
+
+
+@needs_gpu
+def test_digits_cnn_on_the_gpu_follows_the_cpu_run(tmp_path):
+    # ten steps on each device from the same seed: the GPU run must land where the CPU run does
+    # (same batches, same init; float32 rounding may flip a test image or two)
+    _require("sklearn", "matplotlib")
+    args = ["--epochs", "1", "--model", "cnn", "--max-steps", "10", "--lr", "1e-2", "--no-progress",
+            "--out", str(tmp_path / "c.png")]
+    example = _load("02_neural_network")
+    cpu = example.main(args + ["--device", "cpu"])["CNN"][0]
+    gpu = example.main(args + ["--device", "gpu"])["CNN"][0]
+    assert abs(gpu - cpu) <= 3 / 359, (cpu, gpu)
+    assert gpu > 0.1  # above chance: it trained

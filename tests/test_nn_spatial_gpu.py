@@ -116,3 +116,17 @@ def test_modules_on_gpu_match_cpu():
     _same(mc.in_proj_weight.grad, mg.in_proj_weight.grad)
     mc, mg = _twin(lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True))
     _check(lambda x: (mc if x.device.type == "cpu" else mg)(x), [(2, 5, 8)])
+
+
+def test_pooling_ties_on_gpu_match_cpu():
+    # all-zero windows after a ReLU: the gradient goes to one element per window on both devices
+    a = np.maximum(np.random.default_rng(3).standard_normal((2, 3, 6, 6)), 0).astype(np.float32)
+    a[:, :, :2] = 0.0
+    for f in (lambda x: F.max_pool2d(x, 2), lambda x: F.adaptive_max_pool2d(x, 2), lambda x: F.avg_pool2d(x, 3, 2, 1)):
+        c = torch.tensor(a, requires_grad=True)
+        g = torch.tensor(a).to(GPU).requires_grad_(True)
+        yc, yg = f(c), f(g)
+        _same(yc, yg)
+        yc.sum().backward()
+        yg.sum().backward()
+        _same(c.grad, g.grad)

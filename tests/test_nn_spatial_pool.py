@@ -524,6 +524,13 @@ def ref_reflect(x, lo2, hi2):
     return extra + lo if flips % 2 == 0 else span - extra + lo
 
 
+def ref_cubic_1d(t, A=-0.75):
+    t = abs(t)
+    if t <= 1:
+        return ((A + 2) * t - (A + 3)) * t * t + 1
+    return ((A * t - 5 * A) * t + 8 * A) * t - 4 * A if t < 2 else 0.0
+
+
 def ref_grid_sample(x, grid, mode, padding_mode, align_corners):
     n, c, h, w = x.shape
     out = np.zeros((n, c) + grid.shape[1:3])
@@ -540,8 +547,30 @@ def ref_grid_sample(x, grid, mode, padding_mode, align_corners):
     def at(b, yi, xi):
         return x[b, :, yi, xi] if 0 <= yi < h and 0 <= xi < w else np.zeros(c)
 
+    def unnorm(g, size):
+        return (g + 1) / 2 * (size - 1) if align_corners else ((g + 1) * size - 1) / 2
+
+    def bound(v, size):  # bicubic pads each integer tap position on its own
+        if padding_mode == "border":
+            return min(max(v, 0), size - 1)
+        if padding_mode == "reflection":
+            r = ref_reflect(v, 0, 2 * (size - 1)) if align_corners else ref_reflect(v, -1, 2 * size - 1)
+            return int(round(min(max(r, 0), size - 1)))
+        return v
+
     for b, i, j in itertools.product(range(n), range(grid.shape[1]), range(grid.shape[2])):
         sx, sy = src(grid[b, i, j, 0], w), src(grid[b, i, j, 1], h)
+        if mode == "bicubic":
+            ux, uy = unnorm(grid[b, i, j, 0], w), unnorm(grid[b, i, j, 1], h)
+            x0, y0 = math.floor(ux), math.floor(uy)
+            wx = [ref_cubic_1d(ux - x0 - k) for k in range(-1, 3)]
+            wy = [ref_cubic_1d(uy - y0 - k) for k in range(-1, 3)]
+            acc = np.zeros(c)
+            for a_, yy in enumerate(range(y0 - 1, y0 + 3)):
+                for b_, xx in enumerate(range(x0 - 1, x0 + 3)):
+                    acc += at(b, bound(yy, h), bound(xx, w)) * wy[a_] * wx[b_]
+            out[b, :, i, j] = acc
+            continue
         if mode == "nearest":
             out[b, :, i, j] = at(b, int(np.rint(sy)), int(np.rint(sx)))
             continue
@@ -552,7 +581,7 @@ def ref_grid_sample(x, grid, mode, padding_mode, align_corners):
     return out
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_grid_sample_matches_reference(mode, padding_mode, align_corners):
@@ -583,3 +612,115 @@ def test_affine_grid_and_gradients():
         F.grid_sample(torch.randn(1, 2, 3, 3), torch.randn(1, 4, 4, 3))
     with pytest.raises(ValueError, match="expected padding_mode to be 'zeros', 'border', or 'reflection', but got: 'foo'"):
         F.grid_sample(torch.randn(1, 2, 3, 3), torch.randn(1, 4, 4, 2), padding_mode="foo")
+
+
+def ref_antialias_weights(n, o, scale, cubic):
+    """PIL-style resampling weights, one output at a time (torch's antialias=True)."""
+    a = -0.5
+
+    def filt(t):
+        t = abs(t)
+        if not cubic:
+            return max(1 - t, 0.0)
+        if t < 1:
+            return ((a + 2) * t - (a + 3)) * t * t + 1
+        return (((t - 5) * t + 8) * t - 4) * a if t < 2 else 0.0
+
+    support = (2 if cubic else 1) * max(scale, 1.0)
+    inv = 1 / scale if scale >= 1 else 1.0
+    w = np.zeros((o, n))
+    for i in range(o):
+        center = scale * (i + 0.5)
+        lo, hi = max(int(center - support + 0.5), 0), min(int(center + support + 0.5), n)
+        row = [filt((j - center + 0.5) * inv) for j in range(lo, hi)]
+        w[i, lo:hi] = np.array(row) / sum(row)
+    return w
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_interpolate_antialias(mode):
+    x = np.random.default_rng(23).standard_normal((2, 3, 9, 12))
+    y = F.interpolate(T(x), size=(4, 5), mode=mode, antialias=True)
+    cubic = mode == "bicubic"
+    mats = [ref_antialias_weights(9, 4, 9 / 4, cubic), ref_antialias_weights(12, 5, 12 / 5, cubic)]
+    np.testing.assert_allclose(npv(y), ref_separable(x, mats), atol=1e-12)
+    leaf = torch.tensor(x[:1, :1, :5, :6], dtype=F64, requires_grad=True)
+    check(lambda v: F.interpolate(v, size=(2, 3), mode=mode, antialias=True), [leaf])
+    with pytest.raises(ValueError, match="Anti-alias option is restricted to bilinear and bicubic modes"):
+        F.interpolate(T(x), size=(4, 5), mode="nearest", antialias=True)
+
+
+@given(
+    hin=st.integers(1, 7), win=st.integers(1, 7), hout=st.integers(1, 9), wout=st.integers(1, 9),
+    mode=st.sampled_from(["nearest", "nearest-exact", "bilinear", "bicubic", "area"]),
+    align_corners=st.booleans(), by_scale=st.booleans(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**16),
+)
+def test_interpolate_random_sizes(hin, win, hout, wout, mode, align_corners, by_scale, layout, seed):
+    x = np.random.default_rng(seed).standard_normal((1, 2, hin, win))
+    xt, xref = make_tensor(x, layout)
+    ac = align_corners if mode in ("bilinear", "bicubic") else None
+    if by_scale and mode != "area":
+        sf = (hout / hin, wout / win)
+        out = tuple(int(math.floor(n * s)) for n, s in zip((hin, win), sf))
+        assume(min(out) >= 1)
+        y = F.interpolate(xt, scale_factor=sf, mode=mode, align_corners=ac)
+        scales = [1 / s for s in sf]
+    else:
+        out = (hout, wout)
+        y = F.interpolate(xt, size=out, mode=mode, align_corners=ac)
+        scales = [n / o for n, o in zip((hin, win), out)]
+    if mode == "area":
+        ref = ref_adaptive(xref, out, "mean")[0]
+    elif mode.startswith("nearest"):
+        # torch computes nearest source indices in float32
+        idx = []
+        for n, o, sc in zip((hin, win), out, scales):
+            d = np.arange(o, dtype=np.float32)
+            src = (d + np.float32(0.5)) * np.float32(sc) if mode == "nearest-exact" else d * np.float32(sc)
+            idx.append(np.minimum(np.floor(src).astype(np.int64), n - 1))
+        ref = xref[:, :, idx[0]][:, :, :, idx[1]]
+    else:
+        mk = ref_linear_weights if mode == "bilinear" else ref_cubic_weights
+        ref = ref_separable(xref, [mk(n, o, sc, align_corners) for n, o, sc in zip((hin, win), out, scales)])
+    np.testing.assert_allclose(npv(y), ref, atol=1e-11)
+
+
+def test_max_pool_ties_and_nan_pick_the_first_maximum_like_torch():
+    # ReLU before pooling makes all-zero windows common: the whole gradient goes to the first
+    # maximum of each window (torch's kernel), never split across ties, and a NaN wins.
+    a = np.array([[[[0.0, 0.0, 1.0, 1.0],
+                    [0.0, 0.0, 1.0, 2.0],
+                    [3.0, np.nan, 5.0, 5.0],
+                    [np.nan, 3.0, 5.0, 5.0]]]])
+    x = torch.tensor(a, requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    y.sum().backward()
+    assert idx.flatten().tolist() == [0, 7, 12, 10]  # torch 2.x gives these
+    got = y.detach().numpy().ravel()
+    assert got[0] == 0.0 and got[1] == 2.0 and np.isnan(got[2]) and got[3] == 5.0
+    want = np.zeros((4, 4))
+    for flat in (0, 7, 12, 10):
+        want[flat // 4, flat % 4] = 1.0
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], want)
+    # the second NaN of a window is the one picked, as torch's `val > max || isnan(val)` does
+    yb, ib = F.max_pool1d(torch.tensor([[[np.nan, 1.0, np.nan, 0.0]]]), 4, return_indices=True)
+    assert ib.item() == 2 and np.isnan(yb.item())
+    # adaptive max pooling shares the rule
+    z = torch.zeros(1, 1, 4, 4, dtype=F64, requires_grad=True)
+    F.adaptive_max_pool2d(z, 2).sum().backward()
+    np.testing.assert_array_equal(z.grad.numpy()[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+
+
+def test_avg_pool_integer_and_kernel_one():
+    x = torch.arange(2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2).numpy(), ref_avg_int(x.numpy()))
+    y = torch.randn(2, 3, 5, dtype=F64)
+    p = F.max_pool1d(y, 1)
+    np.testing.assert_array_equal(p.numpy(), y.numpy())
+    p.add_(1.0)  # kernel 1 still returns a new tensor, not a view of the input
+    assert not np.array_equal(p.numpy(), y.numpy())
+
+
+def ref_avg_int(a):
+    n, c, h, w = a.shape
+    return a.reshape(n, c, h // 2, 2, w // 2, 2).sum((3, 5)) // 4

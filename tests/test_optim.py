@@ -238,6 +238,42 @@ def ref_radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled=F
     return init, step
 
 
+def ref_rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False):
+    def init(p):
+        return {"prev": np.zeros_like(p), "size": np.full_like(p, lr)}
+
+    def step(p, g, s, t):
+        g = -g if maximize else g
+        prod = g * s["prev"]
+        factor = np.where(prod > 0, etas[1], np.where(prod < 0, etas[0], 1.0))
+        s["size"] = np.clip(s["size"] * factor, *step_sizes)
+        g = np.where(prod < 0, 0.0, g)
+        s["prev"] = g
+        return p - np.sign(g) * s["size"]
+
+    return init, step
+
+
+def ref_asgd(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, maximize=False):
+    f32 = np.float32
+
+    def init(p):
+        return {"eta": float(f32(lr)), "mu": 1.0, "ax": np.zeros_like(p)}
+
+    def step(p, g, s, t):
+        g = -g if maximize else g
+        if weight_decay:
+            g = g + weight_decay * p
+        p = p * (1 - lambd * s["eta"]) - s["eta"] * g
+        s["ax"] = s["ax"] + (p - s["ax"]) * s["mu"] if s["mu"] != 1 else p.copy()
+        # eta and mu live in float32 scalars, as in torch
+        s["eta"] = float(f32(lr / (1 + lambd * lr * t) ** alpha))
+        s["mu"] = float(f32(1 / max(1, t - t0)))
+        return p
+
+    return init, step
+
+
 def _run_reference(ref, steps=STEPS):
     init, step = ref
     ps, a, c = _problem()
@@ -277,6 +313,10 @@ CASES = [
     (O.RAdam, dict(lr=0.05, weight_decay=0.1), ref_radam(lr=0.05, weight_decay=0.1)),
     (O.RAdam, dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True),
      ref_radam(lr=0.05, weight_decay=0.1, decoupled=True, maximize=True)),
+    (O.Rprop, dict(lr=0.05), ref_rprop(lr=0.05)),
+    (O.Rprop, dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.08), maximize=True),
+     ref_rprop(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.08), maximize=True)),
+    (O.ASGD, dict(lr=0.05, lambd=1e-2, t0=2, weight_decay=0.1), ref_asgd(lr=0.05, lambd=1e-2, t0=2, weight_decay=0.1)),
 ]
 IDS = [f"{c.__name__}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for c, kw, _ in CASES]
 
@@ -486,7 +526,7 @@ def test_closure_is_evaluated_with_grad_enabled():
 
 STATEFUL = [(O.SGD, dict(lr=0.1, momentum=0.9)), (O.Adam, dict(lr=0.05, amsgrad=True)), (O.AdamW, dict(lr=0.05)),
             (O.RMSprop, dict(momentum=0.5, centered=True)), (O.Adagrad, dict(lr=0.1)), (O.Adadelta, dict()),
-            (O.Adamax, dict()), (O.NAdam, dict()), (O.RAdam, dict())]
+            (O.Adamax, dict()), (O.NAdam, dict()), (O.RAdam, dict()), (O.Rprop, dict()), (O.ASGD, dict(t0=1))]
 
 
 @pytest.mark.parametrize("cls,kw", STATEFUL, ids=[c.__name__ for c, _ in STATEFUL])

@@ -439,6 +439,13 @@ gpu = cuda
 from . import backends, distributions, linalg  # noqa: E402
 from ._legacy import BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402
 
+from .amp.autocast_mode import (  # noqa: E402
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cpu_enabled,
+)
+from .amp.autocast_mode import torch_is_autocast_enabled as is_autocast_enabled  # noqa: E402
 from . import amp, nn, optim, utils  # noqa: E402
 from .amp import autocast  # noqa: E402
 from .serialization import load, save  # noqa: E402

@@ -782,3 +782,26 @@ def _round(self, *, decimals=0):
 
 
 _install()
+
+
+def _autocast_softmax() -> None:
+    # torch's CUDA autocast runs softmax/log_softmax in float32 (a CPU region keeps the lower
+    # dtype); an explicit dtype= makes the call ineligible, as in torch
+    from .amp.autocast_mode import _cast_fp32, _current
+
+    def wrap(name):
+        base = getattr(Tensor, name)
+
+        def f(self, dim, dtype=None):
+            if dtype is None and _current() is not None:
+                (self,) = _cast_fp32(self, devices=("cuda",))
+            return base(self, dim, dtype)
+
+        f.__name__ = name
+        return f
+
+    for name in ("softmax", "log_softmax"):
+        setattr(Tensor, name, wrap(name))
+
+
+_autocast_softmax()

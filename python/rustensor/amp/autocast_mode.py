@@ -1,6 +1,7 @@
 """Autocast state (owner: train). The layers that torch's autocast policy casts (linear,
 conv, bilinear, matmul-based attention) call :func:`_cast_inputs` on their inputs; the ops
-that policy keeps in float32 (losses, softmax, norms, reductions) call :func:`_cast_fp32`."""
+that policy keeps in float32 (losses everywhere; softmax and norms on the GPU) call
+:func:`_cast_fp32`; nn.functional applies it by name (``_FP32_POLICY`` there)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,22 @@ def _norm_device(device_type) -> str:
 def is_autocast_enabled(device_type=None) -> bool:
     cur = _current()
     return cur is not None and (device_type is None or cur[0] == _norm_device(device_type))
+
+
+def torch_is_autocast_enabled(device_type=None) -> bool:
+    """``torch.is_autocast_enabled``: without an argument torch asks about CUDA (here the GPU)
+    only, unlike :func:`is_autocast_enabled` above, which the layers use to ask about any region."""
+    if device_type is None:
+        device_type = "cuda"
+    if not isinstance(device_type, str):
+        raise TypeError(
+            f"is_autocast_enabled(): argument 'device_type' (position 1) must be str, not {type(device_type).__name__}"
+        )
+    return is_autocast_enabled(device_type)
+
+
+def is_autocast_cpu_enabled() -> bool:
+    return is_autocast_enabled("cpu")
 
 
 def get_autocast_dtype(device_type):
@@ -60,11 +77,13 @@ def _cast_inputs(*tensors):
     return tuple(out)
 
 
-def _cast_fp32(*tensors):
-    """Inside an autocast region, float16 inputs of an op that torch's policy runs in float32
-    (losses, softmax, norms, sums) come back as float32; unchanged otherwise. Returns a tuple."""
+def _cast_fp32(*tensors, devices=("cpu", "cuda")):
+    """Inside an autocast region on one of `devices`, float16 inputs of an op that torch's policy
+    runs in float32 come back as float32; unchanged otherwise. Returns a tuple. torch's two
+    lists differ: losses are float32 on both devices, softmax and the norms on CUDA only (a CPU
+    region keeps them in the lower dtype), so those ops pass ``devices=("cuda",)``."""
     cur = _current()
-    if cur is None:
+    if cur is None or cur[0] not in devices:
         return tensors
     from .. import float16, float32
 
@@ -113,6 +132,13 @@ class autocast:
         self.fast_dtype = dtype if dtype is not None else float16
         self.dtype = self.fast_dtype
         self._enabled = bool(enabled)
+        if self._enabled and self.device_type == "cuda":
+            from .. import cuda
+
+            if not cuda.is_available():
+                warnings.warn("User provided device_type of 'cuda', but CUDA is not available. Disabling",
+                              UserWarning, stacklevel=2)
+                self._enabled = False
         if self._enabled and self.fast_dtype != float16:
             where = "CPU" if self.device_type == "cpu" else "CUDA"
             warnings.warn(f"In {where} autocast, but the target dtype is not supported. Disabling autocast.\n"

@@ -326,17 +326,17 @@ def _softmax_input(input, dim, dtype, name):
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_input(input, dim, dtype, "softmax")
-    return input.softmax(dim)
+    return input.softmax(dim, dtype)  # dtype passed on: an explicit one opts out of autocast
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_input(input, dim, dtype, "softmin")
-    return (-input).softmax(dim)
+    return (-input).softmax(dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_input(input, dim, dtype, "log_softmax")
-    return input.log_softmax(dim)
+    return input.log_softmax(dim, dtype)
 
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
@@ -1407,4 +1407,53 @@ def _typechecked(name, fn):
 
 for _name in _core_all:
     globals()[_name] = _typechecked(_name, globals()[_name])
+del _name
+
+
+# ------------------------------------------------------------------------------------ autocast policy
+
+# torch's autocast lists (docs "Autocast Op Reference", checked against torch 2.x): the losses run
+# in float32 in CPU and CUDA regions; softmax, the norms and these distances only in CUDA ones.
+_FP32_BOTH = (
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
+    "binary_cross_entropy_with_logits", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+    "poisson_nll_loss", "soft_margin_loss", "multi_margin_loss", "hinge_embedding_loss", "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
+)
+_FP32_CUDA = ("softmax", "log_softmax", "softmin", "layer_norm", "group_norm", "normalize", "cosine_similarity", "pdist")
+
+_BCE_UNSAFE = (
+    "torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast.\n"
+    "Many models use a sigmoid layer right before the binary cross entropy layer.\n"
+    "In this case, combine the two layers using torch.nn.functional.binary_cross_entropy_with_logits\n"
+    "or torch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and BCEWithLogits are\n"
+    "safe to autocast."
+)
+
+
+def _fp32_policy(fn, devices, cuda_error=None):
+    import functools
+
+    from ..amp import autocast_mode as _amp
+
+    @functools.wraps(fn)
+    def f(*args, **kwargs):
+        cur = _amp._current()
+        if cur is None or kwargs.get("dtype") is not None:  # an explicit dtype= is not autocast (torch)
+            return fn(*args, **kwargs)
+        if cuda_error is not None and cur[0] == "cuda":
+            raise RuntimeError(cuda_error)
+        args = _amp._cast_fp32(*args, devices=devices)
+        if kwargs:
+            kwargs = dict(zip(kwargs, _amp._cast_fp32(*kwargs.values(), devices=devices)))
+        return fn(*args, **kwargs)
+
+    return f
+
+
+for _name in _FP32_BOTH:
+    globals()[_name] = _fp32_policy(globals()[_name], ("cpu", "cuda"))
+for _name in _FP32_CUDA:
+    globals()[_name] = _fp32_policy(globals()[_name], ("cuda",))
+binary_cross_entropy = _fp32_policy(binary_cross_entropy, ("cpu",), cuda_error=_BCE_UNSAFE)  # noqa: F811
 del _name

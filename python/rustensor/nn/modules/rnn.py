@@ -19,7 +19,8 @@ from ... import _rustensor as _C
 from ... import empty
 from .. import init
 from ...amp.autocast_mode import is_autocast_enabled
-from .._functional_spatial import _autocast, _dropout
+from .._attention import _dropout
+from .._spatial_util import _autocast
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, _long, _np, pad_packed_sequence
 from .module import Module
@@ -192,13 +193,6 @@ class RNNBase(Module):
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {input.shape[-1]}"
             )
 
-    def _expected_hidden(self, input, batch_sizes, cell=False):
-        mini_batch = int(_np(batch_sizes)[0]) if batch_sizes is not None else (
-            input.shape[0] if self.batch_first else input.shape[1])
-        num_directions = 2 if self.bidirectional else 1
-        size = self.hidden_size if (cell or self.proj_size == 0) else self.proj_size
-        return (self.num_layers * num_directions, mini_batch, size)
-
     @staticmethod
     def _check_hidden(hx, expected, msg="Expected hidden size {}, got {}"):
         if tuple(hx.shape) != tuple(expected):
@@ -270,12 +264,12 @@ class RNNBase(Module):
         batch_sizes = None
         if packed:
             data, batch_sizes, sorted_indices, unsorted_indices = input
+            self._check_input(data, batch_sizes)
             padded, lengths_t = pad_packed_sequence(
                 PackedSequence(data, batch_sizes, None, None), batch_first=False)
             x = padded
             lengths = _np(lengths_t).astype(np.int64)
             unbatched = False
-            self._check_input(data, batch_sizes)
         else:
             sorted_indices = unsorted_indices = None
             if input.dim() not in (2, 3):

@@ -9,7 +9,7 @@ from ... import _rustensor as _C
 from ... import empty
 from .. import functional as F
 from .. import init
-from .._functional_spatial import multi_head_attention_forward
+from .._attention import multi_head_attention_forward
 from ..parameter import Parameter
 from .container import ModuleList
 from .dropout import Dropout

@@ -64,8 +64,9 @@ def _default_context():
     after the engine's thread pool or the GPU device has started leaves the child with locks
     and a pool whose threads do not exist, and its first parallel op hangs. The price is
     torch's spawn rule: datasets, collate_fn and worker_init_fn must be picklable (no lambdas)
-    and a script needs the ``if __name__ == "__main__":`` guard. Pass
-    ``multiprocessing_context="fork"`` to fork anyway."""
+    and a script needs the ``if __name__ == "__main__":`` guard. ``multiprocessing_context="fork"``
+    works for datasets that stay on the CPU (each worker drops to a one-thread engine, so it never
+    waits on the parent's pool), as torch's Linux default does; a forked worker must not use the GPU."""
     methods = python_multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = python_multiprocessing.get_context("forkserver")
