@@ -301,6 +301,36 @@ def test_gpu_cumsum_backward_of_long_lines():
     np.testing.assert_allclose(x.grad.cpu().numpy(), ref, rtol=1e-6)
 
 
+# ----------------------------------------------------------------- GPU: concurrent backward
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_threads_backward_into_a_shared_leaf(device):
+    # the lost updates happened when threads met the leaf's first gradient together: a barrier
+    # lines them up there, on a fresh leaf each round
+    rounds, nthreads, steps = 15, 4, 5
+    for r in range(rounds):
+        w = torch.zeros(3, device=device, requires_grad=True)
+        x = torch.ones(3, device=device)
+        barrier = threading.Barrier(nthreads)
+        errors = []
+
+        def worker():
+            try:
+                barrier.wait()
+                for _ in range(steps):
+                    (w * x).sum().backward()
+            except BaseException as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        ts = [threading.Thread(target=worker) for _ in range(nthreads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors
+        assert w.grad.cpu().tolist() == [float(nthreads * steps)] * 3, f"round {r}"
+
+
 # --------------------------------------------------------------------- GPU: values and casts
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -496,6 +496,23 @@ fn release(deps: &mut HashMap<usize, usize>, m: &Arc<Node>, ready: &mut Vec<Arc<
 }
 
 fn accumulate_leaf(leaf: &Tensor, grad: Tensor, create_graph: bool) -> Result<()> {
+    if !create_graph {
+        // Check and update under the leaf's lock: threads running backward on graphs that
+        // share a leaf lost gradients between reading `.grad` and storing it (issue 16). Grad
+        // mode is off here, so nothing below records a node or takes another leaf's lock.
+        let mut m = leaf.meta();
+        match &m.grad {
+            None => {
+                m.grad = Some(grad.detach().contiguous_owned()?);
+                return Ok(());
+            }
+            Some(old) if !old.requires_grad() => {
+                let _ng = GradModeGuard::new(false);
+                return old.add_inplace_raw(&grad);
+            }
+            Some(_) => {}
+        }
+    }
     let existing = leaf.meta().grad.clone();
     match existing {
         None => {
@@ -605,3 +622,32 @@ impl Tensor {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn deep_graphs_drop_on_a_small_stack() {
+        // recursive drops of 50,000 nodes (with saved inputs) overflowed 256 KiB long before
+        let h = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let w = Tensor::from_vec(vec![1.0f32; 2], &[2]).unwrap();
+                w.set_requires_grad(true).unwrap();
+                let mut y = w.clone();
+                for _ in 0..50_000 {
+                    y = y.mul(&w).unwrap();
+                }
+                assert!(y.grad_fn().is_some());
+                drop(y);
+                let mut v = w.clone();
+                for _ in 0..50_000 {
+                    v = v.unsqueeze(0).unwrap().select(0, 0).unwrap();
+                }
+                drop(v);
+            })
+            .unwrap();
+        h.join().unwrap();
+    }
+}
