@@ -84,11 +84,19 @@ def is_int(dtype):
 _RANK = {"bool": 0, "int32": 1, "int64": 2, "float16": 3, "float32": 4, "float64": 5}
 
 
-def promote(a, b):
-    """torch.promote_types for the dtypes rustensor has (dimensioned tensors on both sides).
+def _category(d):
+    return 0 if dtype_name(d) == "bool" else 1 if is_int(d) else 2
 
-    int64 with float32 gives float32, as in torch: a float category wins whatever its width.
-    """
+
+def promote(a, b, shape_a=None, shape_b=None):
+    """torch's result dtype for the dtypes rustensor has. Without shapes: torch.promote_types
+    (dimensioned tensors on both sides; int64 with float32 gives float32, as in torch: a float
+    category wins whatever its width). With shapes, torch's rule for 0-d tensors: beside a
+    dimensioned tensor a 0-d one counts only when its category (bool < int < float) is higher
+    (int32 of shape (2,) + int64 0-d is int32; + float64 0-d is float64)."""
+    if shape_a is not None and shape_b is not None and (len(shape_a) == 0) != (len(shape_b) == 0):
+        dim, zero = (b, a) if len(shape_a) == 0 else (a, b)
+        return zero if _category(zero) > _category(dim) else dim
     return a if _RANK[dtype_name(a)] >= _RANK[dtype_name(b)] else b
 
 

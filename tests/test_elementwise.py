@@ -65,7 +65,7 @@ def _binary_inputs(name, d1, d2, s1, s2, seed):
 
 
 def _expected(name, a, b, d1, d2):
-    rd = promote(d1, d2)
+    rd = promote(d1, d2, a.shape, b.shape)
     if name == "div":
         rd = true_div_dtype(rd)
     with np.errstate(all="ignore"):
@@ -458,7 +458,7 @@ def test_maximum_minimum(fn, npfn, d1, d2, shape_pair, seed, layout):
     rng = np.random.default_rng(seed)
     x, a = make_tensor(random_array(rng, shape_pair[0], d1), layout)
     y, b = make_tensor(random_array(rng, shape_pair[1], d2), "contiguous")
-    rd = promote(d1, d2)
+    rd = promote(d1, d2, a.shape, b.shape)
     ref = npfn(a.astype(np_dtype(rd)), b.astype(np_dtype(rd)))
     assert_close(getattr(torch, fn)(x, y), ref, rd)
     assert_close(getattr(x, fn)(y), ref, rd)
@@ -491,7 +491,7 @@ def test_comparison_tensor_tensor(name, d1, d2, shape_pair, seed, layout):
     b = quarters(rng, shape_pair[1], d2) if dtype_name(d2) != "bool" else random_array(rng, shape_pair[1], d2)
     x, a = make_tensor(a, layout)
     y, b = make_tensor(b, "contiguous")
-    rd = np_dtype(promote(d1, d2))
+    rd = np_dtype(promote(d1, d2, a.shape, b.shape))
     ref = COMPARISONS[name][1](a.astype(rd), b.astype(rd))
     assert_close(COMPARISONS[name][0](x, y), ref, BOOL)
     assert_close(getattr(torch, name)(x, y), ref, BOOL)

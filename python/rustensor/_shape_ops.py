@@ -515,7 +515,10 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         if src.dtype != input.dtype:
             raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype, got {input.dtype} and {src.dtype}")
         s = src
-        if tuple(src.shape) != tuple(index.shape):
+        # the kernel reads the leading index-shaped block of src; anything else (another rank,
+        # a src smaller than the index) goes through as is, for the core's validation to refuse
+        if (tuple(src.shape) != tuple(index.shape) and src.ndim == index.ndim
+                and all(k <= n for k, n in zip(index.shape, src.shape))):
             s = src[tuple(slice(0, k) for k in index.shape)]
     else:
         v = value.item() if isinstance(value, Tensor) else value
