@@ -426,7 +426,11 @@ for _n in [
     "log10", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "floor",
     "ceil", "round", "trunc", "fix", "isnan", "isinf", "isfinite", "sum", "mean", "prod", "amax",
     "amin", "argmax", "argmin", "any", "all", "unsqueeze", "narrow", "select", "t", "triu", "tril",
-    "scatter_add", "scatter", "clone", "detach", "numel",
+    "scatter_add", "scatter", "clone", "detach", "numel", "exp2", "asin", "arcsin", "acos", "arccos",
+    "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
+    "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc", "deg2rad", "rad2deg", "frac",
+    "signbit", "fmod", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "bitwise_left_shift",
+    "bitwise_right_shift", "nan_to_num",
 ]:
     globals()[_n] = _method_fn(_n)
 del _n
