@@ -236,3 +236,14 @@ def test_pow_gradient_matches_torch_when_available():
     (a ** b).sum().backward()
     np.testing.assert_array_equal(ours[0], a.grad.numpy())
     np.testing.assert_array_equal(ours[1], b.grad.numpy())
+
+
+def test_logit_eps_clamps_first():
+    x = torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64, requires_grad=True)
+    eps = 0.1
+    r = torch.logit(x, eps)
+    c = np.clip(np.array([0.0, 0.3, 1.0]), eps, 1 - eps)
+    assert_close(r, np.log(c / (1 - c)))
+    r.sum().backward()
+    # the clamp passes no gradient outside [eps, 1 - eps]
+    assert_close(x.grad, np.array([0.0, 1 / (0.3 * 0.7), 0.0]))

@@ -595,6 +595,8 @@ def _install() -> None:
     ]
     for n in unary:
         setattr(T, n, (lambda n: lambda self: self._unary(n))(n))
+    # torch.logit(x, eps): the input clamped to [eps, 1 - eps] first (gradient 0 outside)
+    T.logit = lambda self, eps=None: (self if eps is None else self.clamp(eps, 1 - eps))._unary("logit")
     for n in unary + ["exp", "log", "relu", "sigmoid", "tanh", "sqrt"]:
         if n in ("isnan", "isinf", "isfinite", "signbit"):
             continue

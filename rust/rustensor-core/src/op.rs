@@ -701,3 +701,58 @@ impl ReduceOp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_aliases_are_unique_and_resolve() {
+        let mut seen = std::collections::HashSet::new();
+        for &op in UnaryOp::ALL {
+            for n in std::iter::once(op.name()).chain(op.aliases().iter().copied()) {
+                assert!(seen.insert(n), "{n} named twice");
+                assert_eq!(UnaryOp::from_name(n), Some(op));
+            }
+        }
+        for &op in BinaryOp::ALL {
+            for n in std::iter::once(op.name()).chain(op.aliases().iter().copied()) {
+                assert!(seen.insert(n), "{n} named twice");
+                assert_eq!(BinaryOp::from_name(n), Some(op));
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_has_a_gpu_expression_and_back() {
+        // a dtype kind with a CPU kernel must have a WGSL one (float64 runs on the CPU only)
+        for dt in [DType::F32, DType::I32, DType::Bool] {
+            for &op in UnaryOp::ALL {
+                assert_eq!(op.has_kernel(dt), op.wgsl(dt).is_some(), "{} for {}", op.name(), dt.name());
+            }
+            for &op in BinaryOp::ALL {
+                if dt == DType::Bool && op.has_kernel(dt) {
+                    // bool words compute with the integer expression
+                    assert!(op.wgsl(dt).is_some(), "{} for bool", op.name());
+                } else if dt != DType::Bool {
+                    assert_eq!(op.has_kernel(dt), op.wgsl(dt).is_some(), "{} for {}", op.name(), dt.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn float_rule_ops_have_float_kernels_only() {
+        for &op in UnaryOp::ALL {
+            if op.rule() == UnaryRule::Float {
+                assert!(op.has_kernel(DType::F32) && !op.has_kernel(DType::I64) && !op.has_kernel(DType::Bool), "{}", op.name());
+                assert_eq!(op.out_dtype(DType::I64), DType::F32);
+            }
+        }
+        for &op in BinaryOp::ALL {
+            if op.rule() == BinaryRule::Float {
+                assert_eq!(op.compute_dtype(DType::I32), DType::F32, "{}", op.name());
+            }
+        }
+    }
+}

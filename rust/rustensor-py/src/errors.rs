@@ -1,14 +1,16 @@
 //! Maps engine errors to the built-in Python exceptions torch raises.
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
+use rustensor_core::error::ErrorKind;
 use rustensor_core::Error;
 
 pub fn to_py(e: Error) -> PyErr {
-    match e {
-        Error::Runtime(m) => PyRuntimeError::new_err(m),
-        Error::Index(m) => PyIndexError::new_err(m),
-        Error::Type(m) => PyTypeError::new_err(m),
-        Error::Value(m) => PyValueError::new_err(m),
+    let m = e.to_string();
+    match e.kind() {
+        ErrorKind::Runtime => PyRuntimeError::new_err(m),
+        ErrorKind::Index => PyIndexError::new_err(m),
+        ErrorKind::Type => PyTypeError::new_err(m),
+        ErrorKind::Value => PyValueError::new_err(m),
     }
 }
 

@@ -3,7 +3,7 @@ use crate::backprop::{is_grad_enabled, record, GradFn, Saved};
 use crate::kernels as ew;
 use crate::dtype::{result_type, Operand};
 use crate::layout::broadcast_shapes;
-use crate::op::{saves, torch_type_name, BinaryOp};
+use crate::op::{saves, BinaryOp};
 use crate::ops::{empty, same_device};
 use crate::{bail, DType, Result, Scalar, Tensor};
 
@@ -26,10 +26,10 @@ fn validate(op: BinaryOp, cdt: DType, b: &Tensor) -> Result<()> {
         );
     }
     if !op.has_kernel(cdt) {
-        bail!(Runtime, "\"{}_cpu\" not implemented for '{}'", op.name(), torch_type_name(cdt));
+        return Err(crate::Error::NotImplementedFor { op: op.name(), dtype: cdt });
     }
     if matches!(op, FloorDiv | Rem | Fmod) && cdt.is_int() && ew::any_zero(b.strided(), b.dtype())? {
-        bail!(Runtime, "ZeroDivisionError");
+        return Err(crate::Error::ZeroDivision { op: op.name() });
     }
     if op == Pow && cdt.is_int() && ew::any_negative(b.strided(), b.dtype())? {
         bail!(Runtime, "Integers to negative integer powers are not allowed.");

@@ -1,7 +1,7 @@
 //! Unary elementwise ops (math, activations, predicates) and dtype casts.
 use crate::backprop::{record, GradFn, Saved};
 use crate::kernels as ew;
-use crate::op::{torch_type_name, Saves, UnaryOp};
+use crate::op::{Saves, UnaryOp};
 use crate::ops::empty;
 use crate::{bail, DType, Result, Tensor};
 
@@ -16,7 +16,7 @@ impl Tensor {
         let x = if op.needs_float() && !self.dtype().is_float() { self.to_dtype(DType::F32)? } else { self.clone() };
         // checked here, before dispatch, so that every device raises the same error
         if !op.has_kernel(x.dtype()) {
-            bail!(Runtime, "\"{}_cpu\" not implemented for '{}'", op.name(), torch_type_name(x.dtype()));
+            return Err(crate::Error::NotImplementedFor { op: op.name(), dtype: x.dtype() });
         }
         let out = empty(self.shape(), op.out_dtype(x.dtype()), self.device())?;
         ew::unary(op, x.dtype(), out.strided(), x.strided())?;
@@ -40,7 +40,7 @@ impl Tensor {
             );
         }
         if !op.has_kernel(self.dtype()) {
-            bail!(Runtime, "\"{}_cpu\" not implemented for '{}'", op.name(), torch_type_name(self.dtype()));
+            return Err(crate::Error::NotImplementedFor { op: op.name(), dtype: self.dtype() });
         }
         if crate::backprop::is_grad_enabled() && self.requires_grad() {
             let r = self.snapshot_for_inplace()?.unary(op)?;
