@@ -185,7 +185,8 @@ def make_tensor(a, layout="contiguous", device=None):
     shares memory with ref. Layouts that need more dims than `a` has fall back to contiguous.
     device: where the tensor lives (None: the CPU); the view is taken on that device.
     """
-    a = np.ascontiguousarray(a)
+    # not np.ascontiguousarray: it returns at least 1-d, which turned every 0-d case into (1,)
+    a = np.array(a, order="C")
 
     def T(x):  # the base tensor, on `device` before any view is taken of it
         t = torch.tensor(x)
@@ -283,3 +284,14 @@ def assert_mentions_shapes(excinfo, *shapes_):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def gpu():
+    """For single GPU tests outside test_gpu.py: skips without an adapter, except under CI=true,
+    where a missing adapter is a failure (as in test_gpu.py)."""
+    if not torch.cuda.is_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but no GPU adapter opened ({torch.cuda._why_unavailable()})")
+        pytest.skip("no GPU adapter (set RUSTENSOR_ALLOW_SOFTWARE_GPU=1 to use lavapipe)")
+    return torch.device("gpu")

@@ -15,19 +15,35 @@ import numpy as _np
 from . import _rustensor as _C
 from ._rustensor import (
     Tensor,
-    cat,
     device,
     dtype,
     get_num_threads,
     is_grad_enabled,
-    manual_seed,
     set_num_threads,
-    stack,
 )
 from ._tensor import Size, as_tensor, from_numpy, tensor
 from ._tensor_str import get_printoptions, printoptions, set_printoptions
+from . import _ops
+from ._ops import (
+    aminmax, argsort, atleast_1d, atleast_2d, atleast_3d, block_diag, bucketize, bincount, cartesian_prod,
+    cdist, column_stack, count_nonzero, cross, diag, diag_embed, diagflat, dstack, histc, hsplit, hstack,
+    index_add, index_copy, index_fill, kron, kthvalue, masked_scatter, median, meshgrid, mode, moveaxis,
+    movedim, msort, nanmean, nanmedian, nansum, repeat_interleave, roll, row_stack, scatter_reduce,
+    searchsorted, sort, std_mean, swapaxes, swapdims, take, take_along_dim, tensor_split, tensordot, topk,
+    trace, tril_indices, triu_indices, unflatten, unique, unique_consecutive, var_mean, vsplit, vstack,
+)
+from ._random import (
+    Generator, bernoulli, default_generator, initial_seed, manual_seed, multinomial, normal, poisson,
+    rand, rand_like, randint, randint_like, randn, randn_like, randperm, seed,
+)
 
 __version__ = "0.1.0"
+
+pi = _np.pi
+e = _np.e
+inf = _np.inf
+nan = _np.nan
+newaxis = None
 
 bool = _C.bool  # noqa: A001 - torch.bool
 int32 = _C.int32
@@ -40,7 +56,30 @@ float = float32  # noqa: A001
 double = float64
 long = int64
 int = int32  # noqa: A001
+
+
+def cat(tensors, dim=0, *, axis=None, out=None):
+    return _ops._out(_C.cat(tensors, dim if axis is None else axis), out)
+
+
+def stack(tensors, dim=0, *, out=None):
+    return _ops._out(_C.stack(tensors, dim), out)
+
+
 concat = concatenate = cat
+_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted and remembered; rustensor's float32 matmul always runs at full precision."""
+    global _matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"Invalid precision {precision!r}: expected 'highest', 'high' or 'medium'")
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision
 
 _default_dtype = float32
 
@@ -109,6 +148,17 @@ def _finish(t: Tensor, requires_grad: _builtins.bool) -> Tensor:
     return t
 
 
+def _check_int_fill(fill_value, dtype) -> None:
+    """torch refuses a float fill that no integer dtype can hold (nan became 0 here)."""
+    if dtype not in (int32, int64) or not isinstance(fill_value, (_builtins.float, _np.floating)):
+        return
+    v = _builtins.float(fill_value)
+    lim = 2**31 if dtype == int32 else 2**63
+    if not (-lim <= v < lim):
+        name = "int" if dtype == int32 else "int64_t"
+        raise RuntimeError(f"full: value {v} cannot be converted to type {name} without overflow")
+
+
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     if dtype is None:
         if isinstance(fill_value, _builtins.bool):
@@ -119,6 +169,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
             dtype = float32
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    _check_int_fill(fill_value, dtype)
     return _finish(_C._full(_shape((size,) if isinstance(size, (_builtins.int, _np.integer)) else tuple(size)), fill_value, dtype, device), requires_grad)
 
 
@@ -134,28 +185,25 @@ def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_
     return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def _like(fill):
+def _like(fill, name):
     def f(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         return _finish(_C._full(list(input.shape), fill, dtype or input.dtype, device or input.device), requires_grad)
 
     return f
 
 
-zeros_like = _like(0)
-ones_like = _like(1)
-empty_like = _like(0)
+zeros_like = _like(0, "zeros_like")
+ones_like = _like(1, "ones_like")
+empty_like = _like(0, "empty_like")
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"full_like(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    _check_int_fill(fill_value, dtype or input.dtype)
     return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype, device or input.device), requires_grad)
-
-
-def rand_like(input, *, dtype=None, device=None, requires_grad=False):
-    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
-
-
-def randn_like(input, *, dtype=None, device=None, requires_grad=False):
-    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -171,41 +219,13 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if dtype == bool:
+        raise RuntimeError("linspace: \"linspace_cpu\" not implemented for 'Bool'")
     return _finish(_C._linspace(_builtins.float(start), _builtins.float(end), _builtins.int(steps), dtype or float32, device), requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(_C._eye(n, n if m is None else m, dtype or float32, device), requires_grad)
-
-
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _finish(_C._random("rand", _shape(size), dtype or float32, device), requires_grad)
-
-
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _finish(_C._random("randn", _shape(size), dtype or float32, device), requires_grad)
-
-
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    if size is None:
-        if high is None or not isinstance(high, (tuple, list)):
-            raise TypeError("randint() missing required argument 'size'")
-        low, high, size = 0, low, high
-    if high is None:
-        low, high = 0, low
-    return _C._random("randint", _shape((size,) if isinstance(size, _builtins.int) else tuple(size)), dtype or int64, device, _builtins.int(low), _builtins.int(high))
-
-
-def randperm(n, *, dtype=None, device=None) -> Tensor:
-    r = argsort(rand(n)).to(dtype or int64) if n > 0 else zeros(0, dtype=dtype or int64)
-    return r if device is None else r.to(device)
-
-
-def argsort(input, dim=-1, descending=False):
-    # sorted on the host (no sort kernel yet); the indices return to the input's device
-    host = input.detach().cpu().numpy()
-    a = _np.argsort(-host if descending else host, axis=dim, kind="stable")
-    return from_numpy(_np.ascontiguousarray(a.astype(_np.int64))).to(input.device)
 
 
 def is_tensor(obj) -> _builtins.bool:
@@ -241,58 +261,38 @@ def where(condition, input=None, other=None):
     return _C._where(condition, x, y)
 
 
-def clamp(input, min=None, max=None):
-    return input.clamp(min, max)
+def clamp(input, min=None, max=None, *, out=None):
+    return _ops._out(input.clamp(min, max), out)
 
 
 clip = clamp
 
 
-def max(input, dim=None, keepdim=False):  # noqa: A001
-    return input.max(dim, keepdim)
+def matmul(input, other, *, out=None):
+    return _ops._out(input.matmul(other), out)
 
 
-def min(input, dim=None, keepdim=False):  # noqa: A001
-    return input.min(dim, keepdim)
+def mm(input, mat2, *, out=None):
+    return _ops._out(input.mm(mat2), out)
 
 
-def matmul(input, other):
-    return input.matmul(other)
+def bmm(input, mat2, *, out=None):
+    return _ops._out(input.bmm(mat2), out)
 
 
-def mm(input, mat2):
-    return input.mm(mat2)
+def mv(input, vec, *, out=None):
+    return _ops._out(input.mv(vec), out)
 
 
-def bmm(input, mat2):
-    return input.bmm(mat2)
+def dot(input, other, *, out=None):
+    return _ops._out(input.dot(other), out)
 
 
-def mv(input, vec):
-    return input.mv(vec)
-
-
-def dot(input, other):
-    return input.dot(other)
-
-
-def outer(input, vec2):
-    return input.outer(vec2)
+def outer(input, vec2, *, out=None):
+    return _ops._out(input.outer(vec2), out)
 
 
 ger = outer
-
-
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return input.std(dim, unbiased, keepdim, correction=correction)
-
-
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return input.var(dim, unbiased, keepdim, correction=correction)
-
-
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    return input.norm(p, dim, keepdim)
 
 
 def softmax(input, dim, dtype=None):
@@ -313,9 +313,6 @@ def squeeze(input, dim=None):
 
 def transpose(input, dim0, dim1):
     return input.transpose(dim0, dim1)
-
-
-swapaxes = transpose
 
 
 def permute(input, dims):
@@ -376,23 +373,8 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     return input.diagonal(offset, dim1, dim2)
 
 
-def diag(input, diagonal=0):
-    if input.ndim == 1:
-        n = input.shape[0] + _builtins.abs(diagonal)
-        out = zeros(n, n, dtype=input.dtype)
-        idx = arange(input.shape[0])
-        r, c = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
-        out[r, c] = input
-        return out
-    return input.diagonal(diagonal)
-
-
-def cumsum(input, dim, *, dtype=None):
-    return input.cumsum(dim, dtype=dtype)
-
-
-def logsumexp(input, dim, keepdim=False):
-    return input.logsumexp(dim, keepdim)
+def cumsum(input, dim, *, dtype=None, out=None):
+    return _ops._out(input.cumsum(dim, dtype=dtype), out)
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> _builtins.bool:
@@ -408,10 +390,10 @@ def equal(input, other) -> _builtins.bool:
 
 
 def _method_fn(name):
-    def f(input, *args, **kwargs):
+    def f(input, *args, out=None, **kwargs):
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-        return getattr(input, name)(*args, **kwargs)
+        return _ops._out(getattr(input, name)(*args, **kwargs), out)
 
     f.__name__ = name
     return f
@@ -425,8 +407,10 @@ for _n in [
     "neg", "negative", "abs", "absolute", "sign", "square", "exp", "expm1", "log", "log1p", "log2",
     "log10", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "floor",
     "ceil", "round", "trunc", "fix", "isnan", "isinf", "isfinite", "sum", "mean", "prod", "amax",
-    "amin", "argmax", "argmin", "any", "all", "unsqueeze", "narrow", "select", "t", "triu", "tril",
-    "scatter_add", "scatter", "clone", "detach", "numel", "exp2", "asin", "arcsin", "acos", "arccos",
+    "amin", "argmax", "argmin", "any", "all", "max", "min", "std", "var", "norm", "logsumexp",
+    "unsqueeze", "narrow", "select", "t", "triu", "tril",
+    "scatter_add", "scatter", "clone", "detach", "numel",
+    "exp2", "asin", "arcsin", "acos", "arccos",
     "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
     "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc", "deg2rad", "rad2deg", "frac",
     "signbit", "fmod", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "bitwise_left_shift",
@@ -456,6 +440,9 @@ from . import autograd, cuda, func  # noqa: E402
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
 
 gpu = cuda
+
+from . import backends, distributions, linalg  # noqa: E402
+from ._legacy import BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402
 
 from . import amp, nn, optim, utils  # noqa: E402
 from .amp import autocast  # noqa: E402

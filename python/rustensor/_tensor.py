@@ -80,7 +80,32 @@ def from_numpy(a: Any) -> Tensor:
         _check_np_dtype(a, "from_numpy")
         if not a.dtype.isnative:
             raise TypeError("from_numpy: big-endian arrays are not supported; convert with a.astype(a.dtype.newbyteorder('='))")
+    if ai["data"][1]:
+        # torch's warning: in-place ops on the tensor would write through the array anyway
+        import warnings
+
+        warnings.warn(
+            "The given NumPy array is not writable, and PyTorch does not support non-writable tensors. "
+            "This means writing to this tensor will result in undefined behavior. You may want to copy the "
+            "array to protect its data or make it writable before converting it to a tensor.",
+            UserWarning,
+            stacklevel=2,
+        )
     return _C.from_buffer(ai["data"][0], ai["shape"], ai["strides"], typestr, a)
+
+
+def _has_huge_int(data: Any) -> bool:
+    """Whether nested Python data holds an int outside int64 (walked only when NumPy's
+    result says one may be there: uint64, object, or float64 from a list that is not all floats)."""
+    stack = [data]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, int) and not isinstance(d, bool):
+            if not -(2**63) <= d < 2**63:
+                return True
+        elif isinstance(d, (list, tuple)):
+            stack.extend(d)
+    return False
 
 
 def _infer_array(data: Any, dtype) -> np.ndarray:
@@ -99,8 +124,13 @@ def _infer_array(data: Any, dtype) -> np.ndarray:
             arr = np.array(data, dtype=_NP_OF[_dtype_name(dtype)] if dtype is not None else None)
         except ValueError as e:
             raise ValueError(f"tensor(): expected a rectangular sequence of numbers ({e})") from None
-        except (TypeError, OverflowError) as e:
+        except OverflowError:
+            raise ValueError("Overflow when unpacking long") from None
+        except TypeError as e:
             raise TypeError(f"tensor(): could not convert data to a tensor: {e}") from None
+        if dtype is None and arr.dtype.kind in "ufO" and arr.size and _has_huge_int(data):
+            # an int beyond int64 turned the array into uint64, float64 or object: torch refuses it
+            raise ValueError("Overflow when unpacking long")
         if dtype is None and arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
         elif dtype is None and arr.dtype.kind in "iu":
@@ -193,7 +223,6 @@ def _parse_key(t: Tensor, key: Any):
     """Applies basic indexing; returns (view, advanced dims, index tensors)."""
     if not isinstance(key, tuple):
         key = (key,)
-    any_adv = any(_is_adv(k) for k in key)
     consumed = 0
     for k in key:
         if k is None or k is Ellipsis or isinstance(k, bool):
@@ -221,16 +250,14 @@ def _parse_key(t: Tensor, key: Any):
             adv_dims.append(dim)
             adv_idx.append(tensor([0] if k else [], dtype=_C.int64))
             dim += 1
-        elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0 and k.dtype in (_C.int64, _C.int32) and not any_adv):
+        elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0 and k.dtype in (_C.int64, _C.int32)):
+            # torch applies integers (and 0-d integer tensors) as basic selects before the
+            # advanced indices, so x[1, :, idx] is x[1][:, idx]; NumPy would count the 1 as
+            # an advanced index and move the index dims to the front (issue 11)
             k = int(k)
-            if any_adv:
-                adv_dims.append(dim)
-                adv_idx.append(tensor(k))
-                dim += 1
-            else:
-                if dim >= result.ndim:
-                    raise IndexError(f"too many indices for tensor of dimension {t.ndim}")
-                result = result.select(dim, k)
+            if dim >= result.ndim:
+                raise IndexError(f"too many indices for tensor of dimension {t.ndim}")
+            result = result.select(dim, k)
         elif isinstance(k, slice):
             step = 1 if k.step is None else int(k.step)
             if step <= 0:
@@ -312,6 +339,8 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
     if not isinstance(value, Tensor):
         value = tensor(value, dtype=t.dtype) if not isinstance(value, np.ndarray) else tensor(value)
     if not adv_dims:
+        while value.ndim > result.ndim and value.shape[0] == 1:
+            value = value.squeeze(0)
         if _C.is_grad_enabled() and (t.requires_grad or value.requires_grad) and not (t.requires_grad and t.is_leaf):
             _record_basic_setitem(t, key, value)
             return
@@ -391,6 +420,7 @@ def _to(self, *args, **kwargs):
                     "rustensor: no GPU adapter is available (device 'gpu', aliases 'cuda'/'wgpu'): "
                     f"{cuda._why_unavailable()}"
                 )
+            cuda._check_ordinal(dev)
     # convert the dtype where it is cheapest and legal: float64 cannot live on the GPU
     if dtype is not None and self.device.type == "cpu":
         r = r._to_dtype(dtype)
@@ -414,6 +444,8 @@ def _numpy(self, force: bool = False):
 
 
 def _array(self, dtype=None, copy=None):
+    if self.requires_grad:
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
     a = np.asarray(self.detach())
     if dtype is not None:
         a = a.astype(dtype)
@@ -470,6 +502,9 @@ def _repeat(self, *sizes):
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
         )
+    if any(r < 0 for r in sizes):
+        # the reshape below would report a shape the user never wrote
+        raise RuntimeError(f"repeat: repeats can not be negative, got {tuple(sizes)}")
     x = self.reshape((1,) * (len(sizes) - self.ndim) + tuple(self.shape))
     inter, target = [], []
     for r, s in zip(sizes, x.shape):
@@ -522,22 +557,6 @@ def _inplace_via(self, f):
     return self
 
 
-def _uniform_(self, a=0.0, b=1.0):
-    self._check_inplace()
-    r = _C._random("rand", list(self.shape), self.dtype if self.dtype.is_floating_point else _C.float32)
-    with _no_grad():
-        self.copy_(r * (b - a) + a)
-    return self
-
-
-def _normal_(self, mean=0.0, std=1.0):
-    self._check_inplace()
-    r = _C._random("randn", list(self.shape), self.dtype if self.dtype.is_floating_point else _C.float32)
-    with _no_grad():
-        self.copy_(r * std + mean)
-    return self
-
-
 class _no_grad:
     def __enter__(self):
         self.prev = _C._set_grad_enabled(False)
@@ -580,7 +599,7 @@ def _div(self, other, *, rounding_mode=None):
         r = self._binary("remainder", other, False)
         neg = (self < 0).logical_xor(other < 0) if o is not None else (self < 0).logical_xor(_C._scalar_tensor(other < 0, _C.bool))
         return fq + ((r != 0).logical_and(neg))._to_dtype(fq.dtype)
-    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
 def _install() -> None:
@@ -634,7 +653,7 @@ def _install() -> None:
     T.norm = _norm
     T.to = _to
     T.cpu = lambda self: self.to("cpu")
-    T.cuda = lambda self, device=None, non_blocking=False: self.to("gpu" if device is None else device)
+    T.cuda = lambda self, device=None, non_blocking=False: self.to("gpu" if device is None else f"gpu:{device}" if isinstance(device, int) else device)
     T.gpu = T.cuda
     T.numpy = _numpy
     T.__array__ = _array
@@ -657,23 +676,21 @@ def _install() -> None:
     T.mm = lambda self, other: self.matmul(other) if self.ndim == 2 and other.ndim == 2 else _raise(RuntimeError, f"mm: expected 2-D tensors, got {self.ndim}-D and {other.ndim}-D")
     T.bmm = lambda self, other: self.matmul(other) if self.ndim == 3 and other.ndim == 3 and self.shape[0] == other.shape[0] else _raise(RuntimeError, f"bmm: expected 3-D tensors with equal batch sizes, got shapes {list(self.shape)} and {list(other.shape)}")
     T.mv = lambda self, vec: self.matmul(vec) if self.ndim == 2 and vec.ndim == 1 else _raise(RuntimeError, f"mv: expected a 2-D matrix and a 1-D vector, got {self.ndim}-D and {vec.ndim}-D")
-    T.dot = lambda self, other: self.matmul(other) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors")
+    T.dot = _dot
     T.outer = lambda self, other: self.reshape(-1, 1) * other.reshape(1, -1) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"outer: expected 1-D vectors, got {self.ndim}-D and {other.ndim}-D")
-    T.masked_select = lambda self, mask: getitem(self.expand(*np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))), mask.expand(*np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))))
+    T.masked_select = _masked_select
+    T.round = _round
     T.masked_fill_ = lambda self, mask, value: _inplace_via(self, lambda s: s.masked_fill(mask, value))
     T.clamp = _clamp
     T.register_hook = _register_hook
     T.clamp_ = lambda self, min=None, max=None: _inplace_via(self, lambda s: s.clamp(min, max))
     T.clip = T.clamp
     T.clip_ = T.clamp_
-    T.scatter = lambda self, dim, index, src: self._scatter(dim, index, src if isinstance(src, Tensor) else _C._full([], src, self.dtype, self.device).expand(*index.shape))
     T.new_zeros = _new(0)
     T.new_ones = _new(1)
     T.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: _new(fill_value)(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
     T.new_empty = _new(0)
     T.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
-    T.uniform_ = _uniform_
-    T.normal_ = _normal_
     T.type = lambda self, dtype=None: (f"rustensor.{_TYPE_NAMES[_dtype_name(self.dtype)]}" if dtype is None else self._to_dtype(dtype))
     T.__contains__ = lambda self, item: bool((self == item).any())
     T.H = property(lambda self: self.mT if self.ndim == 2 else _raise(RuntimeError, "tensor.H is only supported on matrices (2-D tensors)"))
@@ -719,12 +736,57 @@ def _register_hook(self, hook):
     def call(g):
         return hook(g) if handle.active else None
 
+    # torch's messages name the user's hook ("hook 'scale' has changed the size of value")
+    call.__name__ = getattr(hook, "__name__", type(hook).__name__)
     _register_hook_rs(self, call)
     return handle
 
 
 def _raise(exc, msg):
     raise exc(msg)
+
+
+def _dot(self, other):
+    if self.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {self.ndim}D and {other.ndim}D tensors")
+    if self.shape[0] != other.shape[0]:
+        # matmul would call this a (1x2) @ (3x1) product, which the user never wrote
+        raise RuntimeError(
+            f"dot: inconsistent tensor size, expected tensor [{self.shape[0]}] and src [{other.shape[0]}] to have "
+            f"the same number of elements, but got {self.shape[0]} and {other.shape[0]} elements respectively"
+        )
+    return self.matmul(other)
+
+
+def _broadcast_shape(op: str, a, b) -> tuple:
+    """torch's broadcast rule and RuntimeError (NumPy's ValueError text names no tensor)."""
+    a, b = tuple(a), tuple(b)
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(
+                f"{op}: The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton dimension {max(len(a), len(b)) - i}"
+            )
+        out.append(y if x == 1 else x)
+    return tuple(reversed(out))
+
+
+def _masked_select(self, mask):
+    shape = _broadcast_shape("masked_select", self.shape, mask.shape)
+    return getitem(self.expand(*shape), mask.expand(*shape))
+
+
+def _round(self, *, decimals=0):
+    if decimals == 0:
+        return self._unary("round")
+    # torch's formula: scale, round half to even, unscale
+    if decimals > 0:
+        s = 10.0 ** decimals
+        return (self * s)._unary("round") / s
+    s = 10.0 ** (-decimals)
+    return (self / s)._unary("round") * s
 
 
 _install()

@@ -46,6 +46,17 @@ def set_device(device) -> None:
         raise RuntimeError(f"CUDA error: invalid device ordinal (rustensor drives one GPU, gpu:0; got {index})")
 
 
+def _check_ordinal(device) -> None:
+    """torch's error for a device index this machine lacks (rustensor drives one GPU)."""
+    if device is None:
+        return
+    if isinstance(device, str):
+        device = _C.device(device)
+    index = device if isinstance(device, int) else (getattr(device, "index", None) or 0)
+    if index != 0:
+        raise RuntimeError(f"CUDA error: invalid device ordinal (rustensor drives one GPU, gpu:0; got {index})")
+
+
 def _require() -> None:
     if not is_available():
         raise RuntimeError(f"rustensor: no GPU adapter is available: {_why_unavailable()}")
@@ -53,12 +64,14 @@ def _require() -> None:
 
 def get_device_name(device=None) -> str:
     _require()
+    _check_ordinal(device)
     return _C._gpu_info()[0]
 
 
 def get_device_properties(device=None):
     """The adapter's name, backend (Vulkan/Metal/Dx12), type and driver."""
     _require()
+    _check_ordinal(device)
     name, backend, kind, driver = _C._gpu_info()
 
     class _Props:
@@ -110,3 +123,7 @@ def transfer_counts() -> Dict[str, int]:
     dispatches and queue submissions so far (for checking a loop stays on the GPU)."""
     s = _stats()
     return {k: s.get(k, 0) for k in ("readbacks", "uploads", "dispatches", "submits")}
+
+
+# torch.cuda.amp: autocast and GradScaler with the device fixed to the GPU
+from .amp import cuda_amp as amp  # noqa: E402

@@ -62,6 +62,13 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
         if len(dims) != len(args):
             raise ValueError(f"vmap: in_dims has {len(dims)} entries for {len(args)} arguments")
+        for a, d in zip(args, dims):
+            if d is not None and isinstance(a, Tensor) and not -max(a.ndim, 1) <= d < max(a.ndim, 1):
+                raise ValueError(
+                    f"vmap({getattr(func, '__name__', 'func')}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for some input, "
+                    f"but that input is a Tensor of dimensionality {a.ndim} so expected in_dim to satisfy "
+                    f"-{max(a.ndim, 1)} <= in_dim < {max(a.ndim, 1)}."
+                )
         sizes = {a.shape[d] for a, d in zip(args, dims) if d is not None and isinstance(a, Tensor)}
         if len(sizes) != 1:
             raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped dimension, got sizes {sorted(sizes)}")
@@ -90,6 +97,10 @@ def jacrev(func, argnums=0, *, has_aux=False):
             aux = None
             if has_aux:
                 out, aux = out
+            if not isinstance(out, Tensor):
+                raise RuntimeError(
+                    f"vjp(f, *primals): expected f(*primals) to return only tensors, got unsupported type {type(out)}"
+                )
             flat = out.reshape(-1)
             jacs = []
             for i in nums:

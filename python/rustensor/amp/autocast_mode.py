@@ -1,9 +1,12 @@
 """Autocast state (owner: train). The layers that torch's autocast policy casts (linear,
-conv, bilinear, matmul-based attention) call :func:`_cast_inputs` on their inputs."""
+conv, bilinear, matmul-based attention) call :func:`_cast_inputs` on their inputs; the ops
+that policy keeps in float32 (losses, softmax, norms, reductions) call :func:`_cast_fp32`."""
 
 from __future__ import annotations
 
+import functools
 import threading
+import warnings
 
 _state = threading.local()
 
@@ -14,9 +17,32 @@ def _current():
     return stack[-1] if stack else None
 
 
+def _norm_device(device_type) -> str:
+    d = getattr(device_type, "type", device_type)
+    return "cuda" if d in ("gpu", "wgpu") else d
+
+
 def is_autocast_enabled(device_type=None) -> bool:
     cur = _current()
-    return cur is not None and (device_type is None or cur[0] == device_type)
+    return cur is not None and (device_type is None or cur[0] == _norm_device(device_type))
+
+
+def get_autocast_dtype(device_type):
+    """The dtype an autocast region on ``device_type`` casts to (the default when none is active)."""
+    from .. import float16
+
+    cur = _current()
+    if cur is not None and cur[0] == _norm_device(device_type):
+        return cur[1]
+    return float16
+
+
+def get_autocast_gpu_dtype():
+    return get_autocast_dtype("cuda")
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
 
 
 def _cast_inputs(*tensors):
@@ -34,25 +60,73 @@ def _cast_inputs(*tensors):
     return tuple(out)
 
 
+def _cast_fp32(*tensors):
+    """Inside an autocast region, float16 inputs of an op that torch's policy runs in float32
+    (losses, softmax, norms, sums) come back as float32; unchanged otherwise. Returns a tuple."""
+    cur = _current()
+    if cur is None:
+        return tensors
+    from .. import float16, float32
+
+    out = []
+    for t in tensors:
+        if t is not None and getattr(t, "dtype", None) == float16 and _device_type(t) == cur[0]:
+            t = t.to(float32)
+        out.append(t)
+    return tuple(out)
+
+
 def _device_type(t) -> str:
     d = t.device.type
     return "cuda" if d == "gpu" else d
 
 
+def _is_bfloat16(dtype) -> bool:
+    return "bfloat16" in str(dtype)
+
+
 class autocast:
+    """``torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None)``.
+
+    Lower precision is float16 on both devices. torch's CPU default is bfloat16, which
+    rustensor lacks: a CPU region without a dtype uses float16 (with a warning, once), and
+    asking for bfloat16 raises TypeError.
+    """
+
+    _warned_cpu_default = False
+
     def __init__(self, device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
         from .. import float16
 
-        self.device_type = "cuda" if device_type in ("gpu", "wgpu") else device_type
-        self.dtype = dtype if dtype is not None else float16
-        self.enabled = enabled
+        if not isinstance(device_type, str):
+            raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+        self.device_type = _norm_device(device_type)
+        if self.device_type not in ("cuda", "cpu"):
+            raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+        if dtype is not None and _is_bfloat16(dtype):
+            raise TypeError("autocast: rustensor has no bfloat16 dtype; use dtype=torch.float16")
+        if dtype is None and self.device_type == "cpu" and enabled:
+            if not autocast._warned_cpu_default:
+                autocast._warned_cpu_default = True
+                warnings.warn("autocast: torch's CPU default dtype is bfloat16, which rustensor lacks; "
+                              "CPU autocast casts to float16 instead", UserWarning, stacklevel=2)
+        self.fast_dtype = dtype if dtype is not None else float16
+        self.dtype = self.fast_dtype
+        self._enabled = bool(enabled)
+        if self._enabled and self.fast_dtype != float16:
+            where = "CPU" if self.device_type == "cpu" else "CUDA"
+            warnings.warn(f"In {where} autocast, but the target dtype is not supported. Disabling autocast.\n"
+                          f"{where} Autocast only supports dtype of torch.float16 currently.", UserWarning, stacklevel=2)
+            self._enabled = False
+        self.enabled = self._enabled
+        self._cache_enabled = cache_enabled
 
     def __enter__(self):
         stack = getattr(_state, "stack", None)
         if stack is None:
             stack = _state.stack = []
         # a disabled region pushes None, so it switches autocast off inside an enabled one
-        stack.append((self.device_type, self.dtype) if self.enabled else None)
+        stack.append((self.device_type, self.fast_dtype) if self._enabled else None)
         return self
 
     def __exit__(self, *exc):
@@ -60,11 +134,37 @@ class autocast:
         return False
 
     def __call__(self, fn):
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*a, **k):
             with self:
                 return fn(*a, **k)
 
         return wrapper
+
+
+def custom_fwd(fwd=None, *, device_type="cuda", cast_inputs=None):
+    """Decorator for a custom autograd forward: with ``cast_inputs``, runs it outside autocast
+    with its floating tensor inputs cast to that dtype."""
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def wrapper(*args, **kwargs):
+        if cast_inputs is None or not is_autocast_enabled(device_type):
+            return fwd(*args, **kwargs)
+        from .._rustensor import Tensor
+
+        def c(v):
+            return v.to(cast_inputs) if isinstance(v, Tensor) and v.is_floating_point() else v
+
+        with autocast(device_type, enabled=False):
+            return fwd(*[c(a) for a in args], **{k: c(v) for k, v in kwargs.items()})
+
+    return wrapper
+
+
+def custom_bwd(bwd=None, *, device_type="cuda"):
+    """Decorator for a custom autograd backward (runs with the forward's autocast state: a no-op here)."""
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+    return bwd

@@ -3,4 +3,4 @@ under torch's names."""
 
 from . import functional, init, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
-from .parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter  # noqa: F401

@@ -12,6 +12,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 pub type Hook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+/// A backward written outside the engine (Python's `autograd.Function`): from the gradient
+/// of one output and the function's saved outputs (re-attached to their nodes, so a
+/// differentiable backward builds higher-order graphs), one gradient or none per input.
+pub type CustomBackward = Arc<dyn Fn(&Tensor, &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> + Send + Sync>;
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
@@ -116,6 +120,9 @@ pub enum GradFn {
     Gather { shape: Vec<usize>, dim: usize, index: Tensor },
     ScatterAdd { dim: usize, index: Tensor },
     Cat { dim: usize, sizes: Vec<usize> },
+    /// A user-defined backward (`autograd.Function`); `outputs` is shared by the nodes of
+    /// all the function's outputs and holds those its backward asked to keep.
+    Custom { f: CustomBackward, inputs: usize, outputs: Arc<Mutex<Vec<Option<Saved>>>> },
 }
 
 pub enum NodeKind {
@@ -137,7 +144,60 @@ pub struct Node {
     pub out_dtype: DType,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// What a dropped node still owns that can reach further nodes: its edges and its saved state.
+type GraphParts = (Vec<Option<Arc<Node>>>, Option<GradFn>, Vec<Hook>);
+
+thread_local! {
+    /// Set while the outermost node drop on this thread runs: nested node drops hand their
+    /// parts here instead of dropping them, so freeing a chain takes constant stack.
+    static DROP_QUEUE: std::cell::RefCell<Option<Vec<GraphParts>>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // A graph of 150,000 chained ops (a loss accumulated in a Python loop) dropped
+        // recursively overflowed the stack (issue 16); edges, saved tensors and hooks all lead
+        // back here, so deferring them in every node drop makes the whole free iterative.
+        let saved = match &mut self.kind {
+            NodeKind::Op(m) => match m.get_mut() {
+                Ok(v) => v.take(),
+                Err(e) => e.into_inner().take(),
+            },
+            NodeKind::Leaf(_) => None,
+        };
+        let hooks = std::mem::take(match self.hooks.get_mut() {
+            Ok(v) => v,
+            Err(e) => e.into_inner(),
+        });
+        let parts: GraphParts = (std::mem::take(&mut self.next), saved, hooks);
+        let outermost = DROP_QUEUE.try_with(|q| {
+            let mut q = q.borrow_mut();
+            match q.as_mut() {
+                Some(v) => {
+                    v.push(parts);
+                    None
+                }
+                None => {
+                    *q = Some(Vec::new());
+                    Some(parts)
+                }
+            }
+        });
+        let Ok(Some(first)) = outermost else {
+            // queued for the outermost drop, or (thread-local storage already gone at thread
+            // exit) dropped here recursively as before
+            return;
+        };
+        let mut cur = Some(first);
+        while let Some(p) = cur.take() {
+            drop(p);
+            cur = DROP_QUEUE.with(|q| q.borrow_mut().as_mut().and_then(|v| v.pop()));
+        }
+        DROP_QUEUE.with(|q| *q.borrow_mut() = None);
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(e) => e.into_inner(),
@@ -239,6 +299,44 @@ pub(crate) fn record(
     });
     out.set_grad_fn(node);
     out
+}
+
+/// Records `outs` (fresh tensors with no history) as computed from `inputs` by one function:
+/// output `i` gets a node whose backward is `fs[i]`, and is kept for every backward when
+/// `keep[i]`. `name` is the grad_fn's type name (`MyFnBackward`). Outputs come back unchanged
+/// when nothing requires grad or grad mode is off.
+pub fn record_custom(outs: Vec<Tensor>, name: &str, inputs: &[&Tensor], fs: Vec<CustomBackward>, keep: &[bool]) -> Vec<Tensor> {
+    let (name, n) = (intern(name), inputs.len());
+    let saved: Arc<Mutex<Vec<Option<Saved>>>> = Arc::new(Mutex::new((0..outs.len()).map(|_| None).collect()));
+    outs.into_iter()
+        .zip(fs)
+        .enumerate()
+        .map(|(i, (out, f))| {
+            let shared = saved.clone();
+            let kept = keep.get(i).copied().unwrap_or(false);
+            record(out, name, inputs, move |o, w| {
+                if kept {
+                    if let Some(slot) = lock(&shared).get_mut(i) {
+                        *slot = Some(Saved::output(o, w));
+                    }
+                }
+                GradFn::Custom { f, inputs: n, outputs: shared }
+            })
+        })
+        .collect()
+}
+
+/// A `&'static` copy of a name, made once per distinct name (custom Function class names:
+/// few, and kept for the process, as torch keeps its node type names).
+fn intern(name: &str) -> &'static str {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = lock(&NAMES);
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(n);
+    n
 }
 
 /// What a backward pass does with the gradients that reach leaves.

@@ -49,6 +49,17 @@ impl GradFn {
             }
             GradFn::Cast { from } => vec![Some(g.to_dtype(*from)?)],
             GradFn::Identity => vec![Some(g.clone())],
+            GradFn::Custom { f, inputs, outputs } => {
+                let outs = crate::backprop::lock(outputs)
+                    .iter()
+                    .map(|s| s.as_ref().map(|s| s.get(name)).transpose())
+                    .collect::<Result<Vec<_>>>()?;
+                let gs = f(g, &outs)?;
+                if gs.len() != *inputs {
+                    crate::bail!(Runtime, "{name}: backward returned {} gradients for {inputs} inputs", gs.len());
+                }
+                gs
+            }
             GradFn::ToDevice { device } => vec![Some(g.to_device(*device)?)],
             GradFn::ZeroGrad => vec![Some(g.mul_scalar(0.0)?)],
             GradFn::Scatter { dim, index } => {

@@ -8,6 +8,7 @@ pub mod backprop;
 pub mod cpu_backend;
 pub mod dtype;
 pub mod error;
+pub mod fork;
 pub mod kernels;
 mod grad_fn;
 pub mod layout;

@@ -4,7 +4,29 @@ use pyo3::PyErr;
 use rustensor_core::error::ErrorKind;
 use rustensor_core::Error;
 
+const HOOK_RAISED: &str = "hook raised: ";
+
+thread_local! {
+    /// The Python exception a gradient hook or a custom backward (`autograd.Function`) raised,
+    /// kept while the engine unwinds with an `Error` (which cannot hold a `PyErr`); backward
+    /// runs both on the calling thread.
+    static HOOK_ERROR: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps a callback's exception so that `to_py` re-raises it unchanged, as torch does.
+pub fn stash_hook_error(e: PyErr) -> Error {
+    let msg = format!("{HOOK_RAISED}{e}");
+    HOOK_ERROR.with(|h| *h.borrow_mut() = Some(e));
+    Error::Runtime(msg)
+}
+
 pub fn to_py(e: Error) -> PyErr {
+    if let Error::Runtime(m) = &e {
+        if m.starts_with(HOOK_RAISED) {
+            let m = m.clone();
+            return HOOK_ERROR.with(|h| h.borrow_mut().take()).unwrap_or_else(|| PyRuntimeError::new_err(m));
+        }
+    }
     let m = e.to_string();
     match e.kind() {
         ErrorKind::Runtime => PyRuntimeError::new_err(m),

@@ -1,10 +1,11 @@
 //! PyO3 bindings: the `rustensor._rustensor` extension module (thin; the engine is in core).
 mod errors;
+mod function;
 mod tensor;
 mod types;
 
 use errors::IntoPy;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rustensor_core::layout::Layout;
@@ -196,12 +197,21 @@ fn _scalar_tensor(py: Python<'_>, value: &Bound<'_, PyAny>, dtype: &Bound<'_, Py
 }
 
 #[pyfunction]
-fn set_num_threads(n: usize) -> PyResult<()> {
+fn set_num_threads(n: i64) -> PyResult<()> {
     crate::errors::guard("set_num_threads", || {
-        if n == 0 {
-            return Err(PyValueError::new_err("set_num_threads expects a positive integer"));
+        if n <= 0 {
+            return Err(PyRuntimeError::new_err("set_num_threads expects a positive integer"));
         }
-        rustensor_core::set_num_threads(n);
+        // spawning a million OS threads took minutes (issue 16); more than a few per core
+        // only adds contention, so anything past this is a mistake worth reporting
+        let cores = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+        let cap = (cores * 16).max(256);
+        if n as u64 > cap as u64 {
+            return Err(PyRuntimeError::new_err(format!(
+                "set_num_threads: {n} threads is more than the limit of {cap} (16 per hardware thread, at least 256; this machine has {cores})"
+            )));
+        }
+        rustensor_core::set_num_threads(n as usize);
         Ok(())
     })
 }
@@ -333,6 +343,7 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_function(wrap_pyfunction!(from_buffer, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
+    m.add_function(wrap_pyfunction!(function::_record_function, m)?)?;
     m.add_function(wrap_pyfunction!(_full, m)?)?;
     m.add_function(wrap_pyfunction!(_arange, m)?)?;
     m.add_function(wrap_pyfunction!(_linspace, m)?)?;

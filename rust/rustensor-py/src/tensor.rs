@@ -338,16 +338,43 @@ impl PyTensor {
     }
     fn register_hook(&self, hook: Py<PyAny>) -> PyResult<()> {
         crate::errors::guard("register_hook", || {
+            let name: String = Python::attach(|py| {
+                hook.bind(py).getattr("__name__").and_then(|n| n.extract()).unwrap_or_else(|_| "hook".to_string())
+            });
             let h: backprop::Hook = Arc::new(move |g: &Tensor| {
                 Python::attach(|py| {
-                    let r = hook.call1(py, (PyTensor { t: g.clone() },)).map_err(|e| rustensor_core::Error::Runtime(format!("hook raised: {e}")))?;
+                    // the original exception (KeyboardInterrupt included) is re-raised by to_py
+                    let r = hook.call1(py, (PyTensor { t: g.clone() },)).map_err(crate::errors::stash_hook_error)?;
                     if r.is_none(py) {
                         return Ok(None);
                     }
-                    match r.bind(py).cast::<PyTensor>() {
-                        Ok(t) => Ok(Some(t.get().t.clone())),
-                        Err(_) => Err(rustensor_core::Error::Runtime("hook must return None or a Tensor".into())),
+                    let t = match r.bind(py).cast::<PyTensor>() {
+                        Ok(t) => t.get().t.clone(),
+                        Err(_) => return Err(rustensor_core::Error::Runtime("hook must return None or a Tensor".into())),
+                    };
+                    // torch's checks: a gradient of another shape, dtype or device would land in .grad
+                    if t.shape() != g.shape() {
+                        return Err(rustensor_core::Error::Runtime(format!(
+                            "hook '{name}' has changed the size of value (was {:?} got {:?})",
+                            g.shape(),
+                            t.shape()
+                        )));
                     }
+                    if t.dtype() != g.dtype() {
+                        return Err(rustensor_core::Error::Runtime(format!(
+                            "hook '{name}' has changed the type of value (was {} got {})",
+                            g.dtype().name(),
+                            t.dtype().name()
+                        )));
+                    }
+                    if t.device() != g.device() {
+                        return Err(rustensor_core::Error::Runtime(format!(
+                            "hook '{name}' has changed the device of value (was {} got {})",
+                            g.device().name(),
+                            t.device().name()
+                        )));
+                    }
+                    Ok(Some(t))
                 })
             });
             self.t.register_hook(h).py_err()
@@ -664,6 +691,11 @@ impl PyTensor {
     #[getter]
     fn __array_interface__(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         crate::errors::guard("__array_interface__", || {
+            if self.t.requires_grad() {
+                return Err(PyRuntimeError::new_err(
+                    "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.",
+                ));
+            }
             if self.t.device() != Device::Cpu {
                 return Err(PyTypeError::new_err(format!(
                     "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",

@@ -245,6 +245,12 @@ pub fn extract_int(a: &Bound<'_, PyAny>) -> PyResult<i64> {
     if a.is_instance_of::<PyFloat>() {
         return Err(PyTypeError::new_err(format!("expected an integer, got float {}", a)));
     }
+    if a.is_instance_of::<PyInt>() {
+        // a Python int that exists but does not fit: say so, instead of "expected an integer"
+        if let Err(e) = a.extract::<i64>() {
+            return Err(PyTypeError::new_err(format!("integer {a} does not fit in 64 bits (Overflow when unpacking long: {e})")));
+        }
+    }
     a.extract::<i64>().map_err(|_| PyTypeError::new_err(format!("expected an integer, got {}", a.get_type().name().map(|n| n.to_string()).unwrap_or_default())))
 }
 

@@ -109,24 +109,7 @@ fn add_any<T: Element>(a: T, b: T) -> T {
 /// `dim` by the index value: shared by gather and scatter.
 fn along_dim_offsets(op: &str, a: &Layout, dim: usize, idx: Strided) -> Result<(Vec<isize>, Vec<usize>)> {
     let il = idx.layout;
-    if il.ndim() != a.ndim() {
-        bail!(
-            Runtime,
-            "{op}(): Index tensor must have the same number of dimensions as input tensor ({} vs {})",
-            il.ndim(),
-            a.ndim()
-        );
-    }
-    for d in 0..a.ndim() {
-        if d != dim && il.shape[d] > a.shape[d] {
-            bail!(
-                Runtime,
-                "{op}(): Size does not match at dimension {d} expected index {:?} to be smaller than self {:?} apart from dimension {dim}",
-                il.shape,
-                a.shape
-            );
-        }
-    }
+    check_along_dim(op, &a.shape, dim, &il.shape, None)?;
     let vals = read_i64(idx);
     let pos = offsets(&il.shape, &crate::layout::contiguous_strides(&il.shape));
     let mut out = Vec::with_capacity(vals.len());
@@ -152,6 +135,42 @@ fn along_dim_offsets(op: &str, a: &Layout, dim: usize, idx: Strided) -> Result<(
     Ok((out, lin))
 }
 
+/// torch's shape rules for gather / scatter, shared by both devices (the GPU kernel reads
+/// wherever these shapes point, so they must hold before it runs): the index has the input's
+/// rank and fits in it apart from `dim`, and (scatter) fits in `src` in every dim.
+pub(crate) fn check_along_dim(op: &str, a: &[usize], dim: usize, il: &[usize], src: Option<&[usize]>) -> Result<()> {
+    if il.len() != a.len() {
+        bail!(
+            Runtime,
+            "{op}(): Index tensor must have the same number of dimensions as input tensor ({} vs {})",
+            il.len(),
+            a.len()
+        );
+    }
+    for d in 0..a.len() {
+        if d != dim && il[d] > a[d] {
+            bail!(
+                Runtime,
+                "{op}(): Size does not match at dimension {d} expected index {il:?} to be no larger than self {a:?} apart from dimension {dim}"
+            );
+        }
+    }
+    if let Some(src) = src {
+        if src.len() != il.len() {
+            bail!(
+                Runtime,
+                "{op}(): Index tensor must have the same number of dimensions as src tensor ({} vs {})",
+                il.len(),
+                src.len()
+            );
+        }
+        if il.iter().zip(src).any(|(i, s)| i > s) {
+            bail!(Runtime, "{op}(): Expected index {il:?} to be no larger size than src {src:?}");
+        }
+    }
+    Ok(())
+}
+
 /// out[i][j] = a[idx[i][j]][j] (dim 0), contiguous with idx's shape.
 pub fn gather(dt: DType, a: Strided, dim: usize, idx: Strided) -> Result<CpuStorage> {
     let (offs, _) = along_dim_offsets("gather", a.layout, dim, idx)?;
@@ -168,12 +187,9 @@ pub fn gather(dt: DType, a: Strided, dim: usize, idx: Strided) -> Result<CpuStor
 
 /// dst[idx[i][j]][j] (+)= src[i][j] (dim 0); `src` is read at idx's positions.
 pub fn scatter(dt: DType, dst: Strided, dim: usize, idx: Strided, src: Strided, accumulate: bool) -> Result<()> {
-    let (offs, _) = along_dim_offsets(if accumulate { "scatter_add" } else { "scatter" }, dst.layout, dim, idx)?;
-    for d in 0..idx.layout.ndim() {
-        if idx.layout.shape[d] > src.layout.shape.get(d).copied().unwrap_or(0) {
-            bail!(Runtime, "scatter(): Expected index {:?} to be smaller than src {:?}", idx.layout.shape, src.layout.shape);
-        }
-    }
+    let op = if accumulate { "scatter_add" } else { "scatter" };
+    check_along_dim(op, &dst.layout.shape, dim, &idx.layout.shape, Some(&src.layout.shape))?;
+    let (offs, _) = along_dim_offsets(op, dst.layout, dim, idx)?;
     // src positions at idx's coordinates
     let soffs = offsets(&idx.layout.shape, &src.layout.strides[..idx.layout.ndim()]);
     with_dtype!(dt, T, {

@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 fn slot() -> &'static RwLock<Arc<rayon::ThreadPool>> {
     static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
     POOL.get_or_init(|| {
+        crate::fork::watch();
         let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         RwLock::new(Arc::new(build(n)))
     })
@@ -21,6 +22,9 @@ fn build(n: usize) -> rayon::ThreadPool {
 }
 
 pub fn pool() -> Arc<rayon::ThreadPool> {
+    if crate::fork::take_pool_stale() {
+        respawn_after_fork();
+    }
     match slot().read() {
         Ok(p) => p.clone(),
         Err(e) => e.into_inner().clone(),
@@ -29,6 +33,20 @@ pub fn pool() -> Arc<rayon::ThreadPool> {
 
 pub fn num_threads() -> usize {
     pool().current_num_threads()
+}
+
+/// In a forked child the old pool's workers are gone (work sent to them waits forever):
+/// a new pool of the same size replaces it, and the old one is leaked, not dropped, since
+/// its drop would signal threads and locks that only the parent has.
+#[cold]
+fn respawn_after_fork() {
+    let mut p = match slot().write() {
+        Ok(p) => p,
+        Err(e) => e.into_inner(),
+    };
+    let n = p.current_num_threads();
+    let old = std::mem::replace(&mut *p, Arc::new(build(n)));
+    std::mem::forget(old);
 }
 
 /// Replaces the pool; work already running finishes on the old one.

@@ -70,6 +70,10 @@ impl Tensor {
                 self.dtype().name()
             );
         }
+        if self.dtype() == DType::F16 {
+            // torch accumulates and divides half in float32: the sum of two 65504s is no overflow
+            return self.to_dtype(DType::F32)?.mean(dims, keepdim)?.to_dtype(DType::F16);
+        }
         let d = norm_dims("mean", dims, self.ndim())?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
         let s = self.sum_dims(&d, keepdim)?;
@@ -170,6 +174,9 @@ impl Tensor {
         if !self.dtype().is_float() {
             bail!(Runtime, "std and var only support floating point and complex dtypes");
         }
+        if self.dtype() == DType::F16 {
+            return self.to_dtype(DType::F32)?.var(dims, correction, keepdim)?.to_dtype(DType::F16);
+        }
         let d = norm_dims("var", dims, self.ndim())?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
         let di: Vec<i64> = d.iter().map(|&x| x as i64).collect();
@@ -180,6 +187,10 @@ impl Tensor {
     }
 
     pub fn std(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+        if self.dtype() == DType::F16 {
+            // the variance may overflow half where the deviation does not
+            return self.to_dtype(DType::F32)?.std(dims, correction, keepdim)?.to_dtype(DType::F16);
+        }
         self.var(dims, correction, keepdim)?.sqrt()
     }
 
@@ -264,7 +275,7 @@ impl Tensor {
         }
         if p == 2.0 {
             let d = norm_dims("norm", dims, self.ndim())?;
-            return self.mul(self)?.sum_dims(&d, keepdim)?.sqrt();
+            return root_zero_grad(self.mul(self)?.sum_dims(&d, keepdim)?, |s| s.sqrt());
         }
         if p == 1.0 {
             return a.sum(dims, keepdim);
@@ -273,8 +284,19 @@ impl Tensor {
             let nz = self.binary_scalar(BinaryOp::Ne, Scalar::Float(0.0), false)?.to_dtype(self.dtype())?;
             return nz.sum(dims, keepdim);
         }
-        a.binary_scalar(BinaryOp::Pow, Scalar::Float(p), false)?
-            .sum(dims, keepdim)?
-            .binary_scalar(BinaryOp::Pow, Scalar::Float(1.0 / p), false)
+        let s = a.binary_scalar(BinaryOp::Pow, Scalar::Float(p), false)?.sum(dims, keepdim)?;
+        root_zero_grad(s, |s| s.binary_scalar(BinaryOp::Pow, Scalar::Float(1.0 / p), false))
     }
+}
+
+/// `root(s)` for a norm's sum `s >= 0`, with torch's gradient 0 where `s == 0` (the root's
+/// derivative is infinite there and 0 * inf gave NaN). Only a recorded graph pays for it.
+fn root_zero_grad(s: Tensor, root: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    if !(crate::backprop::is_grad_enabled() && s.requires_grad()) {
+        return root(&s);
+    }
+    let zero = s.binary_scalar(BinaryOp::Eq, Scalar::Float(0.0), false)?;
+    let one = Tensor::scalar_operand(Scalar::Float(1.0), s.dtype(), s.device())?;
+    let nil = Tensor::scalar_operand(Scalar::Float(0.0), s.dtype(), s.device())?;
+    Tensor::where_(&zero, &nil, &root(&Tensor::where_(&zero, &one, &s)?)?)
 }

@@ -198,7 +198,10 @@ impl Tensor {
         if st < 0 || st > size {
             bail!(Index, "start out of range (expected to be in range of [{}, {}], but got {start})", -size, size);
         }
-        if length < 0 || st + length > size {
+        if length < 0 {
+            bail!(Runtime, "narrow(): length must be non-negative (got {length}).");
+        }
+        if st + length > size {
             bail!(Runtime, "start ({st}) + length ({length}) exceeds dimension size ({size}).");
         }
         self.apply_view(ViewFn::Narrow { dim: d, start: st as usize, len: length as usize, step: 1 })

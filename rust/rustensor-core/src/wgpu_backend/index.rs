@@ -22,7 +22,11 @@ enum Mode {
 }
 
 /// The shared launcher: `shape` is the iteration space, `xs`/`ys` the strides of X and Y over it.
-fn launch(mode: Mode, x: Operand, xs: &[isize], y: Operand, ys: &[isize], shape: &[usize], idx: &[Index]) -> Result<()> {
+///
+/// `wrap` lets negative indices count from the end (advanced indexing); gather and scatter
+/// refuse them, as torch does.
+#[allow(clippy::too_many_arguments)]
+fn launch(mode: Mode, wrap: bool, x: Operand, xs: &[isize], y: Operand, ys: &[isize], shape: &[usize], idx: &[Index]) -> Result<()> {
     let g = gpu()?;
     let n: usize = shape.iter().product();
     if n == 0 {
@@ -55,9 +59,18 @@ fn launch(mode: Mode, x: Operand, xs: &[isize], y: Operand, ys: &[isize], shape:
     b.push_str(&format!("@group(0) @binding({}) var<storage, read_write> FLAG: array<atomic<u32>>;\n", nidx + 3));
     let mut ind = String::new();
     for (j, ix) in idx.iter().enumerate() {
+        let b = format!("B{}", j + 3);
+        // int64 kernels compute on the low word; an index is in range only if the high word
+        // is the low word's sign extension (2^32 + 1 must not read element 1)
+        let high = if ix.op.dtype == DType::I64 {
+            format!("        if (bitcast<i32>({b}[2u * u32(ioff) + 1u]) != (v >> 31u)) {{ bad = true; }}\n")
+        } else {
+            String::new()
+        };
+        let neg = if wrap { "        if (v < 0) { v = v + size; }\n" } else { "" };
         ind.push_str(&format!(
-            "    {{\n        let base = 5u + 3u * R + {j}u * (3u + R);\n        var ioff = pi(base + 0u);\n        for (var d = 0u; d < R; d = d + 1u) {{ ioff = ioff + i32(c[d]) * pi(base + 3u + d); }}\n        var v = {};\n        let size = pi(base + 1u);\n        if (v < 0) {{ v = v + size; }}\n        if (v < 0 || v >= size) {{ bad = true; }} else {{ xoff = xoff + v * pi(base + 2u); }}\n    }}\n",
-            load(ix.op.dtype, &format!("B{}", j + 3), "ioff")
+            "    {{\n        let base = 5u + 3u * R + {j}u * (3u + R);\n        var ioff = pi(base + 0u);\n        for (var d = 0u; d < R; d = d + 1u) {{ ioff = ioff + i32(c[d]) * pi(base + 3u + d); }}\n        var v = {};\n        let size = pi(base + 1u);\n{high}{neg}        if (v < 0 || v >= size) {{ bad = true; }} else {{ xoff = xoff + v * pi(base + 2u); }}\n    }}\n",
+            load(ix.op.dtype, &b, "ioff")
         ));
     }
     let dt = x.dtype;
@@ -81,7 +94,8 @@ fn launch(mode: Mode, x: Operand, xs: &[isize], y: Operand, ys: &[isize], shape:
         }
     };
     let key = format!(
-        "idx:{}:{dt:?}:{:?}:{}",
+        "idx:{}{}:{dt:?}:{:?}:{}",
+        if wrap { "w" } else { "" },
         match mode {
             Mode::Read => "r",
             Mode::Write => "w",
@@ -104,16 +118,19 @@ fn along(shape: &[usize], l: &Layout, dim: usize) -> Vec<isize> {
 /// `out[c] = a[c with c[dim] = idx[c]]`; `out` is contiguous, shaped as `idx`.
 pub fn gather(out: Operand, a: Operand, dim: usize, idx: Operand) -> Result<()> {
     let shape = &idx.layout.shape;
+    crate::cpu_backend::index::check_along_dim("gather", &a.layout.shape, dim, shape, None)?;
     let ix = Index { op: idx, strides: idx.layout.strides.clone(), size: a.layout.shape[dim], xstride: a.layout.strides[dim] };
-    launch(Mode::Read, a, &along(shape, a.layout, dim), out, &out.layout.strides, shape, &[ix])
+    launch(Mode::Read, false, a, &along(shape, a.layout, dim), out, &out.layout.strides, shape, &[ix])
 }
 
 /// `dst[c with c[dim] = idx[c]] (+)= src[c]` for every c in idx's shape.
 pub fn scatter(dst: Operand, dim: usize, idx: Operand, src: Operand, accumulate: bool) -> Result<()> {
     let shape = &idx.layout.shape;
+    let op = if accumulate { "scatter_add" } else { "scatter" };
+    crate::cpu_backend::index::check_along_dim(op, &dst.layout.shape, dim, shape, Some(&src.layout.shape))?;
     let ix = Index { op: idx, strides: idx.layout.strides.clone(), size: dst.layout.shape[dim], xstride: dst.layout.strides[dim] };
     let mode = if accumulate { Mode::Accumulate } else { Mode::Write };
-    launch(mode, dst, &along(shape, dst.layout, dim), src, &src.layout.strides, shape, &[ix])
+    launch(mode, false, dst, &along(shape, dst.layout, dim), src, &src.layout.strides, shape, &[ix])
 }
 
 /// The iteration space and strides of advanced indexing: [index shape..., the other dims].
@@ -143,12 +160,12 @@ fn advanced<'a>(x: Operand, dims: &[usize], ishape: &[usize], indices: &[Operand
 pub fn take(out: Operand, a: Operand, dims: &[usize], ishape: &[usize], indices: &[Operand]) -> Result<()> {
     let (shape, xs, idx) = advanced(a, dims, ishape, indices);
     let ys = Layout::contiguous(&shape).strides;
-    launch(Mode::Read, a, &xs, out, &ys, &shape, &idx)
+    launch(Mode::Read, true, a, &xs, out, &ys, &shape, &idx)
 }
 
 /// `dst[indices] (+)= values`, values broadcast to the canonical shape.
 pub fn put(dst: Operand, dims: &[usize], ishape: &[usize], indices: &[Operand], values: Operand, accumulate: bool) -> Result<()> {
     let (shape, xs, idx) = advanced(dst, dims, ishape, indices);
     let mode = if accumulate { Mode::Accumulate } else { Mode::Write };
-    launch(mode, dst, &xs, values, &values.layout.strides, &shape, &idx)
+    launch(mode, true, dst, &xs, values, &values.layout.strides, &shape, &idx)
 }

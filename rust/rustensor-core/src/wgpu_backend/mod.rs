@@ -83,7 +83,8 @@ pub(crate) fn store(dt: DType, b: &str, off: &str, v: &str) -> String {
 /// WGSL converting `e` from `ctype(from)` to `ctype(to)` with torch's cast rules.
 pub(crate) fn conv(from: DType, to: DType, e: &str) -> String {
     match (from.is_float(), to) {
-        (true, DType::Bool) => format!("i32(({e}) != 0.0)"),
+        // a bit test: fast-math compilers (lavapipe's) fold `NaN != 0.0` to false, torch says true
+        (true, DType::Bool) => format!("i32((bitcast<u32>(f32({e})) & 0x7fffffffu) != 0u)"),
         (false, DType::Bool) => format!("i32(({e}) != 0)"),
         (true, DType::F16 | DType::F32 | DType::F64) | (false, DType::I32 | DType::I64) => e.to_string(),
         (true, _) => format!("i32({e})"),

@@ -42,6 +42,11 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
+        if crate::fork::gpu_inherited() {
+            // a forked child must not touch the parent's device: leak the handle instead
+            std::mem::forget(self.raw.take());
+            return;
+        }
         if let (Some(raw), Some(Ok(g))) = (self.raw.take(), GPU.get()) {
             g.stats.allocated.fetch_sub(self.class, Ordering::Relaxed);
             g.lock(&g.pool).entry(self.class).or_default().push(raw);
@@ -165,7 +170,21 @@ fn init() -> std::result::Result<Gpu, String> {
 
 /// The GPU context, opened on first use.
 pub fn gpu() -> Result<&'static Gpu> {
-    match GPU.get_or_init(init) {
+    if crate::fork::gpu_inherited() {
+        // the device's driver threads stayed in the parent: the first wait would hang
+        bail!(
+            Runtime,
+            "Cannot re-initialize CUDA in forked subprocess. The gpu device was opened before os.fork(); to use it in subprocesses, use the 'spawn' start method"
+        );
+    }
+    match GPU.get_or_init(|| {
+        crate::fork::watch();
+        let g = init();
+        if g.is_ok() {
+            crate::fork::gpu_opened();
+        }
+        g
+    }) {
         Ok(g) => Ok(g),
         Err(e) => bail!(Runtime, "GPU is not available: {e}"),
     }

@@ -1,8 +1,11 @@
-//! GPU cumulative sums along a dim (one thread per line).
+//! GPU cumulative sums along a dim: one thread per block of a line (see `wgsl/scan.wgsl`).
 use super::{bindings, conv, gpu, grid, i32_word, load, render, store, Operand};
 use crate::{DType, Result};
 
 const TEMPLATE: &str = include_str!("wgsl/scan.wgsl");
+
+/// Elements one thread sums in a row: far below the 65,535 loop iterations some drivers allow.
+const BLOCK: usize = 4096;
 
 /// `out = cumsum(a, dim)`; `out` has `a`'s shape (any strides), int inputs sum into int64.
 pub fn cumsum(out: Operand, a: Operand, dim: usize) -> Result<()> {
@@ -14,6 +17,7 @@ pub fn cumsum(out: Operand, a: Operand, dim: usize) -> Result<()> {
         return Ok(());
     }
     let name = "cumsum (gpu)";
+    let nb = len.div_ceil(BLOCK);
     let mut p = vec![
         i32_word(name, lines as isize)?,
         i32_word(name, len as isize)?,
@@ -22,6 +26,9 @@ pub fn cumsum(out: Operand, a: Operand, dim: usize) -> Result<()> {
         i32_word(name, a.layout.strides[dim])?,
         i32_word(name, out.layout.offset as isize)?,
         i32_word(name, out.layout.strides[dim])?,
+        0,
+        i32_word(name, nb as isize)?,
+        BLOCK as u32,
     ];
     let kept = |v: &[isize]| -> Vec<isize> { v.iter().enumerate().filter(|&(d, _)| d != dim).map(|(_, &s)| s).collect() };
     for (d, &s) in shape.iter().enumerate() {
@@ -41,10 +48,24 @@ pub fn cumsum(out: Operand, a: Operand, dim: usize) -> Result<()> {
             &[
                 ("BINDINGS", bindings(&[out.dtype, a.dtype], false)),
                 ("ZERO", if cdt.is_float() { "0.0".into() } else { "0".into() }),
+                ("FROM_WORD", if cdt.is_float() { "bitcast<f32>".into() } else { "bitcast<i32>".into() }),
                 ("LOAD", ld),
                 ("STORE", store(out.dtype, "B1", "o", &conv(cdt, out.dtype, "acc"))),
             ],
         )
     })?;
-    g.dispatch(pipe, &[out.buf, a.buf], &p, grid(lines)?)
+    if nb == 1 {
+        // one block per line: a single pass; the scratch binding is a stand-in
+        return g.dispatch(pipe, &[out.buf, a.buf, out.buf], &p, grid(lines)?);
+    }
+    let blocks = lines.checked_mul(nb).filter(|&n| i32::try_from(n).is_ok());
+    let Some(blocks) = blocks else {
+        crate::bail!(Runtime, "{name}: {lines} lines of {len} elements exceed the gpu kernels' 2^31 blocks");
+    };
+    let scratch = g.alloc(blocks as u64 * 4)?;
+    for (phase, threads) in [(1u32, blocks), (2, lines), (0, blocks)] {
+        p[7] = phase;
+        g.dispatch(pipe.clone(), &[out.buf, a.buf, &scratch], &p, grid(threads)?)?;
+    }
+    Ok(())
 }

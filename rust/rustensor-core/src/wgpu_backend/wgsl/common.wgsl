@@ -18,9 +18,16 @@ fn fmax_nan(a: f32, b: f32) -> f32 { if (isnan_f(a) || isnan_f(b)) { return nan_
 fn fmin_nan(a: f32, b: f32) -> f32 { if (isnan_f(a) || isnan_f(b)) { return nan_f(); } return min(a, b); }
 
 fn log_f(x: f32) -> f32 {
-    if (x < 0.0 || isnan_f(x)) { return nan_f(); }
-    if (x == 0.0) { return -inf_f(); }
-    if (isinf_f(x)) { return x; }
+    // decided on the bits: a flush-to-zero device compares subnormals as zero
+    let bits = bitcast<u32>(x);
+    let mag = bits & 0x7fffffffu;
+    if (mag > 0x7f800000u) { return x; }
+    if (mag == 0u) { return -inf_f(); }
+    if (bits != mag) { return nan_f(); }
+    if (mag == 0x7f800000u) { return x; }
+    // subnormal: such devices flush them inside log() too (log(1e-45) gave -88, not -103),
+    // so take the log of the integer mantissa and subtract 149 ln 2
+    if ((bits & 0x7f800000u) == 0u) { return log(f32(bits)) - 103.27892990343185; }
     return log(x);
 }
 fn sqrt_f(x: f32) -> f32 { if (x < 0.0) { return nan_f(); } return sqrt(x); }
@@ -34,12 +41,36 @@ fn expm1_f(x: f32) -> f32 {
     return exp(x) - 1.0;
 }
 fn log1p_f(x: f32) -> f32 {
-    let u = 1.0 + x;
-    if (u == 1.0) { return x; }
-    if (isinf_f(u)) { return log_f(u); }
-    return log_f(u) * x / (u - 1.0);
+    if (isnan_f(x)) { return x; }
+    let a = abs(x);
+    // below this, x / (2 + x) would flush; log1p(x) rounds to x anyway
+    if (a < 1e-30) { return x; }
+    if (a < 0.375) {
+        // log1p(x) = 2 atanh(s), s = x / (2 + x): a series without cancellation, so no
+        // (1 + x) - 1 that fast-math folds (log1p(1e-7) was 19% off) and no x * log(1 + x)
+        // that overflows (log1p(1e37) was inf); |s| < 0.231, so eight terms reach 1e-11
+        let s = x / (2.0 + x);
+        let z = s * s;
+        let p = 1.0 + z * (0.33333333333 + z * (0.2 + z * (0.14285714286 + z * (0.11111111111
+            + z * (0.09090909091 + z * (0.07692307692 + z * 0.06666666667))))));
+        return 2.0 * s * p;
+    }
+    // here 1 + x rounds by at most half an ulp of a value whose log is >= 0.32 in magnitude
+    return log_f(1.0 + x);
 }
-fn tanh_f(x: f32) -> f32 { if (abs(x) > 15.0) { return sign(x); } return tanh(x); }
+fn tanh_f(x: f32) -> f32 {
+    if (isnan_f(x)) { return x; }
+    let a = abs(x);
+    if (a > 15.0) { return sign(x); }
+    if (a < 0.3) {
+        // Taylor series: the native tanh cancels near 0 (tanh(1e-7) was 19% off)
+        let z = x * x;
+        return x + x * z * (-0.33333333333 + z * (0.13333333333 + z * (-0.05396825397
+            + z * (0.02186948854 + z * (-0.00886323553 + z * 0.00359212803)))));
+    }
+    let t = 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
+    return select(t, -t, x < 0.0);
+}
 fn sigmoid_f(x: f32) -> f32 {
     if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
     let e = exp(x);

@@ -1,35 +1,61 @@
-// Inclusive prefix sums along one dim: one thread per line, walking it in order (the same
-// summation order as the CPU, so results match closely; long single lines run serially).
+// Inclusive prefix sums along one dim, in blocks of at most BLOCK elements per thread: some
+// drivers stop a loop after 65,535 iterations (lavapipe's llvmpipe does), which zeroed every
+// element of a longer line past that point (issue 16). A line of one block is one pass, in
+// the CPU's summation order; a longer line takes three: block sums into the scratch S, an
+// exclusive scan of those per line, then each block again from its carry.
 //
 // Parameters P (u32 words): [0] lines [1] line length [2] krank [3] input offset
-//   [4] input stride along the dim [5] output offset [6] output stride along the dim,
+//   [4] input stride along the dim [5] output offset [6] output stride along the dim
+//   [7] phase (0: scan blocks, adding the carry when [8] > 1; 1: block sums; 2: carries)
+//   [8] blocks per line [9] block length,
 //   then kept shape[krank], input kept strides[krank], output kept strides[krank].
-// B1 = out, B2 = input.
+// B1 = out, B2 = input, B3 = scratch (one word per block; unused when [8] == 1).
 
 {{BINDINGS}}
+@group(0) @binding(3) var<storage, read_write> S: array<u32>;
 
 fn pi(k: u32) -> i32 { return bitcast<i32>(P[k]); }
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let m = gid.x + gid.y * nwg.x * 256u;
-    if (m >= P[0]) { return; }
+    let nb = P[8];
+    let phase = P[7];
+    if (phase == 2u) {
+        if (m >= P[0]) { return; }
+        var run = {{ZERO}};
+        for (var b = 0u; b < nb; b = b + 1u) {
+            let v = {{FROM_WORD}}(S[m * nb + b]);
+            S[m * nb + b] = bitcast<u32>(run);
+            run = run + v;
+        }
+        return;
+    }
+    if (m >= P[0] * nb) { return; }
+    let line = m / nb;
+    let blk = m % nb;
     let krank = P[2];
     var ioff = pi(3u);
     var ooff = pi(5u);
-    var rem = m;
+    var rem = line;
     for (var d = i32(krank) - 1; d >= 0; d = d - 1) {
-        let s = P[7u + u32(d)];
+        let s = P[10u + u32(d)];
         let c = i32(rem % s);
         rem = rem / s;
-        ioff = ioff + c * pi(7u + krank + u32(d));
-        ooff = ooff + c * pi(7u + 2u * krank + u32(d));
+        ioff = ioff + c * pi(10u + krank + u32(d));
+        ooff = ooff + c * pi(10u + 2u * krank + u32(d));
     }
+    let start = blk * P[9];
+    let stop = min(P[1], start + P[9]);
     var acc = {{ZERO}};
-    for (var j = 0u; j < P[1]; j = j + 1u) {
+    if (phase == 0u && nb > 1u) { acc = {{FROM_WORD}}(S[m]); }
+    for (var j = start; j < stop; j = j + 1u) {
         let off = ioff + i32(j) * pi(4u);
         acc = acc + {{LOAD}};
-        let o = ooff + i32(j) * pi(6u);
-        {{STORE}}
+        if (phase == 0u) {
+            let o = ooff + i32(j) * pi(6u);
+            {{STORE}}
+        }
     }
+    if (phase == 1u) { S[m] = bitcast<u32>(acc); }
 }

@@ -7,8 +7,8 @@ import inspect
 
 import numpy as np
 
-from . import _rustensor as _C
-from ._rustensor import Tensor
+from .. import _rustensor as _C
+from .._rustensor import Tensor
 
 
 class _DecoratorContextManager:
@@ -271,7 +271,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     """Second-order check, as torch does it: for cotangents v of the outputs (random, seeded,
     unless ``grad_outputs`` is given), gradcheck of g(x) = autograd.grad(func(x), x, v,
     create_graph=True). v is held fixed unless a given grad_output requires grad."""
-    from ._tensor import tensor as _tensor
+    from .._tensor import tensor as _tensor
 
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
@@ -306,3 +306,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
 
 
 Variable = Tensor
+
+
+from . import function  # noqa: E402
+from .function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401

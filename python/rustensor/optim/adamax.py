@@ -1,0 +1,40 @@
+"""torch.optim.Adamax: Adam with the infinity norm."""
+
+from __future__ import annotations
+
+from ._ops import addcdiv_, lerp_
+from .adam import _check_betas_eps_wd
+from .optimizer import Optimizer, _as_float, _check_lr, _step_tensor, _zeros_like
+
+
+class Adamax(Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False, differentiable=False, capturable=False):
+        _check_lr(lr)
+        _check_betas_eps_wd(betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, maximize=maximize,
+                        differentiable=differentiable, capturable=capturable)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        return self._run(closure, self._update)
+
+    def _update(self, group):
+        lr, (beta1, beta2), eps, wd = _as_float(group["lr"]), group["betas"], group["eps"], group["weight_decay"]
+        for p, grad in self._params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = _step_tensor()
+                state["exp_avg"] = _zeros_like(p)
+                state["exp_inf"] = _zeros_like(p)
+            if group["maximize"]:
+                grad = -grad
+            step_t = state["step"]
+            step_t += 1
+            if wd != 0:
+                grad = grad.add(p, alpha=wd)
+            exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+            lerp_(exp_avg, grad, 1 - beta1)
+            exp_inf.mul_(beta2).maximum_(grad.abs().add_(eps))
+            clr = lr / (1 - beta1 ** step_t.item())
+            addcdiv_(p, exp_avg, exp_inf, -clr)
