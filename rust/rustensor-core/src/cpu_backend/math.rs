@@ -270,6 +270,7 @@ macro_rules! impl_float {
             fn asinh(self) -> Self {
                 $asinh(self)
             }
+            // std's acosh: libm's returns a finite value for large negative inputs
             #[inline(always)]
             fn acosh(self) -> Self {
                 $acosh(self)
@@ -356,8 +357,8 @@ macro_rules! impl_float {
         }
     };
 }
-impl_float!(f32, exp_f32, ln_f32, libm::erff, libm::erfcf, libm::lgammaf, libm::asinhf, libm::acoshf, libm::atanhf);
-impl_float!(f64, f64::exp, f64::ln, libm::erf, libm::erfc, libm::lgamma, libm::asinh, libm::acosh, libm::atanh);
+impl_float!(f32, exp_f32, ln_f32, libm::erff, libm::erfcf, libm::lgammaf, libm::asinhf, f32::acosh, libm::atanhf);
+impl_float!(f64, f64::exp, f64::ln, libm::erf, libm::erfc, libm::lgamma, libm::asinh, f64::acosh, libm::atanh);
 
 /// erfinv: Giles' single-precision approximation ("Approximating the erfinv function",
 /// GPU Computing Gems, 2011) refined by two Newton steps on erfc, which stays accurate in
