@@ -217,6 +217,13 @@ BINARY = {
     "minimum": (lambda a, b: torch.minimum(a, b), "any", "any"),
     "max_binary": (lambda a, b: a.max(b), "any", "any"),
     "atan2": (lambda a, b: torch.atan2(a, b), "any", "any"),
+    "fmod": (lambda a, b: torch.fmod(a, b), "any", "any"),
+    "remainder": (lambda a, b: torch.remainder(a, b), "any", "any"),
+    "copysign": (lambda a, b: torch.copysign(a, b), "any", "any"),
+    "hypot": (lambda a, b: torch.hypot(a, b), "any", "any"),
+    "logaddexp": (lambda a, b: torch.logaddexp(a, b), "any", "any"),
+    "logaddexp2": (lambda a, b: a.logaddexp2(b), "any", "any"),
+    "xlogy": (lambda a, b: torch.xlogy(a, b), "any", "pos"),
 }
 
 
@@ -331,6 +338,26 @@ UNARY = {
     "clamp_both": (lambda x: x.clamp(-0.5, 0.7), "any"),
     "torch.clamp": (lambda x: torch.clamp(x, min=0.1), "any"),
     "clip": (lambda x: x.clip(-1.0, 1.0), "any"),
+    "exp2": (lambda x: x.exp2(), "any"),
+    "asin": (lambda x: x.asin(), "small"),
+    "acos": (lambda x: torch.acos(x), "small"),
+    "atan": (lambda x: x.atan(), "any"),
+    "sinh": (lambda x: x.sinh(), "any"),
+    "cosh": (lambda x: x.cosh(), "any"),
+    "asinh": (lambda x: x.asinh(), "any"),
+    "acosh": (lambda x: (x.abs() + 1.1).acosh(), "any"),
+    "atanh": (lambda x: x.atanh(), "small"),
+    "sinc": (lambda x: x.sinc(), "any"),
+    "logit": (lambda x: (x * 0.4 + 0.5).logit(), "small"),
+    "erf": (lambda x: x.erf(), "any"),
+    "erfc": (lambda x: torch.erfc(x), "any"),
+    "erfinv": (lambda x: x.erfinv(), "small"),
+    "lgamma": (lambda x: x.lgamma(), "pos"),
+    "digamma": (lambda x: x.digamma(), "pos"),
+    "deg2rad": (lambda x: x.deg2rad(), "any"),
+    "rad2deg": (lambda x: torch.rad2deg(x), "any"),
+    "frac": (lambda x: x.frac(), "any"),
+    "nan_to_num": (lambda x: torch.nan_to_num(x.log()), "any"),
 }
 
 

@@ -137,14 +137,15 @@ def test_bad_device_index():
 # ------------------------------------------------------------------------------ elementwise
 
 BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "eq", "ne", "lt", "le", "gt", "ge",
-          "floor_divide", "remainder", "logical_and", "logical_or", "logical_xor"]
+          "floor_divide", "remainder", "logical_and", "logical_or", "logical_xor", "fmod", "copysign", "hypot",
+          "logaddexp", "logaddexp2", "xlogy"]
 
 
 @pytest.mark.parametrize("name", BINARY)
 @given(shapes_=broadcastable_shapes(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**16))
 def test_binary_float(name, shapes_, layout, seed):
     s1, s2 = shapes_
-    nonzero = name in ("floor_divide", "remainder", "div")
+    nonzero = name in ("floor_divide", "remainder", "div", "fmod")
     a = rnd(s1, seed=seed, positive=name == "pow")
     b = rnd(s2, seed=seed + 1, nonzero=nonzero)
     (ca, ga), (cb, gb) = pair(a, layout), pair(b)
@@ -153,13 +154,14 @@ def test_binary_float(name, shapes_, layout, seed):
 
 
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "maximum", "minimum", "floor_divide", "remainder",
-                                  "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "lt", "pow"])
+                                  "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "lt", "pow", "fmod",
+                                  "bitwise_left_shift", "bitwise_right_shift"])
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64], ids=str)
 @given(shapes_=broadcastable_shapes(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**16))
 def test_binary_int(name, dtype, shapes_, layout, seed):
     s1, s2 = shapes_
     a = rnd(s1, dtype, seed=seed)
-    b = rnd(s2, dtype, seed=seed + 1, nonzero=True, positive=name == "pow")
+    b = rnd(s2, dtype, seed=seed + 1, nonzero=True, positive=name in ("pow", "bitwise_left_shift", "bitwise_right_shift"))
     (ca, ga), (cb, gb) = pair(a, layout), pair(b, "transposed")
     f = getattr(torch, name)
     same(f(ga, gb), f(ca, cb))
@@ -182,11 +184,16 @@ def test_bool_ops_and_promotion():
 
 @pytest.mark.parametrize("name", ["neg", "abs", "exp", "log", "log1p", "sqrt", "rsqrt", "reciprocal", "square",
                                   "sin", "cos", "tan", "tanh", "sigmoid", "relu", "floor", "ceil", "round",
-                                  "trunc", "sign", "expm1", "log2", "log10", "isnan", "isinf", "isfinite"])
+                                  "trunc", "sign", "expm1", "log2", "log10", "isnan", "isinf", "isfinite",
+                                  "exp2", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+                                  "sinc", "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "deg2rad",
+                                  "rad2deg", "frac", "signbit", "nan_to_num"])
 @given(shape=shapes(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**16))
 def test_unary_float(name, shape, layout, seed):
-    positive = name in ("log", "log1p", "sqrt", "rsqrt", "log2", "log10")
-    a = rnd(shape, seed=seed, positive=positive, nonzero=name == "reciprocal")
+    positive = name in ("log", "log1p", "sqrt", "rsqrt", "log2", "log10", "lgamma", "digamma")
+    domain = {"asin": (-0.95, 0.95), "acos": (-0.95, 0.95), "atanh": (-0.95, 0.95), "erfinv": (-0.95, 0.95),
+              "logit": (0.05, 0.95), "acosh": (1.05, 4)}.get(name, (-3, 3))
+    a = rnd(shape, seed=seed, positive=positive, nonzero=name == "reciprocal", low=domain[0], high=domain[1])
     c, g = pair(a, layout)
     f = getattr(torch, name)
     same(f(g), f(c), rtol=3e-4, atol=3e-5)
@@ -197,7 +204,8 @@ def test_unary_special_values():
     c = torch.tensor(v)
     g = c.to("gpu")
     for name in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "isnan", "isinf", "isfinite", "abs", "neg",
-                 "floor", "expm1", "log1p"):
+                 "floor", "expm1", "log1p", "exp2", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+                 "atanh", "sinc", "erf", "erfc", "erfinv", "lgamma", "digamma", "frac", "signbit", "nan_to_num"):
         same(getattr(torch, name)(g), getattr(torch, name)(c), rtol=1e-4, atol=1e-6)
     same(torch.maximum(g, g.flip(0)), torch.maximum(c, c.flip(0)))
     same(g.pow(2.0), c.pow(2.0))
@@ -603,3 +611,85 @@ def test_reused_scalar_operands_are_never_written():
         g.add_(5.0)
     assert (x * 0.0).tolist() == [0.0] * 4
     assert torch.where(x > 10, x, 0.0).tolist() == [0.0] * 4
+
+
+# ------------------------------------------------------------------------------ devices agree
+# Validation runs in the op layer before dispatch, so both devices give the same result or
+# raise the same error (issue 10).
+
+def test_bool_matmul_raises_on_both_devices():
+    c = torch.tensor([[True, False], [True, True]])
+    g = c.to("gpu")
+    msgs = []
+    for x in (c, g):
+        with pytest.raises(RuntimeError, match="not implemented for 'Bool'") as e:
+            x @ x
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]
+
+
+@pytest.mark.parametrize("name", ["triu", "tril"])
+@pytest.mark.parametrize("diagonal", [-1, 0, 2])
+def test_triu_tril_on_gpu(name, diagonal):
+    c, g = pair(rnd((2, 3, 4), seed=5), "transposed")
+    same(getattr(g, name)(diagonal), getattr(c, name)(diagonal))
+    same(getattr(torch, name)(g, diagonal), getattr(torch, name)(c, diagonal))
+
+
+def test_scatter_scalar_value_on_gpu():
+    c, g = pair(rnd((3, 4), seed=6))
+    idx = torch.tensor([[0, 1], [2, 0]])
+    same(g.scatter(1, idx.to("gpu"), 2.5), c.scatter(1, idx, 2.5))
+
+
+@pytest.mark.parametrize("name, args", [("frac", (torch.tensor([1, 2]),)),
+                                        ("bitwise_not", (torch.tensor([1.5]),)),
+                                        ("hypot", (torch.tensor([1]), torch.tensor([2]))),
+                                        ("bitwise_left_shift", (torch.tensor([1.0]), torch.tensor([1.0]))),
+                                        ("fmod", (torch.tensor([1]), torch.tensor([0])))])
+def test_unsupported_dtypes_raise_the_same_error_on_both_devices(name, args):
+    msgs = []
+    for dev in ("cpu", "gpu"):
+        with pytest.raises(RuntimeError) as e:
+            getattr(torch, name)(*[a.to(dev) for a in args])
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]
+
+
+def test_pow_gradient_at_zero_base_on_gpu():
+    def grads(dev):
+        a = torch.tensor([0.0, 0.0, 0.0, 2.0], device=dev, requires_grad=True)
+        b = torch.tensor([-1.0, 2.0, 0.0, -1.0], device=dev, requires_grad=True)
+        (a ** b).sum().backward()
+        return a.grad, b.grad
+
+    (gc_a, gc_b), (gg_a, gg_b) = grads("cpu"), grads("gpu")
+    same(gg_a, gc_a)
+    same(gg_b, gc_b)
+
+
+@pytest.mark.parametrize("name", ["asin", "erf", "erfinv", "lgamma", "digamma", "sinc", "logit", "atanh"])
+def test_new_unary_backward_on_gpu(name):
+    a = rnd((3, 4), seed=9, low=0.1, high=0.9)
+
+    def grad(dev):
+        x = torch.tensor(a, device=dev, requires_grad=True)
+        getattr(x, name)().sum().backward()
+        return x.grad
+
+    same(grad("gpu"), grad("cpu"), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["fmod", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy"])
+def test_new_binary_backward_on_gpu(name):
+    a, b = rnd((3, 4), seed=10, nonzero=True), rnd((4,), seed=11, positive=True)
+
+    def grads(dev):
+        x = torch.tensor(a, device=dev, requires_grad=True)
+        y = torch.tensor(b, device=dev, requires_grad=True)
+        getattr(torch, name)(x, y).sum().backward()
+        return x.grad, y.grad
+
+    (cx, cy), (gx, gy) = grads("cpu"), grads("gpu")
+    same(gx, cx, rtol=1e-3, atol=1e-4)
+    same(gy, cy, rtol=1e-3, atol=1e-4)

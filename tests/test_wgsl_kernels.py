@@ -66,11 +66,13 @@ MAX_GROUPS = DEVICE.limits["max-compute-workgroups-per-dimension"]
 # ---------------------------------------------------------------------------------------------
 
 COMMON = (WGSL_DIR / "common.wgsl").read_text()
+# elementwise.rs prepends special.wgsl (the op table's special functions) to its template
+PREFIX = {"elementwise.wgsl": (WGSL_DIR / "special.wgsl").read_text()}
 
 
 def render(template: str, **subs) -> str:
     """`render` in mod.rs: common.wgsl + the template, then each {{KEY}} replaced."""
-    s = COMMON + (WGSL_DIR / template).read_text()
+    s = COMMON + PREFIX.get(template, "") + (WGSL_DIR / template).read_text()
     for k, v in subs.items():
         key = "{{" + k + "}}"
         assert key in s, f"{template} has no placeholder {key}: the renderer here is out of date"

@@ -410,6 +410,11 @@ for _n in [
     "amin", "argmax", "argmin", "any", "all", "max", "min", "std", "var", "norm", "logsumexp",
     "unsqueeze", "narrow", "select", "t", "triu", "tril",
     "scatter_add", "scatter", "clone", "detach", "numel",
+    "exp2", "asin", "arcsin", "acos", "arccos",
+    "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
+    "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc", "deg2rad", "rad2deg", "frac",
+    "signbit", "fmod", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "bitwise_left_shift",
+    "bitwise_right_shift", "nan_to_num",
 ]:
     globals()[_n] = _method_fn(_n)
 del _n

@@ -522,6 +522,8 @@ def _tri(upper: bool):
         r = _C._arange(0, n, 1, _C.int64).unsqueeze(1)
         c = _C._arange(0, m, 1, _C.int64).unsqueeze(0)
         keep = (c - r >= diagonal) if upper else (c - r <= diagonal)
+        # the mask lives where the input does: a CPU mask with a GPU input is a device mismatch
+        keep = keep._to_device(self.device)
         zero = _C._scalar_tensor(0, self.dtype)
         return _C._where(keep, self, zero)
 
@@ -605,19 +607,25 @@ def _install() -> None:
     unary = [
         "abs", "neg", "negative", "sign", "square", "expm1", "log1p", "log2", "log10", "rsqrt",
         "reciprocal", "sin", "cos", "tan", "floor", "ceil", "round", "trunc", "fix", "isnan", "isinf",
-        "isfinite", "logical_not", "bitwise_not", "absolute",
+        "isfinite", "logical_not", "bitwise_not", "absolute", "exp2", "asin", "arcsin", "acos",
+        "arccos", "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh",
+        "arctanh", "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc", "deg2rad",
+        "rad2deg", "frac", "signbit",
     ]
     for n in unary:
         setattr(T, n, (lambda n: lambda self: self._unary(n))(n))
+    # torch.logit(x, eps): the input clamped to [eps, 1 - eps] first (gradient 0 outside)
+    T.logit = lambda self, eps=None: (self if eps is None else self.clamp(eps, 1 - eps))._unary("logit")
     for n in unary + ["exp", "log", "relu", "sigmoid", "tanh", "sqrt"]:
-        if n in ("isnan", "isinf", "isfinite"):
+        if n in ("isnan", "isinf", "isfinite", "signbit"):
             continue
         setattr(T, n + "_", (lambda n: lambda self: self._unary_(n))(n))
     binary = [
         "mul", "multiply", "true_divide", "floor_divide", "remainder", "pow", "maximum", "minimum",
         "atan2", "arctan2", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal",
         "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and",
-        "bitwise_or", "bitwise_xor",
+        "bitwise_or", "bitwise_xor", "fmod", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy",
+        "bitwise_left_shift", "bitwise_right_shift",
     ]
     for n in binary:
         setattr(T, n, (lambda n: lambda self, other: self._binary(n, other, False))(n))

@@ -87,15 +87,10 @@ impl Saved {
 
 /// What each op saved for its backward. One variant per differentiable primitive.
 pub enum GradFn {
-    Add { a: Vec<usize>, b: Vec<usize> },
-    Sub { a: Vec<usize>, b: Vec<usize> },
-    Mul { a: Saved, b: Saved },
-    Div { a: Saved, b: Saved },
-    Pow { a: Saved, b: Saved, out: Saved },
-    Maximum { a: Saved, b: Saved },
-    Minimum { a: Saved, b: Saved },
-    Atan2 { a: Saved, b: Saved },
-    Unary { op: crate::op::UnaryOp, x: Saved, out: Saved },
+    /// Every op of the binary table; its row says what is saved and the formula.
+    Binary { op: crate::op::BinaryOp, a: Option<Saved>, b: Option<Saved>, out: Option<Saved> },
+    /// Every op of the unary table.
+    Unary { op: crate::op::UnaryOp, x: Option<Saved>, out: Option<Saved> },
     Clamp { x: Saved, min: Option<f64>, max: Option<f64> },
     Where { cond: Tensor, a: Vec<usize>, b: Vec<usize> },
     Cast { from: DType },

@@ -1,4 +1,5 @@
 //! The one error type of the engine; each variant maps to the Python exception torch raises.
+use crate::{DType, Device};
 use thiserror::Error;
 
 /// Every fallible engine call returns this. The message always names the op and the
@@ -17,6 +18,37 @@ pub enum Error {
     /// A bad argument value (negative size, bad step): `ValueError`.
     #[error("{0}")]
     Value(String),
+    /// An op has no kernel for a dtype (torch's NotImplementedError, a `RuntimeError`).
+    #[error("\"{op}_cpu\" not implemented for '{}'", crate::op::torch_type_name(*dtype))]
+    NotImplementedFor { op: &'static str, dtype: DType },
+    /// Operands on two devices (a `RuntimeError`).
+    #[error("Expected all tensors to be on the same device, but found at least two devices, {} and {}! (when checking argument for {op})", a.name(), b.name())]
+    DeviceMismatch { op: String, a: Device, b: Device },
+    /// Integer `//`, `%` or fmod by zero (torch's message, a `RuntimeError`).
+    #[error("ZeroDivisionError")]
+    ZeroDivision { op: &'static str },
+}
+
+/// The Python exception class an [`Error`] becomes (the bindings map on this alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Runtime,
+    Index,
+    Type,
+    Value,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Runtime(_) | Error::NotImplementedFor { .. } | Error::DeviceMismatch { .. } | Error::ZeroDivision { .. } => {
+                ErrorKind::Runtime
+            }
+            Error::Index(_) => ErrorKind::Index,
+            Error::Type(_) => ErrorKind::Type,
+            Error::Value(_) => ErrorKind::Value,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

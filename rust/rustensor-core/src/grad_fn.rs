@@ -1,7 +1,7 @@
 //! The backward formulas: one match over [`GradFn`], written with differentiable tensor ops
 //! so that `create_graph=True` records them and higher-order gradients work.
 use crate::backprop::{GradFn, Node};
-use crate::op::{BinaryOp, UnaryOp};
+use crate::op::BinaryOp;
 use crate::{DType, Result, Scalar, Tensor};
 
 fn scalar_like(t: &Tensor, v: f64) -> Result<Tensor> {
@@ -25,79 +25,13 @@ impl GradFn {
     pub fn backward(&self, name: &str, g: &Tensor, node: &Node) -> Result<Vec<Option<Tensor>>> {
         let needs = |i: usize| node.next.get(i).map(|n| n.is_some()).unwrap_or(false);
         Ok(match self {
-            GradFn::Add { .. } => vec![Some(g.clone()), Some(g.clone())],
-            GradFn::Sub { .. } => vec![Some(g.clone()), if needs(1) { Some(g.neg()?) } else { None }],
-            GradFn::Mul { a, b } => {
-                let ga = if needs(0) { Some(g.mul(&b.get(name)?)?) } else { None };
-                let gb = if needs(1) { Some(g.mul(&a.get(name)?)?) } else { None };
-                vec![ga, gb]
+            GradFn::Binary { op, a, b, out } => {
+                let c = crate::op::BinCtx { g, a, b, out, name, need_a: needs(0), need_b: needs(1) };
+                crate::op::binary_backward(*op, &c)?.into_iter().collect()
             }
-            GradFn::Div { a, b } => {
-                let bv = b.get(name)?;
-                let ga = if needs(0) { Some(g.div(&bv)?) } else { None };
-                let gb = if needs(1) {
-                    let av = a.get(name)?;
-                    Some(g.mul(&av)?.div(&bv.mul(&bv)?)?.neg()?)
-                } else {
-                    None
-                };
-                vec![ga, gb]
+            GradFn::Unary { op, x, out } => {
+                vec![Some(crate::op::unary_backward(*op, &crate::op::UnCtx { g, x, out, name })?)]
             }
-            GradFn::Pow { a, b, out } if !needs(1) && b.numel() == 1 => {
-                // constant exponent (`x ** 3`): b * a^(b-1) with plain scalar ops
-                let _ = out;
-                let (av, e) = (a.get(name)?, b.get(name)?.item_f64()?);
-                let d = if e == 0.0 {
-                    g.mul_scalar(0.0)?
-                } else if e == 1.0 {
-                    g.clone()
-                } else if e == 2.0 {
-                    g.mul(&av)?.mul_scalar(2.0)?
-                } else {
-                    g.mul(&av.binary_scalar(BinaryOp::Pow, Scalar::Float(e - 1.0), false)?)?.mul_scalar(e)?
-                };
-                vec![Some(d), None]
-            }
-            GradFn::Pow { a, b, out } => {
-                let (av, bv) = (a.get(name)?, b.get(name)?);
-                let ga = if needs(0) {
-                    let bm1 = bv.binary_scalar(BinaryOp::Sub, Scalar::Float(1.0), false)?;
-                    // b * a^(b-1), with 0 where b == 0 (torch: d/da a^0 = 0 even at a = 0)
-                    let d = bv.mul(&av.binary(BinaryOp::Pow, &bm1)?)?;
-                    let bz = bv.binary_scalar(BinaryOp::Eq, Scalar::Float(0.0), false)?;
-                    let d = Tensor::where_(&bz, &scalar_like(&d, 0.0)?, &d)?;
-                    Some(g.mul(&d)?)
-                } else {
-                    None
-                };
-                let gb = if needs(1) {
-                    let o = out.get(name)?;
-                    let d = o.mul(&av.log()?)?;
-                    // torch masks a == 0 (where log is -inf) to 0 when b >= 0
-                    let az = av.binary_scalar(BinaryOp::Eq, Scalar::Float(0.0), false)?;
-                    let d = Tensor::where_(&az, &scalar_like(&d, 0.0)?, &d)?;
-                    Some(g.mul(&d)?)
-                } else {
-                    None
-                };
-                vec![ga, gb]
-            }
-            GradFn::Maximum { a, b } | GradFn::Minimum { a, b } => {
-                let (av, bv) = (a.get(name)?, b.get(name)?);
-                let op = if matches!(self, GradFn::Maximum { .. }) { BinaryOp::Gt } else { BinaryOp::Lt };
-                let wins = av.binary(op, &bv)?.to_dtype(g.dtype())?;
-                let ties = av.binary(BinaryOp::Eq, &bv)?.to_dtype(g.dtype())?.mul_scalar(0.5)?;
-                let wa = wins.add(&ties)?;
-                let ga = g.mul(&wa)?;
-                let gb = g.mul(&wa.neg()?.add_scalar(1.0)?)?;
-                vec![Some(ga), Some(gb)]
-            }
-            GradFn::Atan2 { a, b } => {
-                let (av, bv) = (a.get(name)?, b.get(name)?);
-                let den = av.mul(&av)?.add(&bv.mul(&bv)?)?;
-                vec![Some(g.mul(&bv.div(&den)?)?), Some(g.mul(&av.neg()?.div(&den)?)?)]
-            }
-            GradFn::Unary { op, x, out } => vec![Some(unary_backward(*op, name, g, x, out)?)],
             GradFn::Clamp { x, min, max } => {
                 let xv = x.get(name)?;
                 let mut mask = Tensor::ones_like(&xv)?.to_dtype(DType::Bool)?;
@@ -218,51 +152,6 @@ impl GradFn {
                 parts.into_iter().map(Some).collect()
             }
         })
-    }
-}
-
-fn unary_backward(op: UnaryOp, name: &str, g: &Tensor, x: &crate::backprop::Saved, out: &crate::backprop::Saved) -> Result<Tensor> {
-    use UnaryOp::*;
-    let xv = || x.get(name);
-    let ov = || out.get(name);
-    match op {
-        Neg => g.neg(),
-        Abs => g.mul(&xv()?.unary(Sign)?),
-        Square => g.mul(&xv()?.mul_scalar(2.0)?),
-        Relu => {
-            let m = xv()?.binary_scalar(BinaryOp::Gt, Scalar::Float(0.0), false)?;
-            Tensor::where_(&m, g, &scalar_like(g, 0.0)?)
-        }
-        Exp => g.mul(&ov()?),
-        Expm1 => g.mul(&ov()?.add_scalar(1.0)?),
-        Log => g.div(&xv()?),
-        Log1p => g.div(&xv()?.add_scalar(1.0)?),
-        Log2 => g.div(&xv()?.mul_scalar(std::f64::consts::LN_2)?),
-        Log10 => g.div(&xv()?.mul_scalar(std::f64::consts::LN_10)?),
-        Sqrt => g.div(&ov()?.mul_scalar(2.0)?),
-        Rsqrt => {
-            let o = ov()?;
-            g.mul(&o.mul(&o)?.mul(&o)?.mul_scalar(-0.5)?)
-        }
-        Reciprocal => {
-            let o = ov()?;
-            g.mul(&o.mul(&o)?.neg()?)
-        }
-        Sin => g.mul(&xv()?.unary(Cos)?),
-        Cos => g.mul(&xv()?.unary(Sin)?.neg()?),
-        Tan => {
-            let o = ov()?;
-            g.mul(&o.mul(&o)?.add_scalar(1.0)?)
-        }
-        Tanh => {
-            let o = ov()?;
-            g.mul(&o.mul(&o)?.neg()?.add_scalar(1.0)?)
-        }
-        Sigmoid => {
-            let o = ov()?;
-            g.mul(&o.mul(&o.neg()?.add_scalar(1.0)?)?)
-        }
-        _ => g.mul_scalar(0.0),
     }
 }
 

@@ -1,11 +1,13 @@
-//! Device dispatch: each kernel entry sends its operands to the CPU or the GPU backend.
+//! Kernel entry points for the ops: each builds the launch for the [`crate::backend`] seam
+//! and runs it behind a panic guard.
 //!
 //! Ops call these with `Strided` operands; a GPU tensor's `Strided` carries its buffer, and
 //! `same_device` has already checked that all operands live on one device.
-use crate::cpu_backend::{elementwise as ew, index as ki, matmul as km, reduce as kr, Strided};
+use crate::backend::{backend_of, gpu_operand as gop, Desc, Kernel};
+use crate::cpu_backend::Strided;
 use crate::op::{BinaryOp, ReduceOp, UnaryOp};
 use crate::storage::StorageData;
-use crate::wgpu_backend::{self as gk, GpuStorage, Operand};
+use crate::wgpu_backend as gk;
 use crate::{bail, DType, Result, Scalar};
 
 /// Runs a kernel, turning a panic (a bug: kernels validate nothing a user controls) into
@@ -25,143 +27,55 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-fn gop<'a>(s: &Strided<'a>, dtype: DType) -> Result<Operand<'a>> {
-    match s.gpu {
-        Some(buf) => Ok(Operand { buf, layout: s.layout, dtype }),
-        None => bail!(Runtime, "internal: a CPU operand reached a GPU kernel"),
-    }
+fn ew(kernel: Kernel, compute: DType, out: Strided, out_dtype: DType, ins: &[(Strided, DType)]) -> Result<()> {
+    backend_of(&out).elementwise(&Desc { kernel, compute, out, out_dtype, ins })
 }
 
 pub fn binary(op: BinaryOp, dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
-    guarded("binary", || {
-        if out.gpu.is_none() {
-            return ew::binary(op, dt, out, a, b);
-        }
-        gk::binary(op, dt, gop(&out, op.out_dtype(dt))?, gop(&a, dt)?, gop(&b, dt)?)
-    })
+    guarded("binary", || ew(Kernel::Binary(op), dt, out, op.out_dtype(dt), &[(a, dt), (b, dt)]))
 }
 
 pub fn unary(op: UnaryOp, dt: DType, out: Strided, a: Strided) -> Result<()> {
-    guarded("unary", || {
-        if out.gpu.is_none() {
-            return ew::unary(op, dt, out, a);
-        }
-        gk::unary(op, dt, gop(&out, op.out_dtype(dt))?, gop(&a, dt)?)
-    })
+    guarded("unary", || ew(Kernel::Unary(op), dt, out, op.out_dtype(dt), &[(a, dt)]))
 }
 
 pub fn cast(out: Strided, dst: DType, a: Strided, src: DType) -> Result<()> {
-    guarded("cast", || {
-        if out.gpu.is_none() {
-            ew::cast(out, dst, a, src);
-            return Ok(());
-        }
-        gk::cast(gop(&out, dst)?, gop(&a, src)?)
-    })
+    guarded("cast", || ew(Kernel::Cast, dst, out, dst, &[(a, src)]))
 }
 
 pub fn fill(out: Strided, dt: DType, v: Scalar) -> Result<()> {
-    guarded("fill", || {
-        if out.gpu.is_none() {
-            ew::fill(out, dt, v);
-            return Ok(());
-        }
-        gk::fill(gop(&out, dt)?, v)
-    })
+    guarded("fill", || ew(Kernel::Fill(v), dt, out, dt, &[]))
 }
 
 /// `out = c ? a : b`; `c` is bool, the rest of dtype `dt`.
 pub fn where_(dt: DType, out: Strided, c: Strided, a: Strided, b: Strided) -> Result<()> {
-    guarded("where_", || {
-        if out.gpu.is_none() {
-            crate::with_dtype!(dt, T, ew::map_where::<T>(out, c, a, b));
-            return Ok(());
-        }
-        gk::where_(gop(&out, dt)?, gop(&c, DType::Bool)?, gop(&a, dt)?, gop(&b, dt)?)
-    })
+    guarded("where_", || ew(Kernel::Where, dt, out, dt, &[(c, DType::Bool), (a, dt), (b, dt)]))
 }
 
 /// Reduces over the flagged dims into fresh contiguous storage of dtype `odt`.
 pub fn reduce(op: ReduceOp, dt: DType, a: Strided, mask: &[bool]) -> Result<StorageData> {
-    guarded("reduce", || {
-        if a.gpu.is_none() {
-            return Ok(StorageData::Cpu(kr::reduce(op, dt, a, mask)?));
-        }
-        let odt = kr::out_dtype(op, dt);
-        let m: usize = a.layout.shape.iter().zip(mask).filter(|(_, &r)| !r).map(|(&s, _)| s).product();
-        let buf = gk::reduce(op, gop(&a, dt)?, mask, odt)?;
-        Ok(StorageData::Gpu(GpuStorage { buf, bytes: (m * gk::elem_bytes(odt)?) as u64 }))
-    })
+    guarded("reduce", || backend_of(&a).reduce(op, dt, a, mask))
 }
 
 pub fn matmul(dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
-    guarded("matmul", || {
-        if out.gpu.is_none() {
-            return km::matmul(dt, out, a, b);
-        }
-        gk::matmul(gop(&out, dt)?, gop(&a, dt)?, gop(&b, dt)?)
-    })
+    guarded("matmul", || backend_of(&out).matmul(dt, out, a, b))
 }
 
 /// `out = a.gather(dim, idx)` into fresh storage shaped as `idx`.
 pub fn gather(dt: DType, a: Strided, dim: usize, idx: Strided, idt: DType) -> Result<StorageData> {
-    guarded("gather", || {
-        if a.gpu.is_none() {
-            return Ok(StorageData::Cpu(ki::gather(dt, a, dim, idx)?));
-        }
-        let n = idx.layout.numel();
-        let bytes = (n * gk::elem_bytes(dt)?) as u64;
-        let buf = gk::gpu()?.alloc(bytes)?;
-        let l = crate::layout::Layout::contiguous(&idx.layout.shape);
-        gk::gather(Operand { buf: &buf, layout: &l, dtype: dt }, gop(&a, dt)?, dim, gop(&idx, idt)?)?;
-        Ok(StorageData::Gpu(GpuStorage { buf, bytes }))
-    })
+    guarded("gather", || backend_of(&a).gather(dt, a, dim, idx, idt))
 }
 
 pub fn scatter(dt: DType, dst: Strided, dim: usize, idx: Strided, idt: DType, src: Strided, acc: bool) -> Result<()> {
-    guarded("scatter", || {
-        if dst.gpu.is_none() {
-            return ki::scatter(dt, dst, dim, idx, src, acc);
-        }
-        gk::scatter(gop(&dst, dt)?, dim, gop(&idx, idt)?, gop(&src, dt)?, acc)
-    })
-}
-
-/// Whether any element compares `op` against zero (integer division and pow checks). On the
-/// GPU this waits for the device: only integer `//`, `%` and `**` pay it.
-fn any_vs_zero(a: Strided, dt: DType, op: BinaryOp) -> Result<bool> {
-    let g = gk::gpu()?;
-    let shape = &a.layout.shape;
-    let l = crate::layout::Layout::contiguous(shape);
-    let n = l.numel();
-    let cmp = g.alloc((n.max(1) * 4) as u64)?;
-    let zl = crate::layout::Layout { shape: shape.clone(), strides: vec![0; shape.len()], offset: 0 };
-    let zero = g.alloc(8)?;
-    gk::fill(Operand { buf: &zero, layout: &crate::layout::Layout::contiguous(&[]), dtype: dt }, Scalar::Int(0))?;
-    let out = Operand { buf: &cmp, layout: &l, dtype: DType::Bool };
-    gk::binary(op, dt, out, gop(&a, dt)?, Operand { buf: &zero, layout: &zl, dtype: dt })?;
-    let mask = vec![true; shape.len()];
-    let r = gk::reduce(ReduceOp::Any, out, &mask, DType::Bool)?;
-    let bytes = g.readback(&r, 0, 4)?;
-    Ok(bytes.iter().any(|&b| b != 0))
+    guarded("scatter", || backend_of(&dst).scatter(dt, dst, dim, idx, idt, src, acc))
 }
 
 pub fn any_zero(a: Strided, dt: DType) -> Result<bool> {
-    guarded("any_zero", || {
-        if a.gpu.is_none() {
-            return Ok(ew::any_zero(a, dt));
-        }
-        any_vs_zero(a, dt, BinaryOp::Eq)
-    })
+    guarded("any_zero", || backend_of(&a).any_vs_zero(a, dt, BinaryOp::Eq))
 }
 
 pub fn any_negative(a: Strided, dt: DType) -> Result<bool> {
-    guarded("any_negative", || {
-        if a.gpu.is_none() {
-            return Ok(ew::any_negative(a, dt));
-        }
-        any_vs_zero(a, dt, BinaryOp::Lt)
-    })
+    guarded("any_negative", || backend_of(&a).any_vs_zero(a, dt, BinaryOp::Lt))
 }
 
 /// GPU advanced-index take: `out = a[indices]` in canonical order (indices broadcast to `ishape`).
@@ -180,7 +94,7 @@ pub fn put_gpu(dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indice
     })
 }
 
-/// `out = cumsum(a, dim)` on the GPU (`a` in `dt`, `out` in `odt`).
-pub fn cumsum_gpu(dt: DType, odt: DType, out: Strided, a: Strided, dim: usize) -> Result<()> {
-    guarded("cumsum", || gk::cumsum(gop(&out, odt)?, gop(&a, dt)?, dim))
+/// `cumsum(a, dim)` (`a` in `dt`) into fresh contiguous storage of dtype `odt`.
+pub fn cumsum(dt: DType, odt: DType, a: Strided, dim: usize) -> Result<StorageData> {
+    guarded("cumsum", || backend_of(&a).cumsum(dt, odt, a, dim))
 }

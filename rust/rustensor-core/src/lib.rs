@@ -3,6 +3,7 @@
 //! A [`Tensor`] is a handle on reference-counted [`storage::Storage`] plus a
 //! [`layout::Layout`]; view ops change only the layout. Ops live in [`ops`], kernels in
 //! [`cpu_backend`], and gradients in [`backprop`] (the engine) and `grad_fn` (the formulas).
+pub mod backend;
 pub mod backprop;
 pub mod cpu_backend;
 pub mod dtype;

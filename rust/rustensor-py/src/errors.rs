@@ -1,6 +1,7 @@
 //! Maps engine errors to the built-in Python exceptions torch raises.
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
+use rustensor_core::error::ErrorKind;
 use rustensor_core::Error;
 
 const HOOK_RAISED: &str = "hook raised: ";
@@ -20,14 +21,18 @@ pub fn stash_hook_error(e: PyErr) -> Error {
 }
 
 pub fn to_py(e: Error) -> PyErr {
-    match e {
-        Error::Runtime(m) if m.starts_with(HOOK_RAISED) => {
-            HOOK_ERROR.with(|h| h.borrow_mut().take()).unwrap_or_else(|| PyRuntimeError::new_err(m))
+    if let Error::Runtime(m) = &e {
+        if m.starts_with(HOOK_RAISED) {
+            let m = m.clone();
+            return HOOK_ERROR.with(|h| h.borrow_mut().take()).unwrap_or_else(|| PyRuntimeError::new_err(m));
         }
-        Error::Runtime(m) => PyRuntimeError::new_err(m),
-        Error::Index(m) => PyIndexError::new_err(m),
-        Error::Type(m) => PyTypeError::new_err(m),
-        Error::Value(m) => PyValueError::new_err(m),
+    }
+    let m = e.to_string();
+    match e.kind() {
+        ErrorKind::Runtime => PyRuntimeError::new_err(m),
+        ErrorKind::Index => PyIndexError::new_err(m),
+        ErrorKind::Type => PyTypeError::new_err(m),
+        ErrorKind::Value => PyValueError::new_err(m),
     }
 }
 

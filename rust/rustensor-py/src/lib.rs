@@ -324,6 +324,16 @@ fn _gpu_stats(py: Python<'_>) -> PyResult<std::collections::HashMap<&'static str
     })
 }
 
+/// The elementwise op tables as (family, name, aliases, differentiable) rows: a test checks
+/// that the Python method/function lists and the stub name every op of the tables.
+#[pyfunction]
+fn _op_table() -> Vec<(&'static str, &'static str, Vec<&'static str>, bool)> {
+    use rustensor_core::op::{BinaryOp, UnaryOp};
+    let un = UnaryOp::ALL.iter().map(|op| ("unary", op.name(), op.aliases().to_vec(), op.grad_name().is_some()));
+    let bin = BinaryOp::ALL.iter().map(|op| ("binary", op.name(), op.aliases().to_vec(), op.grad_name().is_some()));
+    un.chain(bin).collect()
+}
+
 #[pymodule]
 fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -367,5 +377,6 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(safetensors_file::_safetensors_open, m)?)?;
     m.add_function(wrap_pyfunction!(safetensors_file::_safetensors_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(safetensors_file::_safetensors_write, m)?)?;
+    m.add_function(wrap_pyfunction!(_op_table, m)?)?;
     Ok(())
 }

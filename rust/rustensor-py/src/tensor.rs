@@ -79,67 +79,11 @@ fn inplace(py: Python<'_>, a: &Tensor, other: &Bound<'_, PyAny>, op: BinaryOp) -
 }
 
 pub fn binary_name(name: &str) -> PyResult<BinaryOp> {
-    use BinaryOp::*;
-    Ok(match name {
-        "add" => Add,
-        "sub" | "subtract" => Sub,
-        "mul" | "multiply" => Mul,
-        "div" | "divide" | "true_divide" => Div,
-        "floor_divide" => FloorDiv,
-        "remainder" => Rem,
-        "pow" => Pow,
-        "maximum" => Maximum,
-        "minimum" => Minimum,
-        "atan2" | "arctan2" => Atan2,
-        "eq" => Eq,
-        "ne" | "not_equal" => Ne,
-        "lt" | "less" => Lt,
-        "le" | "less_equal" => Le,
-        "gt" | "greater" => Gt,
-        "ge" | "greater_equal" => Ge,
-        "logical_and" => LogicalAnd,
-        "logical_or" => LogicalOr,
-        "logical_xor" => LogicalXor,
-        "bitwise_and" => BitAnd,
-        "bitwise_or" => BitOr,
-        "bitwise_xor" => BitXor,
-        _ => return Err(PyValueError::new_err(format!("unknown binary op '{name}'"))),
-    })
+    BinaryOp::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown binary op '{name}'")))
 }
 
 pub fn unary_name(name: &str) -> PyResult<UnaryOp> {
-    use UnaryOp::*;
-    Ok(match name {
-        "neg" | "negative" => Neg,
-        "abs" | "absolute" => Abs,
-        "sign" => Sign,
-        "square" => Square,
-        "relu" => Relu,
-        "exp" => Exp,
-        "expm1" => Expm1,
-        "log" => Log,
-        "log1p" => Log1p,
-        "log2" => Log2,
-        "log10" => Log10,
-        "sqrt" => Sqrt,
-        "rsqrt" => Rsqrt,
-        "reciprocal" => Reciprocal,
-        "sin" => Sin,
-        "cos" => Cos,
-        "tan" => Tan,
-        "tanh" => Tanh,
-        "sigmoid" => Sigmoid,
-        "floor" => Floor,
-        "ceil" => Ceil,
-        "round" => Round,
-        "trunc" | "fix" => Trunc,
-        "isnan" => IsNan,
-        "isinf" => IsInf,
-        "isfinite" => IsFinite,
-        "logical_not" => LogicalNot,
-        "bitwise_not" => BitNot,
-        _ => return Err(PyValueError::new_err(format!("unknown unary op '{name}'"))),
-    })
+    UnaryOp::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown unary op '{name}'")))
 }
 
 fn helper<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -544,6 +488,26 @@ impl PyTensor {
             binop(py, &self.t, o, BinaryOp::BitXor, true)
         })
     }
+    fn __lshift__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("__lshift__", || {
+            binop(py, &self.t, o, BinaryOp::Shl, false)
+        })
+    }
+    fn __rlshift__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("__rlshift__", || {
+            binop(py, &self.t, o, BinaryOp::Shl, true)
+        })
+    }
+    fn __rshift__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("__rshift__", || {
+            binop(py, &self.t, o, BinaryOp::Shr, false)
+        })
+    }
+    fn __rrshift__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("__rrshift__", || {
+            binop(py, &self.t, o, BinaryOp::Shr, true)
+        })
+    }
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         crate::errors::guard("__matmul__", || {
             let Ok(ot) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
@@ -606,6 +570,16 @@ impl PyTensor {
     fn __ixor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
         crate::errors::guard("__ixor__", || {
             inplace(py, &self.t, o, BinaryOp::BitXor)
+        })
+    }
+    fn __ilshift__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::errors::guard("__ilshift__", || {
+            inplace(py, &self.t, o, BinaryOp::Shl)
+        })
+    }
+    fn __irshift__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::errors::guard("__irshift__", || {
+            inplace(py, &self.t, o, BinaryOp::Shr)
         })
     }
     fn __richcmp__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
@@ -974,6 +948,12 @@ impl PyTensor {
         crate::errors::guard("_binary_", || {
             inplace(slf.py(), &slf.get().t, other, binary_name(name)?)?;
             Ok(slf.clone().into_any().unbind())
+        })
+    }
+    #[pyo3(signature = (nan=0.0, posinf=None, neginf=None))]
+    fn nan_to_num(&self, py: Python<'_>, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("nan_to_num", || {
+            wrap(py, heavy(py, self.t.numel(), || self.t.nan_to_num(nan, posinf, neginf)).py_err()?)
         })
     }
     fn exp(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {

@@ -2,13 +2,12 @@
 //!
 //! Inputs arrive already broadcast to the output's shape (stride 0) and already in the
 //! compute dtype; each op picks a monomorphised closure once, outside the loops.
-use super::math::{Float, Int};
 use super::parallel::par_ranges;
 use super::strided::for_each_run;
 use crate::layout::Layout;
 use crate::storage::CpuStorage;
-use crate::op::{BinaryOp, UnaryOp};
-use crate::{bail, f16, with_dtype, DType, Element, Result, Scalar};
+use crate::op::{self, BinaryOp, UnaryOp};
+use crate::{f16, with_dtype, DType, Element, Result, Scalar};
 
 /// A base pointer into storage plus the layout to read or write through it.
 #[derive(Clone, Copy)]
@@ -327,15 +326,19 @@ pub fn cast(out: Strided, dst: DType, a: Strided, src: DType) {
 /// contiguous float32 buffers, `run` applies the float32 kernel, and the result is narrowed
 /// into `out`. Element for element this equals converting inside the kernel; it is several
 /// times faster because the float32 kernels vectorise and the conversions use F16C.
-fn via_f32(out: Strided, ins: &[Strided], run: impl FnOnce(Strided, &[Strided]) -> Result<()>) -> Result<()> {
+/// With `narrow` false the kernel writes `out` directly (its result is not float16).
+fn via_f32(out: Strided, ins: &[Strided], narrow: bool, run: impl FnOnce(Strided, &[Strided]) -> Result<()>) -> Result<()> {
     let n = out.layout.numel();
     let tl = Layout::contiguous(&out.layout.shape);
     let wide: Vec<CpuStorage> = ins.iter().map(|_| CpuStorage::uninit(n, DType::F32)).collect::<Result<_>>()?;
     for (w, x) in wide.iter().zip(ins) {
         cast(Strided { ptr: w.as_ptr(), layout: &tl, gpu: None }, DType::F32, x.relayout(x.layout), DType::F16);
     }
-    let res = CpuStorage::uninit(n, DType::F32)?;
     let args: Vec<Strided> = wide.iter().map(|w| Strided { ptr: w.as_ptr(), layout: &tl, gpu: None }).collect();
+    if !narrow {
+        return run(out, &args);
+    }
+    let res = CpuStorage::uninit(n, DType::F32)?;
     run(Strided { ptr: res.as_ptr(), layout: &tl, gpu: None }, &args)?;
     cast(out, DType::F16, Strided { ptr: res.as_ptr(), layout: &tl, gpu: None }, DType::F32);
     Ok(())
@@ -350,171 +353,30 @@ pub fn fill(out: Strided, dt: DType, value: Scalar) {
 
 pub fn binary(op: BinaryOp, dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
     match dt {
-        DType::F16 if op.out_dtype(DType::F16) == DType::F16 => {
-            via_f32(out, &[a, b], |o, x| float_binary::<f32>(op, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout)))
+        // comparisons are exact on the halves themselves; arithmetic computes in float32
+        DType::F16 if op.is_comparison() => op::binary_cpu_half_cmp(op, out, a, b),
+        DType::F16 => {
+            via_f32(out, &[a, b], true, |o, x| op::binary_cpu_float::<f32>(op, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout)))
         }
-        DType::F16 => half_compare(op, out, a, b),
-        DType::F32 => float_binary::<f32>(op, out, a, b),
-        DType::F64 => float_binary::<f64>(op, out, a, b),
-        DType::I32 => int_binary::<i32>(op, out, a, b),
-        DType::I64 => int_binary::<i64>(op, out, a, b),
-        DType::Bool => bool_binary(op, out, a, b),
+        DType::F32 => op::binary_cpu_float::<f32>(op, out, a, b),
+        DType::F64 => op::binary_cpu_float::<f64>(op, out, a, b),
+        DType::I32 => op::binary_cpu_int::<i32>(op, out, a, b),
+        DType::I64 => op::binary_cpu_int::<i64>(op, out, a, b),
+        DType::Bool => op::binary_cpu_bool(op, out, a, b),
     }
-}
-
-macro_rules! cmp_arms {
-    ($op:expr, $out:expr, $a:expr, $b:expr, $T:ty, $else:block) => {
-        match $op {
-            BinaryOp::Eq => map2::<$T, bool, _>($out, $a, $b, |x, y| x == y),
-            BinaryOp::Ne => map2::<$T, bool, _>($out, $a, $b, |x, y| x != y),
-            BinaryOp::Lt => map2::<$T, bool, _>($out, $a, $b, |x, y| x < y),
-            BinaryOp::Le => map2::<$T, bool, _>($out, $a, $b, |x, y| x <= y),
-            BinaryOp::Gt => map2::<$T, bool, _>($out, $a, $b, |x, y| x > y),
-            BinaryOp::Ge => map2::<$T, bool, _>($out, $a, $b, |x, y| x >= y),
-            BinaryOp::LogicalAnd => map2::<$T, bool, _>($out, $a, $b, |x, y| x.to_bool() && y.to_bool()),
-            BinaryOp::LogicalOr => map2::<$T, bool, _>($out, $a, $b, |x, y| x.to_bool() || y.to_bool()),
-            BinaryOp::LogicalXor => map2::<$T, bool, _>($out, $a, $b, |x, y| x.to_bool() != y.to_bool()),
-            _ => $else,
-        }
-    };
-}
-
-/// Comparisons and logical ops of float16: exact on the halves themselves.
-fn half_compare(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {
-    cmp_arms!(op, out, a, b, f16, { bail!(Type, "{}: not supported for floating point tensors", op.name()) });
-    Ok(())
-}
-
-fn float_binary<T: Float>(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {
-    use BinaryOp::*;
-    cmp_arms!(op, out, a, b, T, {
-        match op {
-            Add => map2::<T, T, _>(out, a, b, |x, y| x + y),
-            Sub => map2::<T, T, _>(out, a, b, |x, y| x - y),
-            Mul => map2::<T, T, _>(out, a, b, |x, y| x * y),
-            Div => map2::<T, T, _>(out, a, b, |x, y| x / y),
-            FloorDiv => map2::<T, T, _>(out, a, b, |x, y| (x / y).floor()),
-            Rem => map2::<T, T, _>(out, a, b, |x, y| x.rem_py(y)),
-            Pow => map2::<T, T, _>(out, a, b, |x, y| x.powf(y)),
-            Maximum => map2::<T, T, _>(out, a, b, |x, y| x.max_nan(y)),
-            Minimum => map2::<T, T, _>(out, a, b, |x, y| x.min_nan(y)),
-            Atan2 => map2::<T, T, _>(out, a, b, |x, y| x.atan2(y)),
-            _ => bail!(Type, "{}: not supported for floating point tensors", op.name()),
-        }
-    });
-    Ok(())
-}
-
-fn int_binary<T: Int>(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {
-    use BinaryOp::*;
-    cmp_arms!(op, out, a, b, T, {
-        match op {
-            Add => map2::<T, T, _>(out, a, b, |x, y| x.wadd(y)),
-            Sub => map2::<T, T, _>(out, a, b, |x, y| x.wsub(y)),
-            Mul => map2::<T, T, _>(out, a, b, |x, y| x.wmul(y)),
-            FloorDiv => map2::<T, T, _>(out, a, b, |x, y| x.floordiv(y)),
-            Rem => map2::<T, T, _>(out, a, b, |x, y| x.rem_py(y)),
-            Pow => map2::<T, T, _>(out, a, b, |x, y| x.wpow(y)),
-            Maximum => map2::<T, T, _>(out, a, b, |x, y| if x > y { x } else { y }),
-            Minimum => map2::<T, T, _>(out, a, b, |x, y| if x < y { x } else { y }),
-            BitAnd => map2::<T, T, _>(out, a, b, |x, y| x.bitand(y)),
-            BitOr => map2::<T, T, _>(out, a, b, |x, y| x.bitor(y)),
-            BitXor => map2::<T, T, _>(out, a, b, |x, y| x.bitxor(y)),
-            _ => bail!(Type, "{}: not supported for integer tensors", op.name()),
-        }
-    });
-    Ok(())
-}
-
-fn bool_binary(op: BinaryOp, out: Strided, a: Strided, b: Strided) -> Result<()> {
-    use BinaryOp::*;
-    cmp_arms!(op, out, a, b, bool, {
-        match op {
-            Add | Maximum | BitOr => map2::<bool, bool, _>(out, a, b, |x, y| x | y),
-            Mul | Minimum | BitAnd => map2::<bool, bool, _>(out, a, b, |x, y| x & y),
-            BitXor => map2::<bool, bool, _>(out, a, b, |x, y| x ^ y),
-            _ => bail!(Type, "{}: not supported for bool tensors", op.name()),
-        }
-    });
-    Ok(())
 }
 
 /// `dt` is the input dtype (already float for float-only ops).
 pub fn unary(op: UnaryOp, dt: DType, out: Strided, a: Strided) -> Result<()> {
-    use UnaryOp::*;
-    match (op, dt) {
-        (IsNan, DType::F16) => map1::<f16, bool, _>(out, a, |x| x.is_nan()),
-        (IsInf, DType::F16) => map1::<f16, bool, _>(out, a, |x| x.is_infinite()),
-        (IsFinite, DType::F16) => map1::<f16, bool, _>(out, a, |x| x.is_finite()),
-        (IsNan, DType::F32) => map1::<f32, bool, _>(out, a, |x| x.is_nan()),
-        (IsNan, DType::F64) => map1::<f64, bool, _>(out, a, |x| x.is_nan()),
-        (IsInf, DType::F32) => map1::<f32, bool, _>(out, a, |x| x.is_infinite()),
-        (IsInf, DType::F64) => map1::<f64, bool, _>(out, a, |x| x.is_infinite()),
-        (IsFinite, DType::F32) => map1::<f32, bool, _>(out, a, |x| x.is_finite()),
-        (IsFinite, DType::F64) => map1::<f64, bool, _>(out, a, |x| x.is_finite()),
-        (IsNan | IsInf, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |_| false)),
-        (IsFinite, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |_| true)),
-        (LogicalNot, _) => with_dtype!(dt, T, map1::<T, bool, _>(out, a, |x| !x.to_bool())),
-        (_, DType::F16) => via_f32(out, &[a], |o, x| float_unary::<f32>(op, o, x[0].relayout(x[0].layout)))?,
-        (_, DType::F32) => float_unary::<f32>(op, out, a)?,
-        (_, DType::F64) => float_unary::<f64>(op, out, a)?,
-        (_, DType::I32) => int_unary::<i32>(op, out, a)?,
-        (_, DType::I64) => int_unary::<i64>(op, out, a)?,
-        (_, DType::Bool) => match op {
-            BitNot => map1::<bool, bool, _>(out, a, |x| !x),
-            Abs | Relu | Floor | Ceil | Round | Trunc | Sign => map1::<bool, bool, _>(out, a, |x| x),
-            _ => bail!(Type, "{}: not supported for bool tensors", op.name()),
-        },
+    match dt {
+        // a predicate's bool result is not narrowed back to float16
+        DType::F16 => via_f32(out, &[a], op.out_dtype(dt) == DType::F16, |o, x| op::unary_cpu_float::<f32>(op, o, x[0].relayout(x[0].layout))),
+        DType::F32 => op::unary_cpu_float::<f32>(op, out, a),
+        DType::F64 => op::unary_cpu_float::<f64>(op, out, a),
+        DType::I32 => op::unary_cpu_int::<i32>(op, out, a),
+        DType::I64 => op::unary_cpu_int::<i64>(op, out, a),
+        DType::Bool => op::unary_cpu_bool(op, out, a),
     }
-    Ok(())
-}
-
-fn float_unary<T: Float>(op: UnaryOp, out: Strided, a: Strided) -> Result<()> {
-    use UnaryOp::*;
-    match op {
-        Neg => map1::<T, T, _>(out, a, |x| -x),
-        Abs => map1::<T, T, _>(out, a, |x| x.abs()),
-        Sign => map1::<T, T, _>(out, a, |x| x.signum0()),
-        Square => map1::<T, T, _>(out, a, |x| x * x),
-        Relu => map1::<T, T, _>(out, a, |x| if x > T::ZERO || x.is_nan() { x } else { T::ZERO }),
-        Exp => map1::<T, T, _>(out, a, |x| x.exp()),
-        Expm1 => map1::<T, T, _>(out, a, |x| x.exp_m1()),
-        Log => map1::<T, T, _>(out, a, |x| x.ln()),
-        Log1p => map1::<T, T, _>(out, a, |x| x.ln_1p()),
-        Log2 => map1::<T, T, _>(out, a, |x| x.ln() * T::from_f64(std::f64::consts::LOG2_E)),
-        Log10 => map1::<T, T, _>(out, a, |x| x.ln() * T::from_f64(std::f64::consts::LOG10_E)),
-        Sqrt => map1::<T, T, _>(out, a, |x| x.sqrt()),
-        Rsqrt => map1::<T, T, _>(out, a, |x| T::ONE / x.sqrt()),
-        Reciprocal => map1::<T, T, _>(out, a, |x| T::ONE / x),
-        Sin => map1::<T, T, _>(out, a, |x| x.sin()),
-        Cos => map1::<T, T, _>(out, a, |x| x.cos()),
-        Tan => map1::<T, T, _>(out, a, |x| x.tan()),
-        Tanh => map1::<T, T, _>(out, a, |x| x.tanh()),
-        // 0.5 * (1 + tanh(x/2)) would be exact too; this form vectorises with the fast exp
-        // and stays finite: exp(-x) overflows to inf only where the answer is 0.
-        Sigmoid => map1::<T, T, _>(out, a, |x| T::ONE / (T::ONE + (-x).exp())),
-        Floor => map1::<T, T, _>(out, a, |x| x.floor()),
-        Ceil => map1::<T, T, _>(out, a, |x| x.ceil()),
-        Round => map1::<T, T, _>(out, a, |x| x.round_even()),
-        Trunc => map1::<T, T, _>(out, a, |x| x.trunc()),
-        _ => bail!(Type, "{}: not supported for floating point tensors", op.name()),
-    }
-    Ok(())
-}
-
-fn int_unary<T: Int>(op: UnaryOp, out: Strided, a: Strided) -> Result<()> {
-    use UnaryOp::*;
-    match op {
-        Neg => map1::<T, T, _>(out, a, |x| x.wneg()),
-        Abs => map1::<T, T, _>(out, a, |x| x.wabs()),
-        Sign => map1::<T, T, _>(out, a, |x| x.sign()),
-        Square => map1::<T, T, _>(out, a, |x| x.wmul(x)),
-        Relu => map1::<T, T, _>(out, a, |x| if x > T::ZERO { x } else { T::ZERO }),
-        Floor | Ceil | Round | Trunc => map1::<T, T, _>(out, a, |x| x),
-        BitNot => map1::<T, T, _>(out, a, |x| x.bitnot()),
-        _ => bail!(Type, "{}: not supported for integer tensors", op.name()),
-    }
-    Ok(())
 }
 
 /// True when any element of a (dtype `dt`) is zero: integer division checks this first.

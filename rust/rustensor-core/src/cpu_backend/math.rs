@@ -95,10 +95,35 @@ pub trait Float:
     fn rem_py(self, o: Self) -> Self;
     fn signum0(self) -> Self;
     fn atan2(self, o: Self) -> Self;
+    fn exp2(self) -> Self;
+    fn asin(self) -> Self;
+    fn acos(self) -> Self;
+    fn atan(self) -> Self;
+    fn sinh(self) -> Self;
+    fn cosh(self) -> Self;
+    fn asinh(self) -> Self;
+    fn acosh(self) -> Self;
+    fn atanh(self) -> Self;
+    fn erf(self) -> Self;
+    fn erfc(self) -> Self;
+    fn erfinv(self) -> Self;
+    fn lgamma(self) -> Self;
+    fn digamma(self) -> Self;
+    fn trigamma(self) -> Self;
+    fn sinc(self) -> Self;
+    fn sign_bit(self) -> bool;
+    /// C's fmod: the result takes the dividend's sign.
+    fn fmod(self, o: Self) -> Self;
+    fn copysign(self, o: Self) -> Self;
+    fn hypot(self, o: Self) -> Self;
+    fn logaddexp(self, o: Self) -> Self;
+    fn logaddexp2(self, o: Self) -> Self;
+    /// `x * ln(y)`, 0 where x = 0 (unless y is NaN).
+    fn xlogy(self, o: Self) -> Self;
 }
 
 macro_rules! impl_float {
-    ($t:ty, $exp:expr, $ln:expr) => {
+    ($t:ty, $exp:expr, $ln:expr, $erf:path, $erfc:path, $lgamma:path, $asinh:path, $acosh:path, $atanh:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -217,11 +242,207 @@ macro_rules! impl_float {
             fn atan2(self, o: Self) -> Self {
                 <$t>::atan2(self, o)
             }
+            #[inline(always)]
+            fn exp2(self) -> Self {
+                <$t>::exp2(self)
+            }
+            #[inline(always)]
+            fn asin(self) -> Self {
+                <$t>::asin(self)
+            }
+            #[inline(always)]
+            fn acos(self) -> Self {
+                <$t>::acos(self)
+            }
+            #[inline(always)]
+            fn atan(self) -> Self {
+                <$t>::atan(self)
+            }
+            #[inline(always)]
+            fn sinh(self) -> Self {
+                <$t>::sinh(self)
+            }
+            #[inline(always)]
+            fn cosh(self) -> Self {
+                <$t>::cosh(self)
+            }
+            #[inline(always)]
+            fn asinh(self) -> Self {
+                $asinh(self)
+            }
+            // std's acosh: libm's returns a finite value for large negative inputs
+            #[inline(always)]
+            fn acosh(self) -> Self {
+                $acosh(self)
+            }
+            #[inline(always)]
+            fn atanh(self) -> Self {
+                $atanh(self)
+            }
+            #[inline(always)]
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            #[inline(always)]
+            fn erfc(self) -> Self {
+                $erfc(self)
+            }
+            #[inline(always)]
+            fn erfinv(self) -> Self {
+                erfinv_f64(self as f64) as $t
+            }
+            #[inline(always)]
+            fn lgamma(self) -> Self {
+                $lgamma(self)
+            }
+            #[inline(always)]
+            fn digamma(self) -> Self {
+                digamma_f64(self as f64) as $t
+            }
+            #[inline(always)]
+            fn trigamma(self) -> Self {
+                trigamma_f64(self as f64) as $t
+            }
+            #[inline(always)]
+            fn sinc(self) -> Self {
+                if self == 0.0 {
+                    return 1.0;
+                }
+                let px = self * std::f64::consts::PI as $t;
+                <$t>::sin(px) / px
+            }
+            #[inline(always)]
+            fn sign_bit(self) -> bool {
+                <$t>::is_sign_negative(self)
+            }
+            #[inline(always)]
+            fn fmod(self, o: Self) -> Self {
+                self % o
+            }
+            #[inline(always)]
+            fn copysign(self, o: Self) -> Self {
+                <$t>::copysign(self, o)
+            }
+            #[inline(always)]
+            fn hypot(self, o: Self) -> Self {
+                <$t>::hypot(self, o)
+            }
+            #[inline(always)]
+            fn logaddexp(self, o: Self) -> Self {
+                let m = if self > o { self } else { o };
+                // equal infinities would give inf - inf = NaN below
+                if m.is_infinite() && self == o {
+                    return m;
+                }
+                m + <$t>::ln_1p(<$t>::exp(-(self - o).abs()))
+            }
+            #[inline(always)]
+            fn logaddexp2(self, o: Self) -> Self {
+                let m = if self > o { self } else { o };
+                if m.is_infinite() && self == o {
+                    return m;
+                }
+                m + <$t>::ln_1p(<$t>::exp2(-(self - o).abs())) * std::f64::consts::LOG2_E as $t
+            }
+            #[inline(always)]
+            fn xlogy(self, o: Self) -> Self {
+                if o.is_nan() {
+                    o
+                } else if self == 0.0 {
+                    0.0
+                } else {
+                    self * <$t>::ln(o)
+                }
+            }
         }
     };
 }
-impl_float!(f32, exp_f32, ln_f32);
-impl_float!(f64, f64::exp, f64::ln);
+impl_float!(f32, exp_f32, ln_f32, libm::erff, libm::erfcf, libm::lgammaf, libm::asinhf, f32::acosh, libm::atanhf);
+impl_float!(f64, f64::exp, f64::ln, libm::erf, libm::erfc, libm::lgamma, libm::asinh, f64::acosh, libm::atanh);
+
+/// erfinv: Giles' single-precision approximation ("Approximating the erfinv function",
+/// GPU Computing Gems, 2011) refined by two Newton steps on erfc, which stays accurate in
+/// the tails where erf(y) rounds to 1.
+pub fn erfinv_f64(x: f64) -> f64 {
+    if x.is_nan() || x.abs() > 1.0 {
+        return f64::NAN;
+    }
+    if x.abs() == 1.0 {
+        return x * f64::INFINITY;
+    }
+    let ax = x.abs();
+    let w = -((1.0 - ax) * (1.0 + ax)).ln();
+    let p = if w < 5.0 {
+        let w = w - 2.5;
+        [3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]
+            .iter()
+            .fold(2.81022636e-08, |p, &c| c + p * w)
+    } else {
+        let w = w.sqrt() - 3.0;
+        [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]
+            .iter()
+            .fold(-0.000200214257, |p, &c| c + p * w)
+    };
+    let mut y = p * ax;
+    let tail = 1.0 - ax;
+    for _ in 0..2 {
+        // f(y) = erf(y) - ax = tail - erfc(y); f'(y) = 2/sqrt(pi) exp(-y^2)
+        let d = std::f64::consts::FRAC_2_SQRT_PI * (-y * y).exp();
+        if d == 0.0 {
+            break;
+        }
+        y -= (tail - libm::erfc(y)) / d;
+    }
+    y.copysign(x)
+}
+
+/// digamma by reflection (x < 0), recurrence up to x >= 10, then the asymptotic series.
+/// At 0 it is -inf with the sign flipped by -0 (torch), at negative integers NaN.
+pub fn digamma_f64(x: f64) -> f64 {
+    use std::f64::consts::PI;
+    if x.is_nan() || x == f64::NEG_INFINITY {
+        return f64::NAN;
+    }
+    if x == 0.0 {
+        return (-x).signum() * f64::INFINITY;
+    }
+    if x < 0.0 {
+        if x == x.floor() {
+            return f64::NAN;
+        }
+        return digamma_f64(1.0 - x) - PI / (PI * x).tan();
+    }
+    let (mut x, mut r) = (x, 0.0);
+    // from 10 on, the series' first omitted term is below 1e-16 relative
+    while x < 10.0 {
+        r -= 1.0 / x;
+        x += 1.0;
+    }
+    let z = 1.0 / (x * x);
+    r + x.ln() - 0.5 / x - z * (1.0 / 12.0 - z * (1.0 / 120.0 - z * (1.0 / 252.0 - z * (1.0 / 240.0 - z * (1.0 / 132.0 - z * 691.0 / 32760.0)))))
+}
+
+/// trigamma (polygamma(1, x)): reflection below 1/2, recurrence, asymptotic series.
+pub fn trigamma_f64(x: f64) -> f64 {
+    use std::f64::consts::PI;
+    if x.is_nan() {
+        return x;
+    }
+    if x < 0.5 {
+        if x == x.floor() {
+            return f64::INFINITY;
+        }
+        let s = (PI * x).sin();
+        return PI * PI / (s * s) - trigamma_f64(1.0 - x);
+    }
+    let (mut x, mut r) = (x, 0.0);
+    while x < 10.0 {
+        r += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let z = 1.0 / (x * x);
+    r + (1.0 + 0.5 / x + z * (1.0 / 6.0 - z * (1.0 / 30.0 - z * (1.0 / 42.0 - z * (1.0 / 30.0 - z * 5.0 / 66.0))))) / x
+}
 
 /// Integer element operations; all wrap on overflow as torch does.
 pub trait Int: Element + Ord {
@@ -241,6 +462,11 @@ pub trait Int: Element + Ord {
     fn bitxor(self, o: Self) -> Self;
     fn bitnot(self) -> Self;
     fn sign(self) -> Self;
+    /// C's `%` (truncating); the caller has checked `o != 0`.
+    fn trem(self, o: Self) -> Self;
+    /// torch's shifts: amounts outside `0..bits` shift everything out (sign fill for `>>`).
+    fn shl(self, o: Self) -> Self;
+    fn shr(self, o: Self) -> Self;
 }
 
 macro_rules! impl_int {
@@ -326,6 +552,29 @@ macro_rules! impl_int {
             #[inline(always)]
             fn sign(self) -> Self {
                 self.signum()
+            }
+            #[inline(always)]
+            fn trem(self, o: Self) -> Self {
+                if o == 0 {
+                    return 0;
+                }
+                self.wrapping_rem(o)
+            }
+            #[inline(always)]
+            fn shl(self, o: Self) -> Self {
+                if o >= 0 && (o as u64) < <$t>::BITS as u64 {
+                    self << o
+                } else {
+                    0
+                }
+            }
+            #[inline(always)]
+            fn shr(self, o: Self) -> Self {
+                if o >= 0 && (o as u64) < <$t>::BITS as u64 {
+                    self >> o
+                } else {
+                    self >> (<$t>::BITS - 1)
+                }
             }
         }
     };

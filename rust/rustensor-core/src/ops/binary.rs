@@ -3,7 +3,7 @@ use crate::backprop::{is_grad_enabled, record, GradFn, Saved};
 use crate::kernels as ew;
 use crate::dtype::{result_type, Operand};
 use crate::layout::broadcast_shapes;
-use crate::op::BinaryOp;
+use crate::op::{saves, BinaryOp};
 use crate::ops::{empty, same_device};
 use crate::{bail, DType, Result, Scalar, Tensor};
 
@@ -15,38 +15,26 @@ fn operand(t: &Tensor) -> Operand {
     }
 }
 
-fn grad_name(op: BinaryOp) -> &'static str {
-    use BinaryOp::*;
-    match op {
-        Add => "AddBackward0",
-        Sub => "SubBackward0",
-        Mul => "MulBackward0",
-        Div => "DivBackward0",
-        Pow => "PowBackward1",
-        Maximum => "MaximumBackward0",
-        Minimum => "MinimumBackward0",
-        Atan2 => "Atan2Backward0",
-        _ => "NotDifferentiable",
-    }
-}
-
 /// Rejections torch makes before computing, and the integer checks a kernel cannot make.
+/// Run before dispatch so that every device raises the same error.
 fn validate(op: BinaryOp, cdt: DType, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
-    match op {
-        Sub if cdt == DType::Bool => bail!(
+    if op == Sub && cdt == DType::Bool {
+        bail!(
             Runtime,
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
-        ),
-        BitAnd | BitOr | BitXor if cdt.is_float() => {
-            bail!(Runtime, "\"{}_cpu\" not implemented for '{}'", op.name(), cdt.name())
-        }
-        FloorDiv | Rem if cdt.is_int() && ew::any_zero(b.strided(), b.dtype())? => bail!(Runtime, "ZeroDivisionError"),
-        Pow if cdt.is_int() && ew::any_negative(b.strided(), b.dtype())? => {
-            bail!(Runtime, "Integers to negative integer powers are not allowed.")
-        }
-        _ => Ok(()),
+        );
     }
+    if !op.has_kernel(cdt) {
+        return Err(crate::Error::NotImplementedFor { op: op.name(), dtype: cdt });
+    }
+    if matches!(op, FloorDiv | Rem | Fmod) && cdt.is_int() && ew::any_zero(b.strided(), b.dtype())? {
+        return Err(crate::Error::ZeroDivision { op: op.name() });
+    }
+    if op == Pow && cdt.is_int() && ew::any_negative(b.strided(), b.dtype())? {
+        bail!(Runtime, "Integers to negative integer powers are not allowed.");
+    }
+    Ok(())
 }
 
 impl Tensor {
@@ -94,23 +82,13 @@ impl Tensor {
             let sb = b.strided().relayout(lb.as_ref().unwrap_or(b.layout()));
             ew::binary(op, cdt, out.strided(), sa, sb)?;
         }
-        if op.is_comparison() || op.is_logical() || matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) {
-            // not differentiable (torch gives floor_divide/remainder w.r.t. input only; we treat them as constants)
-            if matches!(op, BinaryOp::Rem) {
-                return Ok(record(out, "RemainderBackward0", &[&a], |_, _| GradFn::Identity));
-            }
-            return Ok(out);
-        }
-        let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
-        Ok(record(out, grad_name(op), &[&a, &b], |out, w| match op {
-            BinaryOp::Add => GradFn::Add { a: sa, b: sb },
-            BinaryOp::Sub => GradFn::Sub { a: sa, b: sb },
-            BinaryOp::Mul => GradFn::Mul { a: Saved::input(&a), b: Saved::input(&b) },
-            BinaryOp::Div => GradFn::Div { a: Saved::input(&a), b: Saved::input(&b) },
-            BinaryOp::Pow => GradFn::Pow { a: Saved::input(&a), b: Saved::input(&b), out: Saved::output(out, w) },
-            BinaryOp::Maximum => GradFn::Maximum { a: Saved::input(&a), b: Saved::input(&b) },
-            BinaryOp::Minimum => GradFn::Minimum { a: Saved::input(&a), b: Saved::input(&b) },
-            _ => GradFn::Atan2 { a: Saved::input(&a), b: Saved::input(&b) },
+        let Some(name) = op.grad_name() else { return Ok(out) };
+        let m = op.saves();
+        Ok(record(out, name, &[&a, &b], |out, w| GradFn::Binary {
+            op,
+            a: (m & saves::A != 0).then(|| Saved::input(&a)),
+            b: (m & saves::B != 0).then(|| Saved::input(&b)),
+            out: (m & saves::OUT != 0).then(|| Saved::output(out, w)),
         }))
     }
 

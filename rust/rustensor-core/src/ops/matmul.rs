@@ -23,6 +23,10 @@ impl Tensor {
                 other.dtype().name()
             );
         }
+        // checked before dispatch: the GPU kernel would otherwise multiply bool words
+        if self.dtype() == crate::DType::Bool {
+            bail!(Runtime, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
+        }
         let a = if na == 1 { self.unsqueeze(0)? } else { self.clone() };
         let b = if nb == 1 { other.unsqueeze(1)? } else { other.clone() };
         let out = a.matmul_nd(&b, self.shape(), other.shape())?;

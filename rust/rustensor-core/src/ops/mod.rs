@@ -45,12 +45,7 @@ pub(crate) fn same_device(op: &str, ts: &[&Tensor]) -> Result<Device> {
     let d = ts.first().map(|t| t.device()).unwrap_or(Device::Cpu);
     for t in ts.iter().skip(1) {
         if t.device() != d {
-            bail!(
-                Runtime,
-                "Expected all tensors to be on the same device, but found at least two devices, {} and {}! (when checking argument for {op})",
-                d.name(),
-                t.device().name()
-            );
+            return Err(crate::Error::DeviceMismatch { op: op.to_string(), a: d, b: t.device() });
         }
     }
     Ok(d)

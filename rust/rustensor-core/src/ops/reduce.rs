@@ -260,14 +260,7 @@ impl Tensor {
             return self.to_dtype(if self.dtype().is_float() { self.dtype() } else { DType::I64 })?.clone_tensor();
         }
         let odt = if self.dtype().is_float() { self.dtype() } else { DType::I64 };
-        let out = if self.device() == crate::Device::Cpu {
-            let st = crate::storage::StorageData::Cpu(kr::cumsum(self.dtype(), self.strided(), d)?);
-            from_storage(st, odt, self.shape())
-        } else {
-            let out = crate::ops::empty(self.shape(), odt, self.device())?;
-            crate::kernels::cumsum_gpu(self.dtype(), odt, out.strided(), self.strided(), d)?;
-            out
-        };
+        let out = from_storage(crate::kernels::cumsum(self.dtype(), odt, self.strided(), d)?, odt, self.shape());
         Ok(record(out, "CumsumBackward0", &[self], |_, _| GradFn::Cumsum { dim: d }))
     }
 

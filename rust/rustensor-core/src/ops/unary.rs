@@ -1,52 +1,12 @@
 //! Unary elementwise ops (math, activations, predicates) and dtype casts.
 use crate::backprop::{record, GradFn, Saved};
 use crate::kernels as ew;
-use crate::op::UnaryOp;
+use crate::op::{Saves, UnaryOp};
 use crate::ops::empty;
 use crate::{bail, DType, Result, Tensor};
 
-fn grad_name(op: UnaryOp) -> &'static str {
-    use UnaryOp::*;
-    match op {
-        Neg => "NegBackward0",
-        Abs => "AbsBackward0",
-        Sign => "SignBackward0",
-        Square => "PowBackward0",
-        Relu => "ReluBackward0",
-        Exp => "ExpBackward0",
-        Expm1 => "Expm1Backward0",
-        Log => "LogBackward0",
-        Log1p => "Log1PBackward0",
-        Log2 => "Log2Backward0",
-        Log10 => "Log10Backward0",
-        Sqrt => "SqrtBackward0",
-        Rsqrt => "RsqrtBackward0",
-        Reciprocal => "ReciprocalBackward0",
-        Sin => "SinBackward0",
-        Cos => "CosBackward0",
-        Tan => "TanBackward0",
-        Tanh => "TanhBackward0",
-        Sigmoid => "SigmoidBackward0",
-        Floor => "FloorBackward0",
-        Ceil => "CeilBackward0",
-        Round => "RoundBackward0",
-        Trunc => "TruncBackward0",
-        _ => "NotDifferentiable",
-    }
-}
-
-/// Whether the backward formula reads the input (else it reads the output).
-fn saves_input(op: UnaryOp) -> bool {
-    use UnaryOp::*;
-    matches!(op, Abs | Square | Relu | Log | Log1p | Log2 | Log10 | Sin | Cos)
-}
-
 impl Tensor {
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
-        let odt = op.out_dtype(self.dtype());
-        if op == UnaryOp::BitNot && self.dtype().is_float() {
-            bail!(Runtime, "\"bitwise_not_cpu\" not implemented for '{}'", self.dtype().name());
-        }
         if op == UnaryOp::Neg && self.dtype() == DType::Bool {
             bail!(
                 Runtime,
@@ -54,15 +14,17 @@ impl Tensor {
             );
         }
         let x = if op.needs_float() && !self.dtype().is_float() { self.to_dtype(DType::F32)? } else { self.clone() };
-        let out = empty(self.shape(), odt, self.device())?;
-        ew::unary(op, x.dtype(), out.strided(), x.strided())?;
-        if odt == DType::Bool || matches!(op, UnaryOp::BitNot | UnaryOp::LogicalNot) {
-            return Ok(out);
+        // checked here, before dispatch, so that every device raises the same error
+        if !op.has_kernel(x.dtype()) {
+            return Err(crate::Error::NotImplementedFor { op: op.name(), dtype: x.dtype() });
         }
-        Ok(record(out, grad_name(op), &[&x], |out, w| GradFn::Unary {
+        let out = empty(self.shape(), op.out_dtype(x.dtype()), self.device())?;
+        ew::unary(op, x.dtype(), out.strided(), x.strided())?;
+        let Some(name) = op.grad_name() else { return Ok(out) };
+        Ok(record(out, name, &[&x], |out, w| GradFn::Unary {
             op,
-            x: Saved::input(&x),
-            out: if saves_input(op) { Saved::input(&x) } else { Saved::output(out, w) },
+            x: (op.saves() == Saves::Input).then(|| Saved::input(&x)),
+            out: (op.saves() == Saves::Output).then(|| Saved::output(out, w)),
         }))
     }
 
@@ -76,6 +38,9 @@ impl Tensor {
                 op.out_dtype(self.dtype()).name(),
                 self.dtype().name()
             );
+        }
+        if !op.has_kernel(self.dtype()) {
+            return Err(crate::Error::NotImplementedFor { op: op.name(), dtype: self.dtype() });
         }
         if crate::backprop::is_grad_enabled() && self.requires_grad() {
             let r = self.snapshot_for_inplace()?.unary(op)?;
@@ -100,6 +65,28 @@ impl Tensor {
     }
     pub fn relu(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Relu)
+    }
+
+    /// `nan_to_num`: NaN, +inf and -inf replaced (by default with 0 and the dtype's extremes).
+    /// Composite over `where`, so the gradient is `g` where kept and 0 where replaced.
+    pub fn nan_to_num(&self, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> Result<Tensor> {
+        if !self.dtype().is_float() {
+            return self.clone_tensor();
+        }
+        let big = match self.dtype() {
+            DType::F16 => 65504.0,
+            DType::F32 => f32::MAX as f64,
+            _ => f64::MAX,
+        };
+        let fill = |v: f64| Tensor::scalar_operand(crate::Scalar::Float(v), self.dtype(), self.device());
+        let isnan = self.unary(UnaryOp::IsNan)?;
+        let isinf = self.unary(UnaryOp::IsInf)?;
+        let neg = self.unary(UnaryOp::Signbit)?;
+        let pinf = isinf.binary(crate::op::BinaryOp::LogicalAnd, &neg.unary(UnaryOp::LogicalNot)?)?;
+        let ninf = isinf.binary(crate::op::BinaryOp::LogicalAnd, &neg)?;
+        let r = Tensor::where_(&isnan, &fill(nan)?, self)?;
+        let r = Tensor::where_(&pinf, &fill(posinf.unwrap_or(big))?, &r)?;
+        Tensor::where_(&ninf, &fill(neginf.unwrap_or(-big))?, &r)
     }
 
     /// Converts to `dt` (a copy; the same tensor when the dtype already matches).

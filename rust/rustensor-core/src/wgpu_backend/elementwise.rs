@@ -2,97 +2,17 @@
 use super::{bindings, collapse, conv, gpu, grid, i32_word, load, render, store, Operand};
 use crate::layout::Layout;
 use crate::op::{BinaryOp, UnaryOp};
-use crate::{DType, Result, Scalar};
+use crate::{bail, DType, Result, Scalar};
 use std::sync::Arc;
 
-const TEMPLATE: &str = include_str!("wgsl/elementwise.wgsl");
+// special.wgsl goes first: the op table's WGSL expressions call its functions
+const TEMPLATE: &str = concat!(include_str!("wgsl/special.wgsl"), include_str!("wgsl/elementwise.wgsl"));
 
-/// The WGSL expression of `a op b` in the compute type of `cdt`.
-pub(crate) fn binary_expr(op: BinaryOp, cdt: DType) -> String {
-    use BinaryOp::*;
-    let f = cdt.is_float();
-    let z = if f { "0.0" } else { "0" };
-    match op {
-        Add => "a + b".into(),
-        Sub => "a - b".into(),
-        Mul => "a * b".into(),
-        Div => "a / b".into(),
-        FloorDiv if f => "floordiv_f(a, b)".into(),
-        FloorDiv => "floordiv_i(a, b)".into(),
-        Rem if f => "rem_f(a, b)".into(),
-        Rem => "rem_i(a, b)".into(),
-        Pow if f => "pow_f(a, b)".into(),
-        Pow => "pow_i(a, b)".into(),
-        Maximum if f => "fmax_nan(a, b)".into(),
-        Minimum if f => "fmin_nan(a, b)".into(),
-        Maximum => "max(a, b)".into(),
-        Minimum => "min(a, b)".into(),
-        Atan2 => "atan2(a, b)".into(),
-        Eq => "i32(a == b)".into(),
-        Ne => "i32(a != b)".into(),
-        Lt => "i32(a < b)".into(),
-        Le => "i32(a <= b)".into(),
-        Gt => "i32(a > b)".into(),
-        Ge => "i32(a >= b)".into(),
-        LogicalAnd => format!("i32((a != {z}) && (b != {z}))"),
-        LogicalOr => format!("i32((a != {z}) || (b != {z}))"),
-        LogicalXor => format!("i32((a != {z}) != (b != {z}))"),
-        BitAnd => "a & b".into(),
-        BitOr => "a | b".into(),
-        BitXor => "a ^ b".into(),
-    }
-}
-
-/// The WGSL expression of `op(a)` for input dtype `dt`.
-pub(crate) fn unary_expr(op: UnaryOp, dt: DType) -> String {
-    use UnaryOp::*;
-    if dt.is_float() {
-        match op {
-            Neg => "-a",
-            Abs => "abs(a)",
-            Sign => "sign_f(a)",
-            Square => "a * a",
-            Relu => "select(a, 0.0, a < 0.0)",
-            Exp => "exp_f(a)",
-            Expm1 => "expm1_f(a)",
-            Log => "log_f(a)",
-            Log1p => "log1p_f(a)",
-            Log2 => "log_f(a) * 1.4426950408889634",
-            Log10 => "log_f(a) * 0.4342944819032518",
-            Sqrt => "sqrt_f(a)",
-            Rsqrt => "rsqrt_f(a)",
-            Reciprocal => "1.0 / a",
-            Sin => "sin(a)",
-            Cos => "cos(a)",
-            Tan => "tan(a)",
-            Tanh => "tanh_f(a)",
-            Sigmoid => "sigmoid_f(a)",
-            Floor => "floor(a)",
-            Ceil => "ceil(a)",
-            Round => "round(a)",
-            Trunc => "trunc(a)",
-            IsNan => "i32(isnan_f(a))",
-            IsInf => "i32(isinf_f(a))",
-            IsFinite => "i32(isfinite_f(a))",
-            LogicalNot => "i32(a == 0.0)",
-            BitNot => "a",
-        }
-        .into()
-    } else {
-        match op {
-            Neg => "-a",
-            Abs => "abs(a)",
-            Sign => "sign(a)",
-            Square => "a * a",
-            Relu => "max(a, 0)",
-            IsNan | IsInf => "0",
-            IsFinite => "1",
-            LogicalNot => "i32(a == 0)",
-            BitNot if dt == DType::Bool => "1 - a",
-            BitNot => "~a",
-            _ => "a",
-        }
-        .into()
+/// The op table's WGSL expression; the op layer has already rejected dtypes without one.
+fn expr_of(name: &str, e: Option<&'static str>, dt: DType) -> Result<&'static str> {
+    match e {
+        Some(e) => Ok(e),
+        None => bail!(Runtime, "internal error: {name} has no GPU kernel for {} (please report)", dt.name()),
     }
 }
 
@@ -160,7 +80,7 @@ fn loads(ins: &[(DType, &str)]) -> String {
 pub fn binary(op: BinaryOp, cdt: DType, out: Operand, a: Operand, b: Operand) -> Result<()> {
     let odt = out.dtype;
     let rdt = op.out_dtype(cdt);
-    let expr = conv(if rdt == DType::Bool { DType::I32 } else { cdt }, odt, &binary_expr(op, cdt));
+    let expr = conv(if rdt == DType::Bool { DType::I32 } else { cdt }, odt, expr_of(op.name(), op.wgsl(cdt), cdt)?);
     let body = format!("{}    {}\n", loads(&[(cdt, "a"), (cdt, "b")]), store(odt, "B1", "o", &expr));
     launch(format!("bin:{op:?}:{cdt:?}:{odt:?}:{:?}:{:?}", a.dtype, b.dtype), body, out, &[a, b], 0)
 }
@@ -168,7 +88,7 @@ pub fn binary(op: BinaryOp, cdt: DType, out: Operand, a: Operand, b: Operand) ->
 pub fn unary(op: UnaryOp, dt: DType, out: Operand, a: Operand) -> Result<()> {
     let odt = out.dtype;
     let rdt = op.out_dtype(dt);
-    let expr = conv(if rdt == DType::Bool { DType::I32 } else { dt }, odt, &unary_expr(op, dt));
+    let expr = conv(if rdt == DType::Bool { DType::I32 } else { dt }, odt, expr_of(op.name(), op.wgsl(dt), dt)?);
     let body = format!("{}    {}\n", loads(&[(dt, "a")]), store(odt, "B1", "o", &expr));
     launch(format!("un:{op:?}:{dt:?}:{odt:?}"), body, out, &[a], 0)
 }

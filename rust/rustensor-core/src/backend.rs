@@ -1,0 +1,197 @@
+//! The dispatch seam: an op validates its arguments, builds a descriptor, and hands it to the
+//! [`Backend`] of its device (CPU or GPU).
+//!
+//! Everything above this line is device-independent (argument checks, dtype rules, autograd
+//! recording in `backprop::record`); everything below it runs kernels. A layer that wants to
+//! see every kernel launch implements `Backend` itself and forwards to the real one: a
+//! compile tracer records the [`Desc`]s (op, operand layouts, dtypes) and fuses them, a vmap
+//! layer rewrites the layouts with a batch dim. `backend_of` is the one place that picks the
+//! backend, so such a layer plugs in there. See CONTRIBUTING.md.
+use crate::cpu_backend::{elementwise as ew, index as ki, matmul as km, reduce as kr, Strided};
+use crate::op::{BinaryOp, ReduceOp, UnaryOp};
+use crate::storage::StorageData;
+use crate::wgpu_backend::{self as gk, GpuStorage, Operand};
+use crate::{bail, DType, Result, Scalar};
+
+/// The elementwise kernel families (one descriptor type serves them all).
+#[derive(Clone, Copy, Debug)]
+pub enum Kernel {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    /// A copy converting to the output's dtype (also the plain strided copy).
+    Cast,
+    Fill(Scalar),
+    /// `out = c ? a : b`; inputs in that order, `c` bool.
+    Where,
+}
+
+/// One elementwise launch: the op, its output, and its inputs already broadcast to the
+/// output's shape (stride 0), each with the dtype it is read as.
+pub struct Desc<'a> {
+    pub kernel: Kernel,
+    /// The dtype unary/binary ops compute in (the op layer chose it from the op table).
+    pub compute: DType,
+    pub out: Strided<'a>,
+    pub out_dtype: DType,
+    pub ins: &'a [(Strided<'a>, DType)],
+}
+
+impl<'a> Desc<'a> {
+    fn input(&self, k: usize) -> Result<(Strided<'a>, DType)> {
+        match self.ins.get(k) {
+            Some(x) => Ok(*x),
+            None => bail!(Runtime, "internal error: {:?} launched with {} inputs (please report)", self.kernel, self.ins.len()),
+        }
+    }
+}
+
+/// What a device implements. Arguments are validated before any of these run.
+pub trait Backend: Sync {
+    fn name(&self) -> &'static str;
+    fn elementwise(&self, d: &Desc) -> Result<()>;
+    /// Reduces over the flagged dims into fresh contiguous storage.
+    fn reduce(&self, op: ReduceOp, dt: DType, a: Strided, mask: &[bool]) -> Result<StorageData>;
+    fn matmul(&self, dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()>;
+    /// `a.gather(dim, idx)` into fresh storage shaped as `idx`.
+    fn gather(&self, dt: DType, a: Strided, dim: usize, idx: Strided, idt: DType) -> Result<StorageData>;
+    #[allow(clippy::too_many_arguments)]
+    fn scatter(&self, dt: DType, dst: Strided, dim: usize, idx: Strided, idt: DType, src: Strided, acc: bool) -> Result<()>;
+    /// Whether any element compares `op` (Eq or Lt) against zero: integer `//`, `%` and `**`
+    /// check their divisors and exponents before dispatch.
+    fn any_vs_zero(&self, a: Strided, dt: DType, op: BinaryOp) -> Result<bool>;
+    /// `cumsum(a, dim)` (`a` in `dt`) into fresh contiguous storage of dtype `odt`.
+    fn cumsum(&self, dt: DType, odt: DType, a: Strided, dim: usize) -> Result<StorageData>;
+}
+
+pub struct CpuBackend;
+pub struct GpuBackend;
+
+/// The backend that owns `s`'s memory.
+pub fn backend_of(s: &Strided) -> &'static dyn Backend {
+    if s.gpu.is_some() {
+        &GpuBackend
+    } else {
+        &CpuBackend
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+    fn elementwise(&self, d: &Desc) -> Result<()> {
+        match d.kernel {
+            Kernel::Unary(op) => ew::unary(op, d.compute, d.out, d.input(0)?.0),
+            Kernel::Binary(op) => ew::binary(op, d.compute, d.out, d.input(0)?.0, d.input(1)?.0),
+            Kernel::Cast => {
+                let (a, src) = d.input(0)?;
+                ew::cast(d.out, d.out_dtype, a, src);
+                Ok(())
+            }
+            Kernel::Fill(v) => {
+                ew::fill(d.out, d.out_dtype, v);
+                Ok(())
+            }
+            Kernel::Where => {
+                let (c, a, b) = (d.input(0)?.0, d.input(1)?.0, d.input(2)?.0);
+                crate::with_dtype!(d.out_dtype, T, ew::map_where::<T>(d.out, c, a, b));
+                Ok(())
+            }
+        }
+    }
+    fn reduce(&self, op: ReduceOp, dt: DType, a: Strided, mask: &[bool]) -> Result<StorageData> {
+        Ok(StorageData::Cpu(kr::reduce(op, dt, a, mask)?))
+    }
+    fn matmul(&self, dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
+        km::matmul(dt, out, a, b)
+    }
+    fn gather(&self, dt: DType, a: Strided, dim: usize, idx: Strided, _idt: DType) -> Result<StorageData> {
+        Ok(StorageData::Cpu(ki::gather(dt, a, dim, idx)?))
+    }
+    fn scatter(&self, dt: DType, dst: Strided, dim: usize, idx: Strided, _idt: DType, src: Strided, acc: bool) -> Result<()> {
+        ki::scatter(dt, dst, dim, idx, src, acc)
+    }
+    fn any_vs_zero(&self, a: Strided, dt: DType, op: BinaryOp) -> Result<bool> {
+        match op {
+            BinaryOp::Eq => Ok(ew::any_zero(a, dt)),
+            BinaryOp::Lt => Ok(ew::any_negative(a, dt)),
+            other => bail!(Runtime, "internal error: any_vs_zero with {} (please report)", other.name()),
+        }
+    }
+    fn cumsum(&self, dt: DType, _odt: DType, a: Strided, dim: usize) -> Result<StorageData> {
+        Ok(StorageData::Cpu(kr::cumsum(dt, a, dim)?))
+    }
+}
+
+fn gop<'a>(s: &Strided<'a>, dtype: DType) -> Result<Operand<'a>> {
+    match s.gpu {
+        Some(buf) => Ok(Operand { buf, layout: s.layout, dtype }),
+        None => bail!(Runtime, "internal: a CPU operand reached a GPU kernel"),
+    }
+}
+
+impl Backend for GpuBackend {
+    fn name(&self) -> &'static str {
+        "gpu"
+    }
+    fn elementwise(&self, d: &Desc) -> Result<()> {
+        let out = gop(&d.out, d.out_dtype)?;
+        let arg = |k: usize| d.input(k).and_then(|(s, dt)| gop(&s, dt));
+        match d.kernel {
+            Kernel::Unary(op) => gk::unary(op, d.compute, out, arg(0)?),
+            Kernel::Binary(op) => gk::binary(op, d.compute, out, arg(0)?, arg(1)?),
+            Kernel::Cast => gk::cast(out, arg(0)?),
+            Kernel::Fill(v) => gk::fill(out, v),
+            Kernel::Where => gk::where_(out, arg(0)?, arg(1)?, arg(2)?),
+        }
+    }
+    fn reduce(&self, op: ReduceOp, dt: DType, a: Strided, mask: &[bool]) -> Result<StorageData> {
+        let odt = kr::out_dtype(op, dt);
+        let m: usize = a.layout.shape.iter().zip(mask).filter(|(_, &r)| !r).map(|(&s, _)| s).product();
+        let buf = gk::reduce(op, gop(&a, dt)?, mask, odt)?;
+        Ok(StorageData::Gpu(GpuStorage { buf, bytes: (m * gk::elem_bytes(odt)?) as u64 }))
+    }
+    fn matmul(&self, dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
+        gk::matmul(gop(&out, dt)?, gop(&a, dt)?, gop(&b, dt)?)
+    }
+    fn gather(&self, dt: DType, a: Strided, dim: usize, idx: Strided, idt: DType) -> Result<StorageData> {
+        let n = idx.layout.numel();
+        let bytes = (n * gk::elem_bytes(dt)?) as u64;
+        let buf = gk::gpu()?.alloc(bytes)?;
+        let l = crate::layout::Layout::contiguous(&idx.layout.shape);
+        gk::gather(Operand { buf: &buf, layout: &l, dtype: dt }, gop(&a, dt)?, dim, gop(&idx, idt)?)?;
+        Ok(StorageData::Gpu(GpuStorage { buf, bytes }))
+    }
+    fn scatter(&self, dt: DType, dst: Strided, dim: usize, idx: Strided, idt: DType, src: Strided, acc: bool) -> Result<()> {
+        gk::scatter(gop(&dst, dt)?, dim, gop(&idx, idt)?, gop(&src, dt)?, acc)
+    }
+    /// Waits for the device: only integer `//`, `%`, fmod and `**` pay it.
+    fn any_vs_zero(&self, a: Strided, dt: DType, op: BinaryOp) -> Result<bool> {
+        let g = gk::gpu()?;
+        let shape = &a.layout.shape;
+        let l = crate::layout::Layout::contiguous(shape);
+        let n = l.numel();
+        let cmp = g.alloc((n.max(1) * 4) as u64)?;
+        let zl = crate::layout::Layout { shape: shape.clone(), strides: vec![0; shape.len()], offset: 0 };
+        let zero = g.alloc(8)?;
+        gk::fill(Operand { buf: &zero, layout: &crate::layout::Layout::contiguous(&[]), dtype: dt }, Scalar::Int(0))?;
+        let out = Operand { buf: &cmp, layout: &l, dtype: DType::Bool };
+        gk::binary(op, dt, out, gop(&a, dt)?, Operand { buf: &zero, layout: &zl, dtype: dt })?;
+        let mask = vec![true; shape.len()];
+        let r = gk::reduce(ReduceOp::Any, out, &mask, DType::Bool)?;
+        let bytes = g.readback(&r, 0, 4)?;
+        Ok(bytes.iter().any(|&b| b != 0))
+    }
+    fn cumsum(&self, dt: DType, odt: DType, a: Strided, dim: usize) -> Result<StorageData> {
+        let bytes = (a.layout.numel() * gk::elem_bytes(odt)?) as u64;
+        let buf = gk::gpu()?.alloc(bytes)?;
+        let l = crate::layout::Layout::contiguous(&a.layout.shape);
+        gk::cumsum(Operand { buf: &buf, layout: &l, dtype: odt }, gop(&a, dt)?, dim)?;
+        Ok(StorageData::Gpu(GpuStorage { buf, bytes }))
+    }
+}
+
+/// Index helpers the GPU alone needs (the CPU versions read indices on the host).
+pub(crate) fn gpu_operand<'a>(s: &Strided<'a>, dtype: DType) -> Result<Operand<'a>> {
+    gop(s, dtype)
+}
