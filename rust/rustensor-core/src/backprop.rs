@@ -121,6 +121,12 @@ pub enum GradFn {
     Gather { shape: Vec<usize>, dim: usize, index: Tensor },
     ScatterAdd { dim: usize, index: Tensor },
     Cat { dim: usize, sizes: Vec<usize> },
+    /// conv2d: inputs are (input, weight[, bias]); the backward runs three kernels.
+    Conv2d { input: Saved, weight: Saved, has_bias: bool, geom: crate::cpu_backend::conv::Geom },
+    /// conv2d's input gradient as a function of (weight, grad): double backward.
+    Conv2dGradInput { weight: Saved, grad: Saved, geom: crate::cpu_backend::conv::Geom },
+    /// conv2d's weight gradient as a function of (input, grad): double backward.
+    Conv2dGradWeight { input: Saved, grad: Saved, geom: crate::cpu_backend::conv::Geom },
 }
 
 pub enum NodeKind {

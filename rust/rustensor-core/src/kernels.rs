@@ -2,7 +2,7 @@
 //!
 //! Ops call these with `Strided` operands; a GPU tensor's `Strided` carries its buffer, and
 //! `same_device` has already checked that all operands live on one device.
-use crate::cpu_backend::{elementwise as ew, index as ki, matmul as km, reduce as kr, Strided};
+use crate::cpu_backend::{conv as kc, elementwise as ew, index as ki, matmul as km, reduce as kr, Strided};
 use crate::op::{BinaryOp, ReduceOp, UnaryOp};
 use crate::storage::StorageData;
 use crate::wgpu_backend::{self as gk, GpuStorage, Operand};
@@ -183,4 +183,40 @@ pub fn put_gpu(dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indice
 /// `out = cumsum(a, dim)` on the GPU (`a` in `dt`, `out` in `odt`).
 pub fn cumsum_gpu(dt: DType, odt: DType, out: Strided, a: Strided, dim: usize) -> Result<()> {
     guarded("cumsum", || gk::cumsum(gop(&out, odt)?, gop(&a, dt)?, dim))
+}
+
+fn cpu_only(name: &str, ts: &[&Strided]) -> Result<()> {
+    if ts.iter().any(|s| s.gpu.is_some()) {
+        bail!(Runtime, "{name}: the kernel runs on the CPU only");
+    }
+    Ok(())
+}
+
+/// `out = conv2d(x, w) (+ bias)` on the CPU (the op sends GPU tensors elsewhere).
+pub fn conv2d(dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &kc::Geom) -> Result<()> {
+    guarded("conv2d", || {
+        cpu_only("conv2d", &[&x, &w, &out])?;
+        kc::conv2d(dt, x, w, bias, out, g)
+    })
+}
+
+pub fn conv2d_grad_input(dt: DType, w: Strided, gout: Strided, gx: Strided, g: &kc::Geom) -> Result<()> {
+    guarded("conv2d_grad_input", || {
+        cpu_only("conv2d backward", &[&w, &gout, &gx])?;
+        kc::conv2d_grad_input(dt, w, gout, gx, g)
+    })
+}
+
+pub fn conv2d_grad_weight(dt: DType, x: Strided, gout: Strided, gw: Strided, g: &kc::Geom) -> Result<()> {
+    guarded("conv2d_grad_weight", || {
+        cpu_only("conv2d backward", &[&x, &gout, &gw])?;
+        kc::conv2d_grad_weight(dt, x, gout, gw, g)
+    })
+}
+
+pub fn conv2d_grad_bias(dt: DType, gout: Strided, gb: Strided, g: &kc::Geom) -> Result<()> {
+    guarded("conv2d_grad_bias", || {
+        cpu_only("conv2d backward", &[&gout, &gb])?;
+        kc::conv2d_grad_bias(dt, gout, gb, g)
+    })
 }

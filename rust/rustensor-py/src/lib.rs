@@ -1,4 +1,5 @@
 //! PyO3 bindings: the `rustensor._rustensor` extension module (thin; the engine is in core).
+mod conv;
 mod errors;
 mod tensor;
 mod types;
@@ -344,5 +345,6 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_gpu_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_conv2d, m)?)?;
     Ok(())
 }
