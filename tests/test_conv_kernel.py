@@ -38,7 +38,7 @@ def conv_ref(x, w, b, stride, pads, dilation, groups):
             for j in range(ow):
                 y0, x0 = i * stride[0], j * stride[1]
                 patch = xp[:, g * cg:(g + 1) * cg, y0:y0 + eh:dilation[0], x0:x0 + ew:dilation[1]]
-                y[:, g * og:(g + 1) * og, i, j] = patch.reshape(n, -1) @ wg.T
+                y[:, g * og:(g + 1) * og, i, j] = patch.reshape(n, wg.shape[1]) @ wg.T
     if b is not None:
         y += np.asarray(b, np.float64)[None, :, None, None]
     return y
@@ -198,7 +198,7 @@ def test_errors():
     _raises(RuntimeError, r"Given groups=1, weight of size \[6, 3, 3, 3\], expected input\[2, 4, 5, 5\] to have 3 "
             r"channels, but got 4 channels instead", x, torch.zeros(6, 3, 3, 3))
     _raises(RuntimeError, r"Given groups=4, expected weight to be divisible by 4 at dimension 0, but got weight of size "
-            r"\[\[6, 2, 3, 3\]\] instead", x, torch.zeros(6, 1, 3, 3), groups=4)
+            r"\[\[6, 1, 3, 3\]\] instead", x, torch.zeros(6, 1, 3, 3), groups=4)
     _raises(RuntimeError, r"Given groups=1, expected weight to be at least 1 at dimension 0", x, torch.zeros(0, 4, 3, 3))
     _raises(RuntimeError, r"expected bias to be 1-dimensional with 6 elements, but got bias of size \[5\]",
             x, w, torch.zeros(5))

@@ -480,8 +480,8 @@ def _conv2d(
     input: Tensor,
     weight: Tensor,
     bias: Optional[Tensor] = None,
-    stride: Union[builtins.int, Sequence[builtins.int]] = 1,
-    padding: Union[builtins.int, Sequence[builtins.int]] = 0,
-    dilation: Union[builtins.int, Sequence[builtins.int]] = 1,
+    stride: Union[builtins.int, Sequence[builtins.int], None] = None,
+    padding: Union[builtins.int, Sequence[builtins.int], None] = None,
+    dilation: Union[builtins.int, Sequence[builtins.int], None] = None,
     groups: builtins.int = 1,
 ) -> Tensor: ...

@@ -358,7 +358,7 @@ fn grad_weight_t<T: Float>(x: Strided, gout: Strided, gw: Strided, g: &Geom) -> 
     };
     // SAFETY: `gw` is a contiguous (O, Cg, kh, kw) buffer of exactly `wlen` elements.
     unsafe {
-        let dst = (gw.ptr as *mut T).offset(gw.layout.offset as isize);
+        let dst = (gw.ptr as *mut T).add(gw.layout.offset);
         std::slice::from_raw_parts_mut(dst, wlen).copy_from_slice(&total);
     }
     Ok(())
