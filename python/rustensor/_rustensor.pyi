@@ -19,6 +19,7 @@ __all__ = [
     "float64",
     "from_buffer",
     "_panic_for_test",
+    "_conv2d",
     "_full",
     "_arange",
     "_linspace",
