@@ -7,6 +7,8 @@ use rustensor_core::ops::conv::Conv2dArgs;
 
 /// `conv2d(input, weight, bias, stride, padding, dilation, groups)` with torch's checks;
 /// `padding` may also hold 4 values (top, bottom, left, right). CPU, float tensors only.
+// torch's seven conv2d arguments, one Python parameter each
+#[allow(clippy::too_many_arguments)]
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias=None, stride=None, padding=None, dilation=None, groups=1))]
 pub fn _conv2d(
