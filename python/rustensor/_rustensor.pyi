@@ -20,6 +20,7 @@ __all__ = [
     "float64",
     "from_buffer",
     "_panic_for_test",
+    "_conv2d",
     "_full",
     "_arange",
     "_linspace",
@@ -637,3 +638,12 @@ class _SafetensorsFile:
 def _safetensors_open(path: Union[str, "os.PathLike[str]"]) -> _SafetensorsFile: ...
 def _safetensors_from_bytes(data: bytes) -> _SafetensorsFile: ...
 def _safetensors_write(tensors: Sequence[Tuple[str, Tensor]], metadata: Optional[Dict[str, str]], path: Union[str, "os.PathLike[str]", None]) -> Optional[bytes]: ...
+def _conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor] = None,
+    stride: Union[builtins.int, Sequence[builtins.int], None] = None,
+    padding: Union[builtins.int, Sequence[builtins.int], None] = None,
+    dilation: Union[builtins.int, Sequence[builtins.int], None] = None,
+    groups: builtins.int = 1,
+) -> Tensor: ...

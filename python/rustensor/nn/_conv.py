@@ -115,6 +115,13 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, op):
             f"Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than actual input size"
         )
     out = tuple((p - e) // s + 1 for p, e, s in zip(padded, eff, stride))
+    if nd in (1, 2):
+        # CPU float tensors: the core op (im2col + gemm kernel with its own backward)
+        from ._conv_kernel import conv2d_cpu
+
+        y = conv2d_cpu(x, weight, bias, stride, pads, dilation, groups)
+        if y is not None:
+            return y.squeeze(0) if unbatched else y
     if any(a or b for a, b in pads):
         flat = []
         for a, b in reversed(pads):

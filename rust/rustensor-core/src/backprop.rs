@@ -123,6 +123,12 @@ pub enum GradFn {
     /// A user-defined backward (`autograd.Function`); `outputs` is shared by the nodes of
     /// all the function's outputs and holds those its backward asked to keep.
     Custom { f: CustomBackward, inputs: usize, outputs: Arc<Mutex<Vec<Option<Saved>>>> },
+    /// conv2d: inputs are (input, weight[, bias]); the backward runs three kernels.
+    Conv2d { input: Saved, weight: Saved, has_bias: bool, geom: crate::cpu_backend::conv::Geom },
+    /// conv2d's input gradient as a function of (weight, grad): double backward.
+    Conv2dGradInput { weight: Saved, grad: Saved, geom: crate::cpu_backend::conv::Geom },
+    /// conv2d's weight gradient as a function of (input, grad): double backward.
+    Conv2dGradWeight { input: Saved, grad: Saved, geom: crate::cpu_backend::conv::Geom },
 }
 
 pub enum NodeKind {

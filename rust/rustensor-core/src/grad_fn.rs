@@ -151,6 +151,15 @@ impl GradFn {
                 let parts = g.split_sizes(sizes, *dim as i64)?;
                 parts.into_iter().map(Some).collect()
             }
+            GradFn::Conv2d { input, weight, has_bias, geom } => {
+                crate::ops::conv::conv2d_backward(name, g, input, weight, *has_bias, geom, [needs(0), needs(1), needs(2)])?
+            }
+            GradFn::Conv2dGradInput { weight, grad, geom } => {
+                crate::ops::conv::grad_input_backward(name, g, weight, grad, geom, [needs(0), needs(1)])?
+            }
+            GradFn::Conv2dGradWeight { input, grad, geom } => {
+                crate::ops::conv::grad_weight_backward(name, g, input, grad, geom, [needs(0), needs(1)])?
+            }
         })
     }
 }

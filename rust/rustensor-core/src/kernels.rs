@@ -5,6 +5,7 @@
 //! `same_device` has already checked that all operands live on one device.
 use crate::backend::{backend_of, gpu_operand as gop, Desc, Kernel};
 use crate::cpu_backend::Strided;
+use crate::cpu_backend::conv as kc;
 use crate::op::{BinaryOp, ReduceOp, UnaryOp};
 use crate::storage::StorageData;
 use crate::wgpu_backend as gk;
@@ -97,4 +98,40 @@ pub fn put_gpu(dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indice
 /// `cumsum(a, dim)` (`a` in `dt`) into fresh contiguous storage of dtype `odt`.
 pub fn cumsum(dt: DType, odt: DType, a: Strided, dim: usize) -> Result<StorageData> {
     guarded("cumsum", || backend_of(&a).cumsum(dt, odt, a, dim))
+}
+
+fn cpu_only(name: &str, ts: &[&Strided]) -> Result<()> {
+    if ts.iter().any(|s| s.gpu.is_some()) {
+        bail!(Runtime, "{name}: the kernel runs on the CPU only");
+    }
+    Ok(())
+}
+
+/// `out = conv2d(x, w) (+ bias)` on the CPU (the op sends GPU tensors elsewhere).
+pub fn conv2d(dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &kc::Geom) -> Result<()> {
+    guarded("conv2d", || {
+        cpu_only("conv2d", &[&x, &w, &out])?;
+        kc::conv2d(dt, x, w, bias, out, g)
+    })
+}
+
+pub fn conv2d_grad_input(dt: DType, w: Strided, gout: Strided, gx: Strided, g: &kc::Geom) -> Result<()> {
+    guarded("conv2d_grad_input", || {
+        cpu_only("conv2d backward", &[&w, &gout, &gx])?;
+        kc::conv2d_grad_input(dt, w, gout, gx, g)
+    })
+}
+
+pub fn conv2d_grad_weight(dt: DType, x: Strided, gout: Strided, gw: Strided, g: &kc::Geom) -> Result<()> {
+    guarded("conv2d_grad_weight", || {
+        cpu_only("conv2d backward", &[&x, &gout, &gw])?;
+        kc::conv2d_grad_weight(dt, x, gout, gw, g)
+    })
+}
+
+pub fn conv2d_grad_bias(dt: DType, gout: Strided, gb: Strided, g: &kc::Geom) -> Result<()> {
+    guarded("conv2d_grad_bias", || {
+        cpu_only("conv2d backward", &[&gout, &gb])?;
+        kc::conv2d_grad_bias(dt, gout, gb, g)
+    })
 }

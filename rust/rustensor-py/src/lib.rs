@@ -1,5 +1,6 @@
 //! PyO3 bindings: the `rustensor._rustensor` extension module (thin; the engine is in core).
 mod dlpack;
+mod conv;
 mod errors;
 mod function;
 mod safetensors_file;
@@ -378,5 +379,6 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(safetensors_file::_safetensors_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(safetensors_file::_safetensors_write, m)?)?;
     m.add_function(wrap_pyfunction!(_op_table, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_conv2d, m)?)?;
     Ok(())
 }

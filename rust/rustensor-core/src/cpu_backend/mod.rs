@@ -1,4 +1,5 @@
 //! The CPU backend: strided iteration, elementwise, reductions, matmul and indexing kernels.
+pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod math;

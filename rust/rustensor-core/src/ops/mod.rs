@@ -1,5 +1,6 @@
 //! Tensor ops: each validates its inputs, runs the device kernel, and records its backward.
 pub mod binary;
+pub mod conv;
 pub mod create;
 pub mod device;
 pub mod index;

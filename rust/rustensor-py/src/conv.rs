@@ -1,0 +1,37 @@
+//! Binding of the core `conv2d` op: `_rustensor._conv2d`.
+use crate::errors::IntoPy;
+use crate::tensor::wrap;
+use crate::types::{int_list, tensor_arg};
+use pyo3::prelude::*;
+use rustensor_core::ops::conv::Conv2dArgs;
+
+/// `conv2d(input, weight, bias, stride, padding, dilation, groups)` with torch's checks;
+/// `padding` may also hold 4 values (top, bottom, left, right). CPU, float tensors only.
+// torch's seven conv2d arguments, one Python parameter each
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias=None, stride=None, padding=None, dilation=None, groups=1))]
+pub fn _conv2d(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    weight: &Bound<'_, PyAny>,
+    bias: Option<&Bound<'_, PyAny>>,
+    stride: Option<&Bound<'_, PyAny>>,
+    padding: Option<&Bound<'_, PyAny>>,
+    dilation: Option<&Bound<'_, PyAny>>,
+    groups: i64,
+) -> PyResult<Py<PyAny>> {
+    crate::errors::guard("_conv2d", || {
+        let x = tensor_arg(input, "conv2d")?;
+        let w = tensor_arg(weight, "conv2d")?;
+        let b = match bias {
+            Some(b) if !b.is_none() => Some(tensor_arg(b, "conv2d")?),
+            _ => None,
+        };
+        // None: torch's defaults (stride 1, padding 0, dilation 1)
+        let ints = |a: Option<&Bound<'_, PyAny>>, d: i64| a.filter(|a| !a.is_none()).map(int_list).unwrap_or(Ok(vec![d]));
+        let args = Conv2dArgs::new(&ints(stride, 1)?, &ints(padding, 0)?, &ints(dilation, 1)?, groups).py_err()?;
+        let y = py.detach(|| x.conv2d(&w, b.as_ref(), &args)).py_err()?;
+        wrap(py, y)
+    })
+}
