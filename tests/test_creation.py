@@ -518,3 +518,18 @@ def test_finfo_default_and_iinfo():
         torch.finfo(torch.int32)
     with pytest.raises(TypeError, match="integer"):
         torch.iinfo(torch.float32)
+
+
+def test_legacy_tensor_constructor_forms():
+    # torch.Tensor(...) is the legacy constructor: sizes or data, always the default float dtype
+    t = torch.Tensor(2, 3)
+    assert t.shape == (2, 3) and t.dtype == torch.float32
+    d = torch.Tensor([1, 2])
+    assert d.dtype == torch.float32 and d.tolist() == [1.0, 2.0]
+    assert torch.Tensor(np.array([1.5, 2.5])).dtype == torch.float32
+    assert torch.Tensor().shape == (0,)
+    assert torch.Tensor(torch.Size([4])).shape == (4,)
+    base = torch.ones(3)
+    alias = torch.Tensor(base)  # shares storage, as torch
+    alias.add_(1)
+    assert base.tolist() == [2.0, 2.0, 2.0]

@@ -103,19 +103,24 @@ fn typestr(dt: DType) -> &'static str {
 
 #[pymethods]
 impl PyTensor {
-    /// `Tensor(data)` builds like `rustensor.tensor(data)`; `Tensor(t)` shares `t`.
+    /// `Tensor(t)` and `Parameter(t, requires_grad)` share `t`'s storage; otherwise the legacy
+    /// constructor's forms, as torch: `Tensor(2, 3)` sizes, `Tensor([1, 2])` data, both float32.
     #[new]
-    #[pyo3(signature = (data=None, requires_grad=None))]
-    fn new(py: Python<'_>, data: Option<&Bound<'_, PyAny>>, requires_grad: Option<bool>) -> PyResult<Self> {
+    #[pyo3(signature = (*args, requires_grad=None))]
+    fn new(py: Python<'_>, args: &Bound<'_, PyTuple>, requires_grad: Option<bool>) -> PyResult<Self> {
         crate::errors::guard("new", || {
-            let t = match data {
-                None => Tensor::zeros(&[0], DType::F32, Device::Cpu).py_err()?,
-                Some(d) => match d.cast::<PyTensor>() {
-                    Ok(t) => t.get().t.detach(),
-                    Err(_) => tensor_arg(&helper(py, "tensor")?.call1((d,))?, "Tensor")?.detach(),
-                },
+            let first = if args.is_empty() { None } else { Some(args.get_item(0)?) };
+            let (t, rg) = match first.as_ref().map(|f| f.cast::<PyTensor>()) {
+                Some(Ok(f)) if args.len() <= 2 => {
+                    let rg = if args.len() == 2 { Some(args.get_item(1)?.extract::<bool>()?) } else { None };
+                    (f.get().t.detach(), requires_grad.or(rg))
+                }
+                _ => {
+                    let legacy = py.import("rustensor._legacy")?.getattr("FloatTensor")?;
+                    (tensor_arg(&legacy.call1(args.clone())?, "Tensor")?.detach(), requires_grad)
+                }
             };
-            if let Some(rg) = requires_grad {
+            if let Some(rg) = rg {
                 t.set_requires_grad(rg).py_err()?;
             }
             Ok(PyTensor { t })
