@@ -455,12 +455,18 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, 3)
 
 
-def dropout2d(input, p=0.5, training=True, inplace=False):
-    if input.ndim not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will result in an error "
+def _warn_feature_ndim(input, n):
+    """dropout2d/dropout3d accept an unexpected rank with a deprecation warning (torch's wording)."""
+    if input.ndim not in (n + 1, n + 2):
+        # stacklevel 3: point at the caller of dropout{n}d, not at this helper
+        warnings.warn(f"dropout{n}d: Received a {input.ndim}-D input to dropout{n}d, which is deprecated and will result in an error "
                       "in a future release. To retain the behavior and silence this warning, please use dropout instead. "
-                      "Note that dropout2d exists to provide channel-wise dropout on inputs with 2 spatial dimensions, "
-                      "a channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).", stacklevel=2)
+                      f"Note that dropout{n}d exists to provide channel-wise dropout on inputs with {n} spatial dimensions, "
+                      f"a channel dimension, and an optional batch dimension (i.e. {n + 1}D or {n + 2}D inputs).", stacklevel=3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    _warn_feature_ndim(input, 2)
     if input.ndim == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior is desired - "
                       "input is interpreted as shape (N, C, L), where C is the channel dim. This behavior will change in a future "
@@ -471,11 +477,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    if input.ndim not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and will result in an error "
-                      "in a future release. To retain the behavior and silence this warning, please use dropout instead. "
-                      "Note that dropout3d exists to provide channel-wise dropout on inputs with 3 spatial dimensions, "
-                      "a channel dimension, and an optional batch dimension (i.e. 4D or 5D inputs).", stacklevel=2)
+    _warn_feature_ndim(input, 3)
     return _feature_dropout(input, p, training, inplace, 5)
 
 
