@@ -61,13 +61,18 @@ def weight_norm(module, name: str = "weight", dim: int = 0):
     return module
 
 
-def remove_weight_norm(module, name: str = "weight"):
+def _remove_norm_hook(module, name, hook_type, label):
+    """Undo weight_norm / spectral_norm: both install one forward pre-hook per parameter name."""
     for k, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
+        if isinstance(hook, hook_type) and hook.name == name:
             hook.remove(module)
             del module._forward_pre_hooks[k]
             return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    raise ValueError(f"{label} of '{name}' not found in {module}")
+
+
+def remove_weight_norm(module, name: str = "weight"):
+    return _remove_norm_hook(module, name, WeightNorm, "weight_norm")
 
 
 def _normalize(x, eps):
@@ -163,9 +168,4 @@ def spectral_norm(module, name: str = "weight", n_power_iterations: int = 1, eps
 
 
 def remove_spectral_norm(module, name: str = "weight"):
-    for k, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return _remove_norm_hook(module, name, SpectralNorm, "spectral_norm")
