@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List
 
 from .._rustensor import Tensor
 from .. import _rustensor as _C
+from ..nn.modules.module import _clear_grad
 
 
 class _RequiredParameter:
@@ -224,18 +225,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if g.grad_fn is not None:
-                        g = g.detach()
-                        p.grad = g
-                    else:
-                        g.requires_grad_(False)
-                    g.zero_()
+                _clear_grad(p, set_to_none)
 
     def step(self, closure=None):
         raise NotImplementedError

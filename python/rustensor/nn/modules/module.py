@@ -91,6 +91,23 @@ def _no_grad():
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
 
+def _clear_grad(p, set_to_none: bool) -> None:
+    """One parameter's part of zero_grad, shared by Module and Optimizer (torch's rule for both:
+    drop the grad, or zero it in place after cutting it off any graph it belongs to)."""
+    g = p.grad
+    if g is None:
+        return
+    if set_to_none:
+        p.grad = None
+        return
+    if g.grad_fn is not None:
+        g = g.detach()
+        p.grad = g
+    else:
+        g.requires_grad_(False)
+    g.zero_()
+
+
 class Module:
     """Base class of every layer: attribute assignment registers Parameters, buffers and
     submodules, and ``__call__`` runs the hooks around ``forward``."""
@@ -413,18 +430,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                g = p.grad
-                if g.grad_fn is not None:
-                    g = g.detach()
-                    p.grad = g
-                else:
-                    g.requires_grad_(False)
-                g.zero_()
+            _clear_grad(p, set_to_none)
 
     def share_memory(self) -> "Module":
         return self
