@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._ops import addcmul_
-from .optimizer import Optimizer, _as_float, _check_lr, _step_tensor, _zeros_like
+from .optimizer import Optimizer, _as_float, _check_lr
 
 
 class Adadelta(Optimizer):
@@ -26,11 +26,7 @@ class Adadelta(Optimizer):
     def _update(self, group):
         lr, rho, eps, wd = _as_float(group["lr"]), group["rho"], group["eps"], group["weight_decay"]
         for p, grad in self._params_with_grad(group):
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = _step_tensor()
-                state["square_avg"] = _zeros_like(p)
-                state["acc_delta"] = _zeros_like(p)
+            state = self._moment_state(p, "square_avg", "acc_delta")
             state["step"] += 1
             if group["maximize"]:
                 grad = -grad

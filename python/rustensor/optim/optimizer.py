@@ -340,6 +340,16 @@ class Optimizer:
                 out.append((p, g))
         return out
 
+    def _moment_state(self, p, *names):
+        """p's state, created on first use as torch does: a step counter, then one zero buffer
+        per name (in that order, which state_dict keeps)."""
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = _step_tensor()
+            for name in names:
+                state[name] = _zeros_like(p)
+        return state
+
     def _run(self, closure, update):
         """Evaluates the closure with grad on, then ``update(group)`` for each group under no_grad."""
         loss = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._ops import addcmul_, lerp_
 from .adam import _check_betas_eps_wd
-from .optimizer import Optimizer, _as_float, _check_lr, _step_tensor, _zeros_like
+from .optimizer import Optimizer, _as_float, _check_lr
 
 
 class RAdam(Optimizer):
@@ -23,11 +23,7 @@ class RAdam(Optimizer):
     def _update(self, group):
         lr, (beta1, beta2), eps, wd = _as_float(group["lr"]), group["betas"], group["eps"], group["weight_decay"]
         for p, grad in self._params_with_grad(group):
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = _step_tensor()
-                state["exp_avg"] = _zeros_like(p)
-                state["exp_avg_sq"] = _zeros_like(p)
+            state = self._moment_state(p, "exp_avg", "exp_avg_sq")
             if group["maximize"]:
                 grad = -grad
             step_t = state["step"]
