@@ -235,17 +235,23 @@ def _analytical_jacobians(func, inputs, diff, sizes):
     return jacs
 
 
-def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):
-    """Compares autograd's Jacobian with central finite differences (use float64 inputs).
-
-    ``inputs`` may hold non-tensor arguments; only tensors that require grad are perturbed.
-    ``func`` may return a tensor or a tuple/list of tensors."""
+def _check_inputs(inputs, op):
+    """gradcheck's and gradgradcheck's inputs as a tuple, and the indices of those to perturb."""
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
     inputs = tuple(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient")
+        raise ValueError(f"{op} expects at least one input tensor to require gradient")
+    return inputs, diff
+
+
+def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):
+    """Compares autograd's Jacobian with central finite differences (use float64 inputs).
+
+    ``inputs`` may hold non-tensor arguments; only tensors that require grad are perturbed.
+    ``func`` may return a tensor or a tuple/list of tensors."""
+    inputs, diff = _check_inputs(inputs, "gradcheck")
     sizes = [o.numel() for o in _as_outputs(func(*inputs))]
     # the analytical side first: its graph is used up before the inputs are perturbed
     ana = _analytical_jacobians(func, inputs, diff, sizes)
@@ -273,12 +279,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     create_graph=True). v is held fixed unless a given grad_output requires grad."""
     from .._tensor import tensor as _tensor
 
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
-    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not diff:
-        raise ValueError("gradgradcheck expects at least one input tensor to require gradient")
+    inputs, diff = _check_inputs(inputs, "gradgradcheck")
 
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
