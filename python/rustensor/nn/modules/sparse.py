@@ -116,11 +116,10 @@ class EmbeddingBag(Module):
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
-        if self.padding_idx is not None:
-            from ...autograd import no_grad
+        self._fill_padding_idx_with_zero()
 
-            with no_grad():
-                self.weight[self.padding_idx] = 0.0
+    # torch gives EmbeddingBag the same private helper as Embedding
+    _fill_padding_idx_with_zero = Embedding._fill_padding_idx_with_zero
 
     def forward(self, input, offsets=None, per_sample_weights=None):
         return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
