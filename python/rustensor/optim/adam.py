@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._ops import addcdiv_, addcmul_, lerp_
-from .optimizer import Optimizer, _as_float, _check_lr, _step_tensor, _zeros_like
+from .optimizer import Optimizer, _as_float, _check_lr
 
 
 def _check_betas_eps_wd(betas, eps, weight_decay):
@@ -51,14 +51,9 @@ class Adam(Optimizer):
         beta1, beta2 = (_as_float(b) for b in group["betas"])
         eps, wd, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
         decoupled = group.get("decoupled_weight_decay", False)
+        moments = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
         for p, grad in self._params_with_grad(group):
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = _step_tensor()
-                state["exp_avg"] = _zeros_like(p)
-                state["exp_avg_sq"] = _zeros_like(p)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = _zeros_like(p)
+            state = self._moment_state(p, *moments)
             if group["maximize"]:
                 grad = -grad
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
