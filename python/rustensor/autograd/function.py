@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import _rustensor as _C
 from .._rustensor import Tensor
+from . import no_grad  # defined before this module is imported (end of autograd/__init__)
 
 
 class FunctionCtx:
@@ -70,7 +71,7 @@ class Function(metaclass=_FunctionMeta):
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         separate = cls.setup_context is not Function.setup_context
-        with _NoGrad():
+        with no_grad():
             if separate:
                 out = cls.forward(*args, **kwargs)
             else:
@@ -145,22 +146,12 @@ class Function(metaclass=_FunctionMeta):
 _SETUP_NOT_DEFINED = object()
 
 
-class _NoGrad:
-    def __enter__(self):
-        self.prev = _C.is_grad_enabled()
-        _C._set_grad_enabled(False)
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self.prev)
-        return False
-
-
 def once_differentiable(fn):
     """Runs a Function's backward with grad mode off (its result is not differentiable again)."""
 
     @functools.wraps(fn)
     def wrapper(ctx, *args):
-        with _NoGrad():
+        with no_grad():
             return fn(ctx, *args)
 
     return wrapper
@@ -169,7 +160,3 @@ def once_differentiable(fn):
 class InplaceFunction(Function):
     def __init__(self, inplace: bool = False):
         self.inplace = inplace
-
-
-class NestedIOFunction(Function):
-    pass
