@@ -10,6 +10,7 @@ import numpy as np
 from . import _rustensor as _C
 from ._rustensor import Tensor
 from ._tensor import from_numpy
+from .autograd import no_grad as _NoGrad
 
 _b = builtins
 
@@ -88,13 +89,6 @@ def _out(result, out):
         out.copy_(result)
     return out
 
-
-class _NoGrad:
-    def __enter__(self):
-        self.prev = _C._set_grad_enabled(False)
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self.prev)
 
 
 def _alias_kwargs(kwargs: dict) -> dict:

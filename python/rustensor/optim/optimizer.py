@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List
 from .._rustensor import Tensor
 from .. import _rustensor as _C
 from ..nn.modules.module import _clear_grad
+from ..autograd import no_grad as _NoGrad
 
 
 class _RequiredParameter:
@@ -81,14 +82,6 @@ def _check_lr(lr) -> None:
     if not 0.0 <= _as_float(lr):
         raise ValueError(f"Invalid learning rate: {lr}")
 
-
-class _NoGrad:
-    # local to avoid importing autograd (which imports the package root) at module load
-    def __enter__(self):
-        self.prev = _C._set_grad_enabled(False)
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self.prev)
 
 
 def _wrap_step(step):
