@@ -92,6 +92,34 @@ def test_matmul_transposed_views_larger(dtype, ta, tb):
     assert_close(x @ y, ref.astype(np_dtype(dtype)), dtype, **mm_tol(dtype, k))
 
 
+# Past the size where the CPU splits one product over the threads (about 1M multiply-adds): the
+# split is along the longer output dim in bands of whole 16-row/col tiles, the last one ragged.
+BANDED = [(130, 300, 40), (40, 300, 130), (33, 1000, 35), (300, 47, 300), (17, 4000, 17)]
+
+
+@pytest.mark.parametrize("m, k, n", BANDED, ids=str)
+@pytest.mark.parametrize("dtype", [F32, F64], ids=str)
+@pytest.mark.parametrize("layouts", [("contiguous", "contiguous"), ("transposed", "sliced"), ("sliced", "transposed")], ids=str)
+def test_matmul_split_over_threads(m, k, n, dtype, layouts):
+    x, a, y, b = operands((m, k), (k, n), dtype, layouts, seed=m + n)
+    ref = (a.astype(np.float64) @ b.astype(np.float64)).astype(np_dtype(dtype))
+    old = torch.get_num_threads()
+    for threads in (1, 2, 3):
+        torch.set_num_threads(threads)
+        try:
+            assert_close(x @ y, ref, dtype, **mm_tol(dtype, k))
+            # one batch matrix broadcast against two: split inside each, then over the batch
+            assert_close(x @ y.expand(2, k, n), np.broadcast_to(ref, (2, m, n)), dtype, **mm_tol(dtype, k))
+        finally:
+            torch.set_num_threads(old)
+
+
+def test_matmul_split_empty_inner_dim_is_zero():
+    x, y = torch.ones(1500, 0), torch.ones(0, 1200)
+    out = x @ y
+    assert out.shape == (1500, 1200) and not out.abs().sum().item()
+
+
 def test_matmul_sliced_and_offset_views():
     rng = np.random.default_rng(2)
     a = rng.standard_normal((40, 50))
