@@ -10,7 +10,6 @@ use super::strided::{collapse, offsets};
 use crate::op::ReduceOp;
 use crate::storage::CpuStorage;
 use crate::{bail, f16, DType, Element, Result};
-use rayon::prelude::*;
 
 /// A fold: how to start, take one element (with its index along the reduction), merge two
 /// partial results, and write the result as the output dtype.
@@ -31,6 +30,44 @@ trait Fold<T: Element>: Sync {
     fn finish(&self, acc: Self::Acc) -> Self::Out;
 }
 
+/// 64 independent lanes (four AVX-512 registers of float32) hide the add latency that a single
+/// accumulator chain is bound by; each 4096-element block is summed in `T`, blocks in f64.
+#[inline(always)]
+fn sum_lanes<T: Float>(xs: &[T]) -> f64 {
+    const L: usize = 64;
+    let mut total = 0.0f64;
+    for block in xs.chunks(4096) {
+        let mut lanes = [T::ZERO; L];
+        let mut it = block.chunks_exact(L);
+        for c in &mut it {
+            for i in 0..L {
+                lanes[i] = lanes[i] + c[i];
+            }
+        }
+        let mut s = 0.0f64;
+        for l in lanes {
+            s += l.to_f64();
+        }
+        for &x in it.remainder() {
+            s += x.to_f64();
+        }
+        total += s;
+    }
+    total
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn sum_avx512<T: Float>(xs: &[T]) -> f64 {
+    sum_lanes(xs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sum_avx2<T: Float>(xs: &[T]) -> f64 {
+    sum_lanes(xs)
+}
+
 struct SumF;
 impl<T: Float> Fold<T> for SumF {
     // f64 across blocks keeps long float32 sums accurate (NumPy sums pairwise for the same reason).
@@ -43,26 +80,18 @@ impl<T: Float> Fold<T> for SumF {
     fn step(&self, a: f64, x: T, _: usize) -> f64 {
         a + x.to_f64()
     }
-    /// 16 independent lanes let the compiler vectorise what a single accumulator cannot.
-    fn step_slice(&self, mut acc: f64, xs: &[T], _: usize) -> f64 {
-        for block in xs.chunks(4096) {
-            let mut lanes = [T::ZERO; 16];
-            let mut it = block.chunks_exact(16);
-            for c in &mut it {
-                for i in 0..16 {
-                    lanes[i] = lanes[i] + c[i];
-                }
+    fn step_slice(&self, acc: f64, xs: &[T], _: usize) -> f64 {
+        // SAFETY: each wide variant runs only where the CPU has its features.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            if super::elementwise::cpu_has_avx512() {
+                return acc + sum_avx512(xs);
             }
-            let mut s = 0.0f64;
-            for l in lanes {
-                s += l.to_f64();
+            if super::elementwise::cpu_has_avx2() {
+                return acc + sum_avx2(xs);
             }
-            for &x in it.remainder() {
-                s += x.to_f64();
-            }
-            acc += s;
         }
-        acc
+        acc + sum_lanes(xs)
     }
     fn merge(&self, a: f64, b: f64) -> f64 {
         a + b
@@ -372,9 +401,8 @@ fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<
         let acc = if big {
             let nchunks = (threads * 4).min(r / (1 << 14)).max(1);
             let chunk = r.div_ceil(nchunks);
-            let parts: Vec<F::Acc> = super::parallel::pool().install(|| {
-                (0..nchunks).into_par_iter().map(|c| fold_range(koff, c * chunk, ((c + 1) * chunk).min(r))).collect()
-            });
+            let parts: Vec<F::Acc> =
+                super::parallel::map_chunks(nchunks, |c| fold_range(koff, (c * chunk).min(r), ((c + 1) * chunk).min(r)));
             parts.into_iter().fold(fold.init(), |x, y| fold.merge(x, y))
         } else {
             fold_range(koff, 0, r)
@@ -410,7 +438,7 @@ fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<
             }
         };
         if big && nblocks > 1 {
-            super::parallel::pool().install(|| (0..nblocks).into_par_iter().for_each(work));
+            super::parallel::for_each_chunk(nblocks, work);
         } else {
             (0..nblocks).for_each(work);
         }
@@ -425,7 +453,7 @@ fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<
     };
     if big {
         let min_len = ((1 << 14) / r).max(1);
-        super::parallel::pool().install(|| (0..k).into_par_iter().with_min_len(min_len).for_each(per_output));
+        super::parallel::for_each_chunk(k.div_ceil(min_len), |c| (c * min_len..((c + 1) * min_len).min(k)).for_each(per_output));
     } else {
         (0..k).for_each(per_output);
     }
