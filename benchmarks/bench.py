@@ -93,16 +93,55 @@ class Case:
     cpu_only: bool = False
 
 
-def _matmul(n: int) -> Tuple[Callable[[], Thunk], Callable[[Ctx], Thunk]]:
+def _matmul(m: int, k: Optional[int] = None, n: Optional[int] = None) -> Tuple[Callable[[], Thunk], Callable[[Ctx], Thunk]]:
+    """(m x k) @ (k x n); one size alone is the square product."""
+    k = m if k is None else k
+    n = m if n is None else n
+
     def np_setup() -> Thunk:
-        a, b = arr("a", n, n), arr("b", n, n)
+        a, b = arr("a", m, k), arr("b", k, n)
         return lambda: a @ b
 
     def t_setup(c: Ctx) -> Thunk:
-        a, b = c.t(arr("a", n, n)), c.t(arr("b", n, n))
+        a, b = c.t(arr("a", m, k)), c.t(arr("b", k, n))
         return lambda: a @ b
 
     return np_setup, t_setup
+
+
+def _softmax_np() -> Thunk:
+    a = arr("a", 4096, 4096)
+
+    def step() -> Any:
+        e = np.exp(a - a.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    return step
+
+
+def _softmax_t(c: Ctx) -> Thunk:
+    a = c.t(arr("a", 4096, 4096))
+    return lambda: c.T.softmax(a, -1)
+
+
+def _slice_np() -> Thunk:
+    a = arr("a", 8, 8)
+    return lambda: a[0:2]
+
+
+def _slice_t(c: Ctx) -> Thunk:
+    a = c.t(arr("a", 8, 8))
+    return lambda: a[0:2]
+
+
+def _add_list_np() -> Thunk:
+    a = arr("a", 8)
+    return lambda: a + [1.0] * 8
+
+
+def _add_list_t(c: Ctx) -> Thunk:
+    a = c.t(arr("a", 8))
+    return lambda: a + [1.0] * 8
 
 
 def _binary(
@@ -467,8 +506,15 @@ def _none_np() -> Thunk:
 
 
 CASES: List[Case] = [
+    # issue 15's shapes: the layers of training (targets against torch)
+    Case("matmul_64x784x256", "t>=0.95", *_matmul(64, 784, 256)),
+    Case("matmul_64x256x10", "t>=0.95", *_matmul(64, 256, 10)),
+    Case("matmul_128^3", "t>=0.95", *_matmul(128)),
+    Case("matmul_512^3", "t>=0.95", *_matmul(512)),
     Case("matmul_f32_1024", ">=0.95", *_matmul(1024)),
     Case("matmul_f32_2048", ">=0.95", *_matmul(2048)),
+    Case("matmul_32x4096x4096", "t>=0.95", *_matmul(32, 4096, 4096)),
+    Case("matmul_4096x64x4096", "t>=0.95", *_matmul(4096, 64, 4096)),
     Case("bmm_64x128x128", ">=1.2", _bmm_np, _bmm_t),
     Case("add_16M", ">=1.3", *_binary((N16M,), (N16M,))),
     Case("exp_16M", ">=1.5", _exp_np, _exp_t),
@@ -476,6 +522,9 @@ CASES: List[Case] = [
     Case("broadcast_4096x1+4096", ">=1.3", *_binary((4096, 1), (4096,))),
     Case("strided_sT+s_4096", ">=2.0", _strided_np, _strided_t),
     Case("add_4", ">=0.67", *_binary((4,), (4,))),  # at most 1.5x numpy's time
+    Case("softmax_4096^2", "t>=1.0", _softmax_np, _softmax_t),
+    Case("slice_x[0:2]", "few us", _slice_np, _slice_t),
+    Case("add_list_8", "few us", _add_list_np, _add_list_t),
     Case("from_numpy_64MB", "few us", _from_numpy_np, _from_numpy_t, cpu_only=True),
     Case("poly_fwd_bwd_1elem", ">=0.25", _poly_np, _poly_t),  # at most 4x numpy's time
     Case("mlp_step_784-256-10", ">=0.77", _mlp_np, _mlp_t),  # at most 1.3x numpy's time
@@ -698,6 +747,36 @@ def gpu_report(libs: List[Tuple[str, Any, str, Callable[[], None]]], quick: bool
         print(f"{name:<28}" + "".join(f"{c:>14}" for c in cells))
 
 
+# Issue 15's aims against torch, same run: matmul >= 0.95, MLP step >= 1.0, sum and softmax >= 1.0.
+_TORCH_AIMS = {"matmul": 0.95, "bmm": 0.95, "mlp_step": 1.0, "sum_": 1.0, "softmax": 1.0}
+
+
+def _torch_aim(case: Case) -> Optional[float]:
+    if case.target.startswith("t>="):
+        return float(case.target[3:])
+    return next((v for k, v in _TORCH_AIMS.items() if case.name.startswith(k)), None)
+
+
+def print_vs_torch(rows: List[Tuple[Case, Timing, Timing, Timing]], have_torch: bool) -> None:
+    """Both ratios per case (vs NumPy, vs torch) and whether the torch aim is met."""
+    print()
+    if not have_torch:
+        print("--vs-torch: torch is not importable; install it in a scratch venv (never in CI)")
+        return
+    print(f"{'case':<30}{'vs numpy':>10}{'vs torch':>10}{'aim':>8}  met")
+    met = missed = 0
+    for case, np_t, rt_t, th_t in rows:
+        aim = _torch_aim(case)
+        ok = ""
+        if aim is not None and rt_t.seconds and th_t.seconds:
+            good = th_t.seconds / rt_t.seconds >= aim
+            met, missed = met + good, missed + (not good)
+            ok = "yes" if good else "NO"
+        aim_s = f">={aim:g}" if aim is not None else "-"
+        print(f"{case.name:<30}{_fmt_ratio(np_t, rt_t):>10}{_fmt_ratio(th_t, rt_t):>10}{aim_s:>8}  {ok}")
+    print(f"torch aims met: {met} of {met + missed}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer and shorter repeats")
@@ -707,6 +786,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if importable")
     parser.add_argument("--gpu-only", action="store_true", help="with --device gpu: only the GPU figures")
+    parser.add_argument(
+        "--vs-torch", action="store_true", help="end with each case's torch_time / rustensor_time against its aim"
+    )
     args = parser.parse_args(argv)
 
     min_time, repeats = (0.05, 3) if args.quick else (0.2, 7)
@@ -758,6 +840,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(header)
     print("-" * len(header))
     errors: List[str] = []
+    summary: List[Tuple[Case, Timing, Timing, Timing]] = []
     for case in cases:
         np_t = _timed(case.numpy, _no_sync, min_time, repeats)
         libs = [(rt, rt_device, rt_sync, "rustensor")]
@@ -781,8 +864,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             timings.append(t)
         if th is not None:
             cells.append(f"{_fmt_ratio(timings[1], timings[0]):>10}")
+            summary.append((case, np_t, timings[0], timings[1]))
         print("".join(cells), flush=True)
 
+    if args.vs_torch:
+        print_vs_torch(summary, th is not None)
     if errors:
         print()
         print("n/a reasons:")
