@@ -566,6 +566,9 @@ def measure(fn: Thunk, sync: Callable[[], None], min_time: float, repeats: int) 
     return statistics.median(rounds)
 
 
+SETTLE_S = 0.3
+
+
 def _run(fn: Thunk, sync: Callable[[], None], number: int) -> float:
     # The collector would charge one library for another's garbage.
     gc_was_enabled = gc.isenabled()
@@ -586,6 +589,9 @@ def _timed(
 ) -> Timing:
     try:
         fn = build()
+        # OpenBLAS (NumPy) and OpenMP (torch) workers busy-wait for a while after each call;
+        # without a pause the next library's threads share the cores with them.
+        time.sleep(SETTLE_S)
         return Timing(seconds=measure(fn, sync, min_time, repeats))
     except Exception as exc:  # any missing feature: report it and go on
         last = traceback.extract_tb(exc.__traceback__)[-1]

@@ -484,3 +484,42 @@ def test_triu_default_and_1d_error():
     assert_close(x.tril(), np.tril(a))
     with pytest.raises(RuntimeError):
         torch.triu(torch.zeros(3))
+
+
+# ---------------------------------------------------------------------------------------------
+# basic keys (ints and slices) take a fast path in the bindings; they must agree with NumPy
+
+
+def _basic_item(draw, size):
+    if draw(st.booleans()):
+        return draw(st.integers(-size, size - 1)) if size else slice(None)
+    bound = st.one_of(st.none(), st.integers(-size - 2, size + 2))
+    return slice(draw(bound), draw(bound), draw(st.one_of(st.none(), st.integers(1, 3))))
+
+
+@st.composite
+def basic_keys(draw):
+    shape = tuple(draw(st.lists(st.integers(0, 4), min_size=1, max_size=3)))
+    n = draw(st.integers(1, len(shape)))
+    key = tuple(_basic_item(draw, shape[d]) for d in range(n))
+    return shape, (key[0] if n == 1 and draw(st.booleans()) else key)
+
+
+@given(case=basic_keys(), layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**16))
+def test_basic_int_and_slice_keys_match_numpy(case, layout, seed):
+    shape, key = case
+    x, a = pair(shape, torch.float64, seed, layout)
+    r = x[key]
+    np.testing.assert_array_equal(to_np(r), a[key])
+    assert r.shape == a[key].shape
+    # a view: writing through it changes the base (an expanded base refuses writes, as in torch)
+    if r.numel() and layout != "expanded":
+        r.fill_(7.0)
+        assert (to_np(x)[key] == 7.0).all()
+
+
+def test_bool_key_adds_a_dim_as_torch():
+    x = torch.arange(6).reshape(2, 3)
+    assert x[True].shape == (1, 2, 3)
+    assert x[False].shape == (0, 2, 3)
+    assert x[True, 1].tolist() == [[3, 4, 5]]

@@ -54,6 +54,76 @@ pub fn operand(other: &Bound<'_, PyAny>) -> PyResult<Option<Operand>> {
     Ok(Some(Operand::T(tensor_arg(&r, "operand")?)))
 }
 
+/// One key item of basic indexing: a plain int (not a bool, which torch reads as a new dim) or
+/// a slice whose fields are ints or None with a positive step.
+enum BasicKey {
+    Int(i64),
+    Slice(Option<i64>, Option<i64>, i64),
+}
+
+fn basic_key(k: &Bound<'_, PyAny>) -> Option<BasicKey> {
+    use pyo3::types::{PyBool, PyInt, PySlice};
+    let opt = |v: Bound<'_, PyAny>| -> Option<Option<i64>> {
+        if v.is_none() {
+            Some(None)
+        } else if v.cast::<PyInt>().is_ok() && v.cast::<PyBool>().is_err() {
+            v.extract::<i64>().ok().map(Some)
+        } else {
+            None
+        }
+    };
+    if let Ok(sl) = k.cast::<PySlice>() {
+        let start = opt(sl.getattr("start").ok()?)?;
+        let stop = opt(sl.getattr("stop").ok()?)?;
+        let step = opt(sl.getattr("step").ok()?)?.unwrap_or(1);
+        // a zero or negative step gets torch's error from the Python path
+        return (step > 0).then_some(BasicKey::Slice(start, stop, step));
+    }
+    match opt(k.clone())? {
+        Some(i) => Some(BasicKey::Int(i)),
+        None => None,
+    }
+}
+
+/// `t[key]` when the key is an int, a slice, or a tuple of them no longer than `t.ndim`; None
+/// when the general path has to handle it.
+fn basic_index(t: &Tensor, key: &Bound<'_, PyAny>) -> PyResult<Option<rustensor_core::Result<Tensor>>> {
+    let items: Vec<BasicKey> = if let Ok(tup) = key.cast::<PyTuple>() {
+        let mut v = Vec::with_capacity(tup.len());
+        for k in tup.iter() {
+            match basic_key(&k) {
+                Some(b) => v.push(b),
+                None => return Ok(None),
+            }
+        }
+        v
+    } else {
+        match basic_key(key) {
+            Some(b) => vec![b],
+            None => return Ok(None),
+        }
+    };
+    if items.len() > t.ndim() {
+        return Ok(None);
+    }
+    let mut r = t.clone();
+    let mut dim = 0usize;
+    for k in items {
+        let next = match k {
+            BasicKey::Int(i) => r.select(dim as i64, i),
+            BasicKey::Slice(a, b, step) => {
+                dim += 1;
+                r.slice(dim - 1, a, b, step)
+            }
+        };
+        match next {
+            Ok(n) => r = n,
+            Err(e) => return Ok(Some(Err(e))),
+        }
+    }
+    Ok(Some(Ok(r)))
+}
+
 fn binop(py: Python<'_>, a: &Tensor, other: &Bound<'_, PyAny>, op: BinaryOp, reversed: bool) -> PyResult<Py<PyAny>> {
     let r = match operand(other)? {
         None => return Ok(py.NotImplemented()),
@@ -669,10 +739,10 @@ impl PyTensor {
     fn __getitem__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         crate::errors::guard("__getitem__", || {
             let py = slf.py();
-            // fast path: x[i] with a Python int
-            if let Ok(i) = key.cast::<pyo3::types::PyInt>() {
-                let i: i64 = i.extract()?;
-                return wrap(py, slf.get().t.select(0, i).py_err()?);
+            // basic indexing by ints and slices is a view built here; everything else (None,
+            // Ellipsis, bools, tensors, lists) takes the Python path
+            if let Some(r) = basic_index(&slf.get().t, key)? {
+                return wrap(py, r.py_err()?);
             }
             Ok(helper(py, "getitem")?.call1((slf, key))?.unbind())
         })

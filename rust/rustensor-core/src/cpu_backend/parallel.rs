@@ -62,6 +62,10 @@ pub fn set_num_threads(n: usize) {
 /// Elements of simple elementwise work worth a thread hand-off (a few microseconds).
 pub const PAR_MIN_ELEMS: usize = 1 << 15;
 
+/// Chunks per thread for big elementwise work and reductions: helpers join late (they wake from
+/// sleep), so small chunks keep the last one from running alone for long.
+pub const CHUNKS_PER_THREAD: usize = 16;
+
 /// Splits `[0, n)` into chunks run on the caller and the pool when `n` is large, else runs it
 /// inline.
 pub fn par_ranges(n: usize, f: impl Fn(usize, usize) + Sync) {
@@ -75,7 +79,7 @@ pub fn par_ranges(n: usize, f: impl Fn(usize, usize) + Sync) {
         f(0, n);
         return;
     }
-    let nchunks = (threads * 4).min(n / (1 << 14)).max(1);
+    let nchunks = (threads * CHUNKS_PER_THREAD).min(n / (1 << 14)).max(1);
     // chunk boundaries on 64-element multiples keep every chunk's loop aligned
     let chunk = n.div_ceil(nchunks).div_ceil(64) * 64;
     for_each_chunk(n.div_ceil(chunk), |c| f(c * chunk, ((c + 1) * chunk).min(n)));

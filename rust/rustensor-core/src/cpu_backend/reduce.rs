@@ -399,7 +399,7 @@ fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<
     if k == 1 {
         let koff = 0;
         let acc = if big {
-            let nchunks = (threads * 4).min(r / (1 << 14)).max(1);
+            let nchunks = (threads * super::parallel::CHUNKS_PER_THREAD).min(r / (1 << 14)).max(1);
             let chunk = r.div_ceil(nchunks);
             let parts: Vec<F::Acc> =
                 super::parallel::map_chunks(nchunks, |c| fold_range(koff, (c * chunk).min(r), ((c + 1) * chunk).min(r)));
