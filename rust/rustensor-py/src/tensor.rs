@@ -79,10 +79,7 @@ fn basic_key(k: &Bound<'_, PyAny>) -> Option<BasicKey> {
         // a zero or negative step gets torch's error from the Python path
         return (step > 0).then_some(BasicKey::Slice(start, stop, step));
     }
-    match opt(k.clone())? {
-        Some(i) => Some(BasicKey::Int(i)),
-        None => None,
-    }
+    opt(k.clone())?.map(BasicKey::Int)
 }
 
 /// `t[key]` when the key is an int, a slice, or a tuple of them no longer than `t.ndim`; None
