@@ -46,6 +46,9 @@ nan = _np.nan
 newaxis = None
 
 bool = _C.bool  # noqa: A001 - torch.bool
+uint8 = _C.uint8
+int8 = _C.int8
+int16 = _C.int16
 int32 = _C.int32
 int64 = _C.int64
 float16 = _C.float16
@@ -56,6 +59,7 @@ float = float32  # noqa: A001
 double = float64
 long = int64
 int = int32  # noqa: A001
+short = int16
 
 
 def cat(tensors, dim=0, *, axis=None, out=None):
@@ -234,6 +238,17 @@ def is_tensor(obj) -> _builtins.bool:
 
 def numel(input) -> _builtins.int:
     return input.numel()
+
+
+def promote_types(type1, type2):
+    """``torch.promote_types``: the smallest dtype both dtypes convert to without losing values."""
+    return _C._promote_types(type1, type2)
+
+
+def result_type(tensor, other):
+    """``torch.result_type``: the dtype an arithmetic op on ``tensor`` and ``other`` (tensors or
+    Python numbers) computes in, with 0-d tensors and numbers taking part only by category."""
+    return _C._result_type(tensor, other)
 
 
 def is_floating_point(input) -> _builtins.bool:
@@ -442,7 +457,8 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # 
 gpu = cuda
 
 from . import backends, distributions, linalg  # noqa: E402
-from ._legacy import BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402
+from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,  # noqa: E402
+                      IntTensor, LongTensor, ShortTensor)
 
 from .amp.autocast_mode import (  # noqa: E402
     get_autocast_cpu_dtype,

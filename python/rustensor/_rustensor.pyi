@@ -13,6 +13,9 @@ __all__ = [
     "device",
     "Node",
     "bool",
+    "uint8",
+    "int8",
+    "int16",
     "int32",
     "int64",
     "float16",
@@ -30,6 +33,8 @@ __all__ = [
     "cat",
     "stack",
     "_where",
+    "_promote_types",
+    "_result_type",
     "_scalar_tensor",
     "set_num_threads",
     "get_num_threads",
@@ -70,6 +75,9 @@ class dtype:
     def itemsize(self) -> builtins.int: ...
 
 bool: dtype
+uint8: dtype
+int8: dtype
+int16: dtype
 int32: dtype
 int64: dtype
 float16: dtype
@@ -605,6 +613,8 @@ def manual_seed(seed: builtins.int) -> None: ...
 def cat(tensors: Sequence[Tensor], dim: builtins.int = 0) -> Tensor: ...
 def stack(tensors: Sequence[Tensor], dim: builtins.int = 0) -> Tensor: ...
 def _where(cond: Tensor, a: Tensor, b: Tensor) -> Tensor: ...
+def _promote_types(a: Any, b: Any) -> dtype: ...
+def _result_type(a: Any, b: Any) -> dtype: ...
 def _scalar_tensor(value: _Number, dtype: Any) -> Tensor: ...
 def set_num_threads(n: builtins.int) -> None: ...
 def get_num_threads() -> builtins.int: ...

@@ -33,21 +33,20 @@ _MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 _ALIGNMENT = 64
 _ZIP_MAGIC = b"PK\x03\x04"
 
-_NP = {"bool": np.bool_, "int32": np.int32, "int64": np.int64, "float16": np.float16,
+_NP = {"bool": np.bool_, "uint8": np.uint8, "int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64, "float16": np.float16,
        "float32": np.float32, "float64": np.float64}
-_STORAGE_OF = {"bool": "BoolStorage", "int32": "IntStorage", "int64": "LongStorage",
+_STORAGE_OF = {"bool": "BoolStorage", "uint8": "ByteStorage", "int8": "CharStorage", "int16": "ShortStorage", "int32": "IntStorage", "int64": "LongStorage",
                "float16": "HalfStorage", "float32": "FloatStorage", "float64": "DoubleStorage"}
 _DTYPE_OF_STORAGE = {v: k for k, v in _STORAGE_OF.items()}
 # torch storages and dtypes rustensor has no counterpart for: a file using one fails naming it.
-_OTHER_STORAGES = {"ByteStorage": "uint8", "CharStorage": "int8", "ShortStorage": "int16",
-                   "BFloat16Storage": "bfloat16", "ComplexFloatStorage": "complex64",
+_OTHER_STORAGES = {"BFloat16Storage": "bfloat16", "ComplexFloatStorage": "complex64",
                    "ComplexDoubleStorage": "complex128", "QUInt8Storage": "quint8",
                    "QInt8Storage": "qint8", "QInt32Storage": "qint32", "QUInt4x2Storage": "quint4x2",
                    "QUInt2x4Storage": "quint2x4", "UntypedStorage": None}
-_TORCH_DTYPES = {"bool": "bool", "int32": "int32", "int": "int32", "int64": "int64", "long": "int64",
+_TORCH_DTYPES = {"bool": "bool", "uint8": "uint8", "int8": "int8", "int16": "int16", "short": "int16", "int32": "int32", "int": "int32", "int64": "int64", "long": "int64",
                  "float16": "float16", "half": "float16", "float32": "float32", "float": "float32",
                  "float64": "float64", "double": "float64"}
-_OTHER_DTYPES = ("uint8", "int8", "int16", "short", "uint16", "uint32", "uint64", "bfloat16",
+_OTHER_DTYPES = ("uint16", "uint32", "uint64", "bfloat16",
                  "complex32", "complex64", "complex128", "cfloat", "cdouble", "chalf",
                  "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "qint8",
                  "quint8", "qint32", "quint4x2")
@@ -357,7 +356,7 @@ def _torch_device(type_or_str, index=None):
 
 def _unsupported_dtype(name: str):
     raise RuntimeError(f"load: the checkpoint uses dtype torch.{name}, which rustensor does not support "
-                       "(bool, int32, int64, float16, float32, float64)")
+                       "(bool, uint8, int8, int16, int32, int64, float16, float32, float64)")
 
 
 def _torch_global(module: str, name: str):

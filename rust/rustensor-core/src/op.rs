@@ -665,6 +665,9 @@ impl BinaryOp {
 pub fn torch_type_name(dt: DType) -> &'static str {
     match dt {
         DType::Bool => "Bool",
+        DType::U8 => "Byte",
+        DType::I8 => "Char",
+        DType::I16 => "Short",
         DType::I32 => "Int",
         DType::I64 => "Long",
         DType::F16 => "Half",

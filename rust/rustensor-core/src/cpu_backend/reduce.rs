@@ -247,6 +247,9 @@ pub fn reduce(op: ReduceOp, dt: DType, a: Strided, reduce: &[bool]) -> Result<Cp
         ($fold:expr) => {
             match dt {
                 DType::Bool => go!(bool, $fold),
+                DType::U8 => go!(u8, $fold),
+                DType::I8 => go!(i8, $fold),
+                DType::I16 => go!(i16, $fold),
                 DType::I32 => go!(i32, $fold),
                 DType::I64 => go!(i64, $fold),
                 DType::F16 => go!(f16, $fold),
@@ -477,6 +480,9 @@ pub fn cumsum(dt: DType, a: Strided, dim: usize) -> Result<CpuStorage> {
         DType::F16 => go!(f16, f32, f16, |x: f32, y: f32| x + y),
         DType::F32 => go!(f32, f32, |x: f32, y: f32| x + y),
         DType::F64 => go!(f64, f64, |x: f64, y: f64| x + y),
+        DType::U8 => go!(u8, i64, i64::wrapping_add),
+        DType::I8 => go!(i8, i64, i64::wrapping_add),
+        DType::I16 => go!(i16, i64, i64::wrapping_add),
         DType::I32 => go!(i32, i64, i64::wrapping_add),
         DType::I64 => go!(i64, i64, i64::wrapping_add),
         DType::Bool => go!(bool, i64, i64::wrapping_add),

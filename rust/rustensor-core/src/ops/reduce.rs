@@ -67,7 +67,7 @@ impl Tensor {
             bail!(
                 Runtime,
                 "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
-                self.dtype().name()
+                crate::op::torch_type_name(self.dtype())
             );
         }
         if self.dtype() == DType::F16 {
