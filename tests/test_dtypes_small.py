@@ -411,7 +411,6 @@ def test_gpu_matches_cpu(dt, gpu):
                 np.testing.assert_allclose(r(g).cpu().numpy(), r(c).numpy(), rtol=1e-6)
     x = rand(rng, (6, 70), dt)
     c, g = torch.from_numpy(x), torch.from_numpy(x).to(gpu)
-    assert g.numpy if False else True
     for r in (lambda t: t.sum(), lambda t: t.sum(1), lambda t: t.max(0).values, lambda t: t.argmin(1),
               lambda t: t.cumsum(1), lambda t: t.to(torch.float32), lambda t: t.t().contiguous(),
               lambda t: t[torch.tensor([5, 0, 2])], lambda t: t.masked_fill(t < 0, 1),
@@ -433,3 +432,114 @@ def test_gpu_matches_cpu(dt, gpu):
     # a wrapped value survives later ops on the device: 250 + 10 is 4 on both
     full = torch.full((3,), int(np.iinfo(NP[name(dt)]).max), dtype=dt)
     np.testing.assert_array_equal(((full.to(gpu) + 10) // 2).cpu().numpy(), ((full + 10) // 2).numpy())
+
+
+# ------------------------------------------------------------------------------ bfloat16
+
+BF = getattr(torch, "bfloat16", None)
+needs_bf16 = pytest.mark.skipif(BF is None, reason="no bfloat16 in this build")
+
+
+def bf16_round(x):
+    """float32 -> the nearest bfloat16 (ties to even), as float32: torch's rounding."""
+    u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+
+
+def bcheck(t, ref):
+    assert t.dtype == BF, t.dtype
+    assert tuple(t.shape) == np.shape(ref)
+    np.testing.assert_array_equal(t.float().numpy(), bf16_round(ref))
+
+
+@needs_bf16
+def test_bfloat16_dtype_creation_and_rounding():
+    assert BF.itemsize == 2 and BF.is_floating_point and BF.is_signed
+    fi = torch.finfo(BF)
+    assert (fi.bits, fi.eps, fi.tiny) == (16, 2.0**-7, 2.0**-126)
+    assert fi.max == -fi.min == float(np.array([0x7F7F0000], np.uint32).view(np.float32)[0])
+    x = np.random.default_rng(12).normal(size=(4, 5)).astype(np.float32) * 100
+    bcheck(torch.tensor(x.tolist(), dtype=BF), x)
+    bcheck(torch.from_numpy(x).bfloat16(), x)
+    bcheck(torch.from_numpy(x).t().to(BF), x.T)
+    bcheck(torch.zeros(2, 3, dtype=BF), np.zeros((2, 3), np.float32))
+    bcheck(torch.arange(0, 300, 7, dtype=BF), np.arange(0, 300, 7).astype(np.float32))
+    bcheck(torch.full((3,), 3.3, dtype=BF), np.full(3, 3.3, np.float32))
+    assert torch.randn(3, 4, dtype=BF).dtype == BF
+    assert torch.tensor([1.0, 2.5], dtype=BF).tolist() == [1.0, 2.5]
+    assert torch.tensor(3.3, dtype=BF).item() == float(bf16_round(np.float32(3.3)))
+    with pytest.raises(TypeError, match="Got unsupported ScalarType BFloat16"):
+        torch.ones(2, dtype=BF).numpy()
+
+
+@needs_bf16
+def test_bfloat16_kernels_compute_in_float32_and_round():
+    rng = np.random.default_rng(13)
+    a = bf16_round(rng.normal(size=(3, 4)).astype(np.float32))
+    b = bf16_round(rng.normal(size=(4,)).astype(np.float32))
+    ta, tb = torch.from_numpy(a).to(BF), torch.from_numpy(b).to(BF)
+    bcheck(ta + tb, a + b)
+    bcheck(ta * tb, a * b)
+    bcheck(ta / tb, a / b)
+    bcheck(ta.exp(), np.exp(a))
+    bcheck(ta * 2.5, a * np.float32(2.5))
+    bcheck(ta.t() - 1, a.T - 1)
+    np.testing.assert_array_equal((ta < tb).numpy(), a < b)
+    bcheck(ta @ tb.reshape(4, 1), (a.astype(np.float32) @ b.reshape(4, 1)))
+    bcheck(ta.sum(1), a.astype(np.float64).sum(1).astype(np.float32))
+    np.testing.assert_allclose(ta.mean().float().item(), bf16_round(np.float32(a.mean())), rtol=1e-2)
+    assert (ta + torch.ones(4, dtype=torch.float16)).dtype == torch.float32
+    assert (ta + torch.ones(4, dtype=torch.uint8)).dtype == BF
+    with pytest.raises(RuntimeError, match="not implemented for 'BFloat16'"):
+        ta.bitwise_not()
+
+
+@needs_bf16
+def test_bfloat16_gradients_flow_through_casts():
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x.bfloat16() * 2).float().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+@needs_bf16
+def test_bfloat16_serialization(tmp_path):
+    x = bf16_round(np.random.default_rng(14).normal(size=(3, 4)).astype(np.float32))
+    t = torch.from_numpy(x).to(BF)
+    buf = io.BytesIO()
+    torch.save({"a": t, "v": t[:, 1]}, buf)
+    buf.seek(0)
+    d = torch.load(buf)
+    bcheck(d["a"], x)
+    bcheck(d["v"], x[:, 1])
+    from rustensor.utils import safetensors as rst
+    p = str(tmp_path / "b.safetensors")
+    rst.save_file({"w": t}, p)
+    with rst.safe_open(p, "pt") as f:
+        bcheck(f.get_tensor("w"), x)
+    with open(p, "rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        assert json.loads(fh.read(n))["w"]["dtype"] == "BF16"
+
+
+@needs_bf16
+def test_bfloat16_gpu_matches_cpu(gpu):
+    rng = np.random.default_rng(15)
+    a = rng.normal(size=(5, 6)).astype(np.float32) * 10
+    c = torch.from_numpy(a).to(BF)
+    g = c.to(gpu)
+    assert g.dtype == BF
+    for f in (lambda t: t + 1.3, lambda t: t * t, lambda t: t.exp(), lambda t: t.t() / 3, lambda t: t.sum(0),
+              lambda t: t.max(1).values, lambda t: t.cumsum(1), lambda t: t @ t.t(), lambda t: t.float(),
+              lambda t: t.to(torch.int32), lambda t: torch.from_numpy(a).to(t.device).to(BF), lambda t: t < 0.5,
+              lambda t: t[torch.tensor([4, 0]).to(t.device)]):
+        rc, rg = f(c), f(g)
+        assert rg.dtype == rc.dtype
+        if rc.dtype == BF:
+            # both round to bfloat16; float32 intermediates may differ in the last bit
+            np.testing.assert_allclose(rg.cpu().float().numpy(), rc.float().numpy(), rtol=2**-7)
+        else:
+            np.testing.assert_allclose(rg.cpu().numpy(), rc.numpy(), rtol=1e-5)
+    np.testing.assert_array_equal((g + 1.3).cpu().float().numpy(), (c + 1.3).float().numpy())
+    acc_c = torch.zeros(3, dtype=BF).scatter_add(0, torch.tensor([0, 2, 0]), torch.ones(3, dtype=BF))
+    acc_g = torch.zeros(3, dtype=BF, device=gpu).scatter_add(0, torch.tensor([0, 2, 0]).to(gpu), torch.ones(3, dtype=BF).to(gpu))
+    np.testing.assert_array_equal(acc_g.cpu().float().numpy(), acc_c.float().numpy())

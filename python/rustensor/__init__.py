@@ -52,6 +52,7 @@ int16 = _C.int16
 int32 = _C.int32
 int64 = _C.int64
 float16 = _C.float16
+bfloat16 = _C.bfloat16
 float32 = _C.float32
 float64 = _C.float64
 half = float16
@@ -88,6 +89,9 @@ def get_float32_matmul_precision() -> str:
 _default_dtype = float32
 
 
+_BF16_MAX = (2 - 2.0**-7) * 2.0**127
+
+
 class finfo:
     """Machine limits of a float dtype, as ``torch.finfo`` (values from NumPy's ``finfo``)."""
 
@@ -96,6 +100,12 @@ class finfo:
         if not isinstance(type, dtype) or not type.is_floating_point:
             raise TypeError(f"torch.finfo() requires a floating point input type, got {type!r}. Use torch.iinfo to handle integer types")
         self.dtype = str(type).rsplit(".", 1)[-1]
+        if self.dtype == "bfloat16":
+            # NumPy has no bfloat16: float32's exponent with 8 significand bits
+            self.bits, self.eps, self.max = 16, 2.0**-7, _BF16_MAX
+            self.min, self.tiny = -self.max, 2.0**-126
+            self.smallest_normal, self.resolution = self.tiny, 0.01
+            return
         f = _np.finfo(self.dtype)
         # the module's `float` and `int` are dtypes (torch.float): use the builtins
         self.bits = _builtins.int(f.bits)

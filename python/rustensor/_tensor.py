@@ -164,6 +164,10 @@ def _infer_array(data: Any, dtype) -> np.ndarray:
 
 def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """``rustensor.tensor``: always a copy, dtype inferred as torch does."""
+    if dtype == _C.bfloat16 and not isinstance(data, Tensor):
+        # NumPy has no bfloat16: build float32, round once
+        t = tensor(data, dtype=_C.float32, device=device)._to_dtype(_C.bfloat16)
+        return t.requires_grad_(True) if requires_grad else t
     if isinstance(data, Tensor):
         t = data.detach().clone()
         if dtype is not None:
@@ -205,7 +209,8 @@ def as_tensor_or_none(obj: Any):
 
 def tensor_repr(t: Tensor) -> str:
     d = t.detach()
-    arr = np.asarray(d.cpu()) if d.device.type == "cpu" else np.asarray(d.cpu())
+    # bfloat16 prints from its exact float32 widening (NumPy has no bfloat16)
+    arr = np.asarray(d.cpu().float() if d.dtype == _C.bfloat16 else d.cpu())
     gf = t.grad_fn
     dev = t.device
     return format_tensor(
@@ -473,7 +478,8 @@ def _array(self, dtype=None, copy=None):
 def _tolist(self):
     if self.ndim == 0:
         return self.item()
-    return np.asarray(self.detach().cpu()).tolist()
+    d = self.detach().cpu()
+    return np.asarray(d.float() if d.dtype == _C.bfloat16 else d).tolist()
 
 
 def _iter(self):
@@ -712,6 +718,7 @@ def _install() -> None:
     T.byte = lambda self, memory_format=None: self._to_dtype(_C.uint8)
     T.char = lambda self, memory_format=None: self._to_dtype(_C.int8)
     T.short = lambda self, memory_format=None: self._to_dtype(_C.int16)
+    T.bfloat16 = lambda self, memory_format=None: self._to_dtype(_C.bfloat16)
     T.type = lambda self, dtype=None: (f"rustensor.{_TYPE_NAMES[_dtype_name(self.dtype)]}" if dtype is None else self._to_dtype(dtype))
     T.__contains__ = lambda self, item: bool((self == item).any())
     T.H = property(lambda self: self.mT if self.ndim == 2 else _raise(RuntimeError, "tensor.H is only supported on matrices (2-D tensors)"))

@@ -10,6 +10,7 @@ pub enum DType {
     I32,
     I64,
     F16,
+    BF16,
     F32,
     F64,
 }
@@ -23,18 +24,18 @@ pub enum Category {
 }
 
 impl DType {
-    pub const ALL: [DType; 9] = [DType::Bool, DType::U8, DType::I8, DType::I16, DType::I32, DType::I64, DType::F16, DType::F32, DType::F64];
+    pub const ALL: [DType; 10] = [DType::Bool, DType::U8, DType::I8, DType::I16, DType::I32, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64];
 
     pub fn size(self) -> usize {
         match self {
             DType::Bool | DType::U8 | DType::I8 => 1,
-            DType::I16 | DType::F16 => 2,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
         }
     }
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F16 | DType::F32 | DType::F64)
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
     }
     pub fn is_int(self) -> bool {
         matches!(self, DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64)
@@ -46,7 +47,7 @@ impl DType {
         match self {
             DType::Bool => Category::Bool,
             DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => Category::Int,
-            DType::F16 | DType::F32 | DType::F64 => Category::Float,
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => Category::Float,
         }
     }
     /// torch's name: `float32`, `int64`, ...
@@ -59,6 +60,7 @@ impl DType {
             DType::I32 => "int32",
             DType::I64 => "int64",
             DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
@@ -72,6 +74,7 @@ impl DType {
             "int32" | "int" => DType::I32,
             "int64" | "long" => DType::I64,
             "float16" | "half" => DType::F16,
+            "bfloat16" => DType::BF16,
             "float32" | "float" => DType::F32,
             "float64" | "double" => DType::F64,
             _ => return Err(Error::Type(format!("unsupported dtype '{name}'"))),
@@ -84,6 +87,10 @@ impl DType {
         let (lo, hi) = if self <= other { (self, other) } else { (other, self) };
         if lo == DType::U8 && hi.is_int() && hi.is_signed() && hi.size() == 1 {
             return DType::I16;
+        }
+        // float16 and bfloat16 each have range or precision the other lacks
+        if lo == DType::F16 && hi == DType::BF16 {
+            return DType::F32;
         }
         hi
     }
@@ -200,7 +207,7 @@ pub trait Element: Copy + Send + Sync + 'static + PartialEq + PartialOrd + Defau
     #[inline(always)]
     fn cast<U: Element>(self) -> U {
         match U::DTYPE {
-            DType::F16 | DType::F32 | DType::F64 => U::from_f64(self.to_f64()),
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => U::from_f64(self.to_f64()),
             DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => U::from_i64(self.to_i64()),
             DType::Bool => U::from_bool(self.to_bool()),
         }
@@ -290,6 +297,34 @@ impl Element for half::f16 {
     }
 }
 
+impl Element for half::bf16 {
+    const DTYPE: DType = DType::BF16;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.to_f64()
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self.to_f32() as i64
+    }
+    #[inline(always)]
+    fn to_bool(self) -> bool {
+        self.to_f32() != 0.0
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        half::bf16::from_f64(v)
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        half::bf16::from_f64(v as f64)
+    }
+    #[inline(always)]
+    fn from_bool(v: bool) -> Self {
+        half::bf16::from_f32(v as u8 as f32)
+    }
+}
+
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
     #[inline(always)]
@@ -349,6 +384,10 @@ macro_rules! with_dtype {
             }
             $crate::DType::F16 => {
                 type $T = $crate::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = $crate::bf16;
                 $body
             }
             $crate::DType::F32 => {

@@ -671,6 +671,7 @@ pub fn torch_type_name(dt: DType) -> &'static str {
         DType::I32 => "Int",
         DType::I64 => "Long",
         DType::F16 => "Half",
+        DType::BF16 => "BFloat16",
         DType::F32 => "Float",
         DType::F64 => "Double",
     }

@@ -28,6 +28,7 @@ const KDL_WEBGPU: i32 = 15;
 const KDL_INT: u8 = 0;
 const KDL_UINT: u8 = 1;
 const KDL_FLOAT: u8 = 2;
+const KDL_BFLOAT: u8 = 4;
 const KDL_BOOL: u8 = 6;
 const FLAG_READ_ONLY: u64 = 1;
 const FLAG_IS_COPIED: u64 = 1 << 1;
@@ -90,6 +91,7 @@ fn dl_dtype(dt: DType) -> DLDataType {
         DType::I32 => (KDL_INT, 32),
         DType::I64 => (KDL_INT, 64),
         DType::F16 => (KDL_FLOAT, 16),
+        DType::BF16 => (KDL_BFLOAT, 16),
         DType::F32 => (KDL_FLOAT, 32),
         DType::F64 => (KDL_FLOAT, 64),
     };
@@ -105,11 +107,12 @@ fn from_dl_dtype(d: DLDataType) -> PyResult<DType> {
         (KDL_INT, 32, 1) => DType::I32,
         (KDL_INT, 64, 1) => DType::I64,
         (KDL_FLOAT, 16, 1) => DType::F16,
+        (KDL_BFLOAT, 16, 1) => DType::BF16,
         (KDL_FLOAT, 32, 1) => DType::F32,
         (KDL_FLOAT, 64, 1) => DType::F64,
         _ => {
             return Err(PyTypeError::new_err(format!(
-                "from_dlpack: unsupported DLPack dtype (code {}, bits {}, lanes {}); rustensor supports bool, uint8, int8, int16, int32, int64, float16, float32 and float64",
+                "from_dlpack: unsupported DLPack dtype (code {}, bits {}, lanes {}); rustensor supports bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32 and float64",
                 d.code, d.bits, d.lanes
             )))
         }

@@ -33,11 +33,12 @@ fn to_dtype(d: Dtype, name: &str) -> PyResult<DType> {
         Dtype::I32 => DType::I32,
         Dtype::I64 => DType::I64,
         Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
         Dtype::F32 => DType::F32,
         Dtype::F64 => DType::F64,
         other => {
             return Err(PyTypeError::new_err(format!(
-                "safetensors: tensor '{name}' has dtype {other:?}, which rustensor does not support (bool, uint8, int8, int16, int32, int64, float16, float32, float64)"
+                "safetensors: tensor '{name}' has dtype {other:?}, which rustensor does not support (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)"
             )))
         }
     })
@@ -52,6 +53,7 @@ fn st_dtype(d: DType) -> Dtype {
         DType::I32 => Dtype::I32,
         DType::I64 => Dtype::I64,
         DType::F16 => Dtype::F16,
+        DType::BF16 => Dtype::BF16,
         DType::F32 => Dtype::F32,
         DType::F64 => Dtype::F64,
     }

@@ -123,6 +123,8 @@ pub fn matmul(dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
         DType::I32 => int_case!(i32),
         DType::I64 => int_case!(i64),
         DType::Bool => bail!(Runtime, "\"addmm_impl_cpu_\" not implemented for 'Bool'"),
+        // the op layer computes bfloat16 in float32 (gemm has no bfloat16 kernels)
+        DType::BF16 => bail!(Runtime, "internal error: bfloat16 reached the matmul kernel (please report)"),
     }
     Ok(())
 }

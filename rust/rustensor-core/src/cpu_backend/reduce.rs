@@ -9,7 +9,7 @@ use super::math::Float;
 use super::strided::{collapse, offsets};
 use crate::op::ReduceOp;
 use crate::storage::CpuStorage;
-use crate::{bail, f16, DType, Element, Result};
+use crate::{bail, bf16, f16, DType, Element, Result};
 use rayon::prelude::*;
 
 /// A fold: how to start, take one element (with its index along the reduction), merge two
@@ -253,6 +253,7 @@ pub fn reduce(op: ReduceOp, dt: DType, a: Strided, reduce: &[bool]) -> Result<Cp
                 DType::I32 => go!(i32, $fold),
                 DType::I64 => go!(i64, $fold),
                 DType::F16 => go!(f16, $fold),
+                DType::BF16 => go!(bf16, $fold),
                 DType::F32 => go!(f32, $fold),
                 DType::F64 => go!(f64, $fold),
             }
@@ -261,6 +262,8 @@ pub fn reduce(op: ReduceOp, dt: DType, a: Strided, reduce: &[bool]) -> Result<Cp
     match (op, dt) {
         (Sum, DType::F16) => go!(f16, Wide::<false>),
         (Prod, DType::F16) => go!(f16, Wide::<true>),
+        (Sum, DType::BF16) => go!(bf16, Wide::<false>),
+        (Prod, DType::BF16) => go!(bf16, Wide::<true>),
         (Sum, DType::F32) => go!(f32, SumF),
         (Sum, DType::F64) => go!(f64, SumF),
         (Sum, _) => any_dtype!(SumI),
@@ -478,6 +481,7 @@ pub fn cumsum(dt: DType, a: Strided, dim: usize) -> Result<CpuStorage> {
     match dt {
         // float16 accumulates in float32, as torch does
         DType::F16 => go!(f16, f32, f16, |x: f32, y: f32| x + y),
+        DType::BF16 => go!(bf16, f32, bf16, |x: f32, y: f32| x + y),
         DType::F32 => go!(f32, f32, |x: f32, y: f32| x + y),
         DType::F64 => go!(f64, f64, |x: f64, y: f64| x + y),
         DType::U8 => go!(u8, i64, i64::wrapping_add),

@@ -60,6 +60,11 @@ impl Tensor {
                 widened = host.chunks_exact(2).flat_map(|h| (i16::from_le_bytes([h[0], h[1]]) as i32).to_le_bytes()).collect();
                 &widened[..]
             }
+            // bfloat16 is the upper half of a float32: the word is its bits shifted up
+            DType::BF16 => {
+                widened = host.chunks_exact(2).flat_map(|h| ((u16::from_le_bytes([h[0], h[1]]) as u32) << 16).to_le_bytes()).collect();
+                &widened[..]
+            }
             _ => host,
         };
         debug_assert_eq!(bytes.len(), n * eb);
@@ -82,7 +87,7 @@ impl Tensor {
         };
         let raw = gpu()?.readback(&buf, (c.storage_offset() * eb) as u64, (n * eb) as u64)?;
         let out = CpuStorage::uninit(n, dt)?;
-        if matches!(dt, DType::Bool | DType::U8 | DType::I8 | DType::I16) {
+        if matches!(dt, DType::Bool | DType::U8 | DType::I8 | DType::I16 | DType::BF16) {
             // SAFETY: `out` holds n elements of dt, fresh and unaliased.
             let dst = unsafe { std::slice::from_raw_parts_mut(out.as_ptr(), n * dt.size()) };
             let words = raw.chunks_exact(4).map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]));
@@ -90,6 +95,8 @@ impl Tensor {
                 DType::Bool => dst.iter_mut().zip(words).for_each(|(d, w)| *d = (w != 0) as u8),
                 // the words hold wrapped values: the low bytes are the element
                 DType::I16 => dst.chunks_exact_mut(2).zip(words).for_each(|(d, w)| d.copy_from_slice(&(w as i16).to_le_bytes())),
+                // stores rounded the word: its upper half is the bfloat16 exactly
+                DType::BF16 => dst.chunks_exact_mut(2).zip(words).for_each(|(d, w)| d.copy_from_slice(&((w as u32 >> 16) as u16).to_le_bytes())),
                 _ => dst.iter_mut().zip(words).for_each(|(d, w)| *d = w as u8),
             }
         } else if n > 0 {

@@ -90,9 +90,9 @@ fn launch(mode: Mode, wrap: bool, x: Operand, xs: &[isize], y: Operand, ys: &[is
                 ),
                 DType::Bool => format!("    if ({v} != 0) {{ atomicOr(&B1[{w}], 1u); }}"),
                 // the word must stay wrapped to the narrow width: a compare-exchange of the sum
-                DType::U8 | DType::I8 | DType::I16 => format!(
+                DType::U8 | DType::I8 | DType::I16 | DType::BF16 => format!(
                     "    let v = {v};\n    var old = atomicLoad(&B1[{w}]);\n    loop {{\n        let r = atomicCompareExchangeWeak(&B1[{w}], old, {});\n        if (r.exchanged) {{ break; }}\n        old = r.old_value;\n    }}",
-                    super::word(dt, "bitcast<i32>(old) + v")
+                    super::word(dt, if dt == DType::BF16 { "bitcast<f32>(old) + v" } else { "bitcast<i32>(old) + v" })
                 ),
                 _ => format!("    atomicAdd(&B1[{w}], bitcast<u32>({v}));"),
             }
