@@ -41,6 +41,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 _NP_OF = {
     "bool": np.dtype(np.bool_),
+    "uint8": np.dtype(np.uint8),
+    "int8": np.dtype(np.int8),
+    "int16": np.dtype(np.int16),
     "int32": np.dtype(np.int32),
     "int64": np.dtype(np.int64),
     "float16": np.dtype(np.float16),
@@ -69,7 +72,7 @@ def np_dtype(dtype):
 def rt_dtype(npd):
     """The rustensor dtype matching a numpy dtype."""
     name = np.dtype(npd).name
-    return {"bool": torch.bool, "int32": torch.int32, "int64": torch.int64, "float16": torch.float16,
+    return {"bool": torch.bool, "uint8": torch.uint8, "int8": torch.int8, "int16": torch.int16, "int32": torch.int32, "int64": torch.int64, "float16": torch.float16,
             "float32": torch.float32, "float64": torch.float64}[name]
 
 
@@ -78,7 +81,7 @@ def is_float(dtype):
 
 
 def is_int(dtype):
-    return dtype_name(dtype).startswith("int")
+    return dtype_name(dtype).startswith(("int", "uint"))
 
 
 _RANK = {"bool": 0, "int32": 1, "int64": 2, "float16": 3, "float32": 4, "float64": 5}
@@ -159,8 +162,8 @@ def random_array(rng, shape, dtype, low=-3, high=3, positive=False, nonzero=Fals
     # np.array(..., dtype) rather than .astype: a 0-d draw must stay an array, not become a scalar.
     if npd == np.bool_:
         return np.array(rng.random(shape) < 0.5, dtype=npd)
-    if npd.kind == "i":
-        lo = 1 if positive else low
+    if npd.kind in "iu":
+        lo = 1 if positive else (max(low, 0) if npd.kind == "u" else low)
         a = np.array(rng.integers(lo, high + 1, size=shape), dtype=npd)
         if nonzero:
             a[a == 0] = 1

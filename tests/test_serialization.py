@@ -145,7 +145,7 @@ def test_training_resumes_from_a_torch_checkpoint_like_torch():
         np.testing.assert_allclose(v.detach().numpy(), EXPECTED[f"resume.after.{k}"], rtol=1e-5, atol=1e-6, err_msg=k)
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "uint8"])
+@pytest.mark.parametrize("dtype", ["complex64"])
 def test_unsupported_dtype_raises_naming_it(dtype):
     with pytest.raises(RuntimeError, match=dtype):
         torch.load(os.path.join(DATA, f"torch_unsupported_{dtype}.pt"))

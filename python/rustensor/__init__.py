@@ -46,9 +46,13 @@ nan = _np.nan
 newaxis = None
 
 bool = _C.bool  # noqa: A001 - torch.bool
+uint8 = _C.uint8
+int8 = _C.int8
+int16 = _C.int16
 int32 = _C.int32
 int64 = _C.int64
 float16 = _C.float16
+bfloat16 = _C.bfloat16
 float32 = _C.float32
 float64 = _C.float64
 half = float16
@@ -56,6 +60,7 @@ float = float32  # noqa: A001
 double = float64
 long = int64
 int = int32  # noqa: A001
+short = int16
 
 
 def cat(tensors, dim=0, *, axis=None, out=None):
@@ -84,6 +89,9 @@ def get_float32_matmul_precision() -> str:
 _default_dtype = float32
 
 
+_BF16_MAX = (2 - 2.0**-7) * 2.0**127
+
+
 class finfo:
     """Machine limits of a float dtype, as ``torch.finfo`` (values from NumPy's ``finfo``)."""
 
@@ -92,6 +100,12 @@ class finfo:
         if not isinstance(type, dtype) or not type.is_floating_point:
             raise TypeError(f"torch.finfo() requires a floating point input type, got {type!r}. Use torch.iinfo to handle integer types")
         self.dtype = str(type).rsplit(".", 1)[-1]
+        if self.dtype == "bfloat16":
+            # NumPy has no bfloat16: float32's exponent with 8 significand bits
+            self.bits, self.eps, self.max = 16, 2.0**-7, _BF16_MAX
+            self.min, self.tiny = -self.max, 2.0**-126
+            self.smallest_normal, self.resolution = self.tiny, 0.01
+            return
         f = _np.finfo(self.dtype)
         # the module's `float` and `int` are dtypes (torch.float): use the builtins
         self.bits = _builtins.int(f.bits)
@@ -234,6 +248,17 @@ def is_tensor(obj) -> _builtins.bool:
 
 def numel(input) -> _builtins.int:
     return input.numel()
+
+
+def promote_types(type1, type2):
+    """``torch.promote_types``: the smallest dtype both dtypes convert to without losing values."""
+    return _C._promote_types(type1, type2)
+
+
+def result_type(tensor, other):
+    """``torch.result_type``: the dtype an arithmetic op on ``tensor`` and ``other`` (tensors or
+    Python numbers) computes in, with 0-d tensors and numbers taking part only by category."""
+    return _C._result_type(tensor, other)
 
 
 def is_floating_point(input) -> _builtins.bool:
@@ -442,7 +467,8 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # 
 gpu = cuda
 
 from . import backends, distributions, linalg  # noqa: E402
-from ._legacy import BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402
+from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,  # noqa: E402
+                      IntTensor, LongTensor, ShortTensor)
 
 from .amp.autocast_mode import (  # noqa: E402
     get_autocast_cpu_dtype,

@@ -119,6 +119,9 @@ def _check_gen(generator, device):
 
 
 def _place(arr: np.ndarray, dtype, device) -> Tensor:
+    if _dtype_name(dtype) == "bfloat16":
+        t = _place(arr, _C.float32, device)._to_dtype(dtype)
+        return t
     t = from_numpy(np.ascontiguousarray(arr).astype(_NP_OF[_dtype_name(dtype)], copy=False))
     if device is not None:
         t = t.to(device)

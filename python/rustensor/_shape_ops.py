@@ -668,8 +668,5 @@ def block_diag(*tensors):
     return _C.cat(rows, 0)
 
 
-_RANK = {"bool": 0, "int32": 1, "int64": 2, "float16": 3, "float32": 4, "float64": 5}
-
-
 def _promote(a, b):
-    return a if _RANK[_dtype_name(a)] >= _RANK[_dtype_name(b)] else b
+    return _C._promote_types(a, b)

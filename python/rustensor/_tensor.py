@@ -16,6 +16,9 @@ from ._tensor_str import format_tensor
 
 _NP_OF = {
     "bool": np.bool_,
+    "uint8": np.uint8,
+    "int8": np.int8,
+    "int16": np.int16,
     "int32": np.int32,
     "int64": np.int64,
     "float16": np.float16,
@@ -23,9 +26,9 @@ _NP_OF = {
     "float64": np.float64,
 }
 # torch's legacy tensor-type names, which `Tensor.type()` returns
-_TYPE_NAMES = {"bool": "BoolTensor", "int32": "IntTensor", "int64": "LongTensor", "float16": "HalfTensor",
+_TYPE_NAMES = {"bool": "BoolTensor", "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor", "int64": "LongTensor", "float16": "HalfTensor",
                "float32": "FloatTensor", "float64": "DoubleTensor"}
-_SUPPORTED = ("bool", "int32", "int64", "float16", "float32", "float64")
+_SUPPORTED = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
 
 
 class Size(tuple):
@@ -63,7 +66,7 @@ def _check_np_dtype(a: np.ndarray, op: str) -> None:
     if a.dtype.name not in _SUPPORTED:
         raise TypeError(
             f"{op}: can't convert np.ndarray of type numpy.{a.dtype.name}. "
-            "The only supported types are: float64, float32, float16, int64, int32, and bool."
+            "The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
         )
 
 
@@ -108,6 +111,18 @@ def _has_huge_int(data: Any) -> bool:
     return False
 
 
+_NARROW_INTS = ("uint8", "int8", "int16")
+
+
+def _check_narrow(arr: np.ndarray, name: str) -> None:
+    """torch's range check of Python numbers going into a narrow integer dtype: a signed type
+    takes its own range, an unsigned one also the negatives down to -max (they wrap)."""
+    info = np.iinfo(name)
+    lo = -int(info.max) if info.min == 0 else int(info.min)
+    if arr.min() < lo or arr.max() > info.max:
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+
+
 def _infer_array(data: Any, dtype) -> np.ndarray:
     """Python data (scalars, nested sequences, arrays, tensors) as a NumPy array with
     torch's dtype inference: Python floats default to float32, ints to int64."""
@@ -120,8 +135,9 @@ def _infer_array(data: Any, dtype) -> np.ndarray:
     else:
         if isinstance(data, (str, bytes)) or data is None:
             raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+        narrow = dtype is not None and _dtype_name(dtype) in _NARROW_INTS
         try:
-            arr = np.array(data, dtype=_NP_OF[_dtype_name(dtype)] if dtype is not None else None)
+            arr = np.array(data, dtype=_NP_OF[_dtype_name(dtype)] if dtype is not None and not narrow else None)
         except ValueError as e:
             raise ValueError(f"tensor(): expected a rectangular sequence of numbers ({e})") from None
         except OverflowError:
@@ -131,6 +147,8 @@ def _infer_array(data: Any, dtype) -> np.ndarray:
         if dtype is None and arr.dtype.kind in "ufO" and arr.size and _has_huge_int(data):
             # an int beyond int64 turned the array into uint64, float64 or object: torch refuses it
             raise ValueError("Overflow when unpacking long")
+        if narrow and arr.dtype.kind in "iuf" and arr.size:
+            _check_narrow(arr, _dtype_name(dtype))
         if dtype is None and arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
         elif dtype is None and arr.dtype.kind in "iu":
@@ -146,6 +164,10 @@ def _infer_array(data: Any, dtype) -> np.ndarray:
 
 def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """``rustensor.tensor``: always a copy, dtype inferred as torch does."""
+    if dtype == _C.bfloat16 and not isinstance(data, Tensor):
+        # NumPy has no bfloat16: build float32, round once
+        t = tensor(data, dtype=_C.float32, device=device)._to_dtype(_C.bfloat16)
+        return t.requires_grad_(True) if requires_grad else t
     if isinstance(data, Tensor):
         t = data.detach().clone()
         if dtype is not None:
@@ -187,7 +209,8 @@ def as_tensor_or_none(obj: Any):
 
 def tensor_repr(t: Tensor) -> str:
     d = t.detach()
-    arr = np.asarray(d.cpu()) if d.device.type == "cpu" else np.asarray(d.cpu())
+    # bfloat16 prints from its exact float32 widening (NumPy has no bfloat16)
+    arr = np.asarray(d.cpu().float() if d.dtype == _C.bfloat16 else d.cpu())
     gf = t.grad_fn
     dev = t.device
     return format_tensor(
@@ -455,7 +478,8 @@ def _array(self, dtype=None, copy=None):
 def _tolist(self):
     if self.ndim == 0:
         return self.item()
-    return np.asarray(self.detach().cpu()).tolist()
+    d = self.detach().cpu()
+    return np.asarray(d.float() if d.dtype == _C.bfloat16 else d).tolist()
 
 
 def _iter(self):
@@ -691,6 +715,10 @@ def _install() -> None:
     T.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: _new(fill_value)(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
     T.new_empty = _new(0)
     T.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    T.byte = lambda self, memory_format=None: self._to_dtype(_C.uint8)
+    T.char = lambda self, memory_format=None: self._to_dtype(_C.int8)
+    T.short = lambda self, memory_format=None: self._to_dtype(_C.int16)
+    T.bfloat16 = lambda self, memory_format=None: self._to_dtype(_C.bfloat16)
     T.type = lambda self, dtype=None: (f"rustensor.{_TYPE_NAMES[_dtype_name(self.dtype)]}" if dtype is None else self._to_dtype(dtype))
     T.__contains__ = lambda self, item: bool((self == item).any())
     T.H = property(lambda self: self.mT if self.ndim == 2 else _raise(RuntimeError, "tensor.H is only supported on matrices (2-D tensors)"))

@@ -33,21 +33,21 @@ _MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 _ALIGNMENT = 64
 _ZIP_MAGIC = b"PK\x03\x04"
 
-_NP = {"bool": np.bool_, "int32": np.int32, "int64": np.int64, "float16": np.float16,
+# bfloat16 has no NumPy type: its records are read and written as their uint16 bit patterns
+_NP = {"bfloat16": np.uint16, "bool": np.bool_, "uint8": np.uint8, "int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64, "float16": np.float16,
        "float32": np.float32, "float64": np.float64}
-_STORAGE_OF = {"bool": "BoolStorage", "int32": "IntStorage", "int64": "LongStorage",
+_STORAGE_OF = {"bfloat16": "BFloat16Storage", "bool": "BoolStorage", "uint8": "ByteStorage", "int8": "CharStorage", "int16": "ShortStorage", "int32": "IntStorage", "int64": "LongStorage",
                "float16": "HalfStorage", "float32": "FloatStorage", "float64": "DoubleStorage"}
 _DTYPE_OF_STORAGE = {v: k for k, v in _STORAGE_OF.items()}
 # torch storages and dtypes rustensor has no counterpart for: a file using one fails naming it.
-_OTHER_STORAGES = {"ByteStorage": "uint8", "CharStorage": "int8", "ShortStorage": "int16",
-                   "BFloat16Storage": "bfloat16", "ComplexFloatStorage": "complex64",
+_OTHER_STORAGES = {"ComplexFloatStorage": "complex64",
                    "ComplexDoubleStorage": "complex128", "QUInt8Storage": "quint8",
                    "QInt8Storage": "qint8", "QInt32Storage": "qint32", "QUInt4x2Storage": "quint4x2",
                    "QUInt2x4Storage": "quint2x4", "UntypedStorage": None}
-_TORCH_DTYPES = {"bool": "bool", "int32": "int32", "int": "int32", "int64": "int64", "long": "int64",
+_TORCH_DTYPES = {"bfloat16": "bfloat16", "bool": "bool", "uint8": "uint8", "int8": "int8", "int16": "int16", "short": "int16", "int32": "int32", "int": "int32", "int64": "int64", "long": "int64",
                  "float16": "float16", "half": "float16", "float32": "float32", "float": "float32",
                  "float64": "float64", "double": "float64"}
-_OTHER_DTYPES = ("uint8", "int8", "int16", "short", "uint16", "uint32", "uint64", "bfloat16",
+_OTHER_DTYPES = ("uint16", "uint32", "uint64",
                  "complex32", "complex64", "complex128", "cfloat", "cdouble", "chalf",
                  "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "qint8",
                  "quint8", "qint32", "quint4x2")
@@ -219,7 +219,7 @@ def _write_archive(fh, prefix: str, pkl: bytes, storages: Iterable[_SavedStorage
             flat = s.flat.detach()
             if flat.is_cuda:
                 flat = flat.cpu()
-            _write_record(zf, f"{prefix}/data/{s.key}", np.asarray(flat))
+            _write_record(zf, f"{prefix}/data/{s.key}", _bytes_of(flat))
         _write_record(zf, f"{prefix}/version", b"3\n")
         _write_record(zf, f"{prefix}/.data/serialization_id", "".join(random.choice("0123456789") for _ in range(40)).encode())
 
@@ -260,10 +260,20 @@ class _LoadedUntypedStorage:
         return self.typed[name]
 
 
+def _bytes_of(flat: Tensor) -> np.ndarray:
+    if flat.dtype == _C.bfloat16:
+        # the upper half of each (exactly widened) float32 is the bfloat16's bit pattern
+        return (np.asarray(flat.float()).view(np.uint32) >> 16).astype(np.uint16)
+    return np.asarray(flat)
+
+
 def _flat_from_bytes(raw: np.ndarray, dtype_name: str, swap: bool = False) -> Tensor:
     arr = raw.view(_NP[dtype_name])
     if swap and arr.itemsize > 1:
         arr = arr.byteswap()
+    if dtype_name == "bfloat16":
+        # a copy through float32 (exact both ways): NumPy cannot hold bfloat16 for sharing
+        return from_numpy((arr.astype(np.uint32) << 16).view(np.float32))._to_dtype(_C.bfloat16)
     if dtype_name == "bool" and arr.size and raw.max() > 1:
         # a bool byte other than 0/1 is not a valid bool for the kernels: normalise (a copy)
         arr = raw != 0
@@ -357,7 +367,7 @@ def _torch_device(type_or_str, index=None):
 
 def _unsupported_dtype(name: str):
     raise RuntimeError(f"load: the checkpoint uses dtype torch.{name}, which rustensor does not support "
-                       "(bool, int32, int64, float16, float32, float64)")
+                       "(bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)")
 
 
 def _torch_global(module: str, name: str):

@@ -104,8 +104,6 @@ def main():
     expected["resume.input"] = x_next.numpy().copy()
     for k, v in model.state_dict().items():
         expected[f"resume.after.{k}"] = v.detach().numpy().copy()
-    torch.save({"w": torch.ones(2, dtype=torch.bfloat16)}, os.path.join(HERE, "torch_unsupported_bfloat16.pt"))
-    torch.save({"w": torch.ones(2, dtype=torch.uint8)}, os.path.join(HERE, "torch_unsupported_uint8.pt"))
     np.savez(os.path.join(HERE, "torch_expected.npz"), **expected)
     print("wrote", len(fixtures), "fixtures with", len(expected), "tensors; torch", torch.__version__, file=sys.stderr)
 

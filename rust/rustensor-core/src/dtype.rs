@@ -4,9 +4,13 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
     Bool,
+    U8,
+    I8,
+    I16,
     I32,
     I64,
     F16,
+    BF16,
     F32,
     F64,
 }
@@ -20,36 +24,43 @@ pub enum Category {
 }
 
 impl DType {
-    pub const ALL: [DType; 6] = [DType::Bool, DType::I32, DType::I64, DType::F16, DType::F32, DType::F64];
+    pub const ALL: [DType; 10] = [DType::Bool, DType::U8, DType::I8, DType::I16, DType::I32, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64];
 
     pub fn size(self) -> usize {
         match self {
-            DType::Bool => 1,
-            DType::F16 => 2,
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
         }
     }
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F16 | DType::F32 | DType::F64)
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
     }
     pub fn is_int(self) -> bool {
-        matches!(self, DType::I32 | DType::I64)
+        matches!(self, DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64)
+    }
+    pub fn is_signed(self) -> bool {
+        !matches!(self, DType::Bool | DType::U8)
     }
     pub fn category(self) -> Category {
         match self {
             DType::Bool => Category::Bool,
-            DType::I32 | DType::I64 => Category::Int,
-            DType::F16 | DType::F32 | DType::F64 => Category::Float,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => Category::Int,
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => Category::Float,
         }
     }
     /// torch's name: `float32`, `int64`, ...
     pub fn name(self) -> &'static str {
         match self {
             DType::Bool => "bool",
+            DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
             DType::I32 => "int32",
             DType::I64 => "int64",
             DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
@@ -57,18 +68,31 @@ impl DType {
     pub fn from_name(name: &str) -> Result<DType> {
         Ok(match name {
             "bool" => DType::Bool,
+            "uint8" => DType::U8,
+            "int8" => DType::I8,
+            "int16" | "short" => DType::I16,
             "int32" | "int" => DType::I32,
             "int64" | "long" => DType::I64,
             "float16" | "half" => DType::F16,
+            "bfloat16" => DType::BF16,
             "float32" | "float" => DType::F32,
             "float64" | "double" => DType::F64,
             _ => return Err(Error::Type(format!("unsupported dtype '{name}'"))),
         })
     }
-    /// The pairwise promotion of two tensor dtypes (the lattice bool < int32 < int64 < float16
-    /// < float32 < float64).
+    /// torch's `promote_types`: the smallest dtype holding both operands' values. The enum
+    /// order is that lattice except where neither side covers the other: an unsigned and a
+    /// signed integer meet in the next wider signed one (uint8 + int8 -> int16).
     pub fn promote(self, other: DType) -> DType {
-        self.max(other)
+        let (lo, hi) = if self <= other { (self, other) } else { (other, self) };
+        if lo == DType::U8 && hi.is_int() && hi.is_signed() && hi.size() == 1 {
+            return DType::I16;
+        }
+        // float16 and bfloat16 each have range or precision the other lacks
+        if lo == DType::F16 && hi == DType::BF16 {
+            return DType::F32;
+        }
+        hi
     }
 }
 
@@ -183,8 +207,8 @@ pub trait Element: Copy + Send + Sync + 'static + PartialEq + PartialOrd + Defau
     #[inline(always)]
     fn cast<U: Element>(self) -> U {
         match U::DTYPE {
-            DType::F16 | DType::F32 | DType::F64 => U::from_f64(self.to_f64()),
-            DType::I32 | DType::I64 => U::from_i64(self.to_i64()),
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => U::from_f64(self.to_f64()),
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => U::from_i64(self.to_i64()),
             DType::Bool => U::from_bool(self.to_bool()),
         }
     }
@@ -198,7 +222,7 @@ pub trait Element: Copy + Send + Sync + 'static + PartialEq + PartialOrd + Defau
     fn to_scalar(self) -> Scalar {
         match Self::DTYPE {
             DType::Bool => Scalar::Bool(self.to_bool()),
-            DType::I32 | DType::I64 => Scalar::Int(self.to_i64()),
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => Scalar::Int(self.to_i64()),
             _ => Scalar::Float(self.to_f64()),
         }
     }
@@ -222,7 +246,9 @@ macro_rules! impl_num_element {
             }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
-                v as $t
+                // through int64, so out-of-range floats wrap into the narrow integer types
+                // as torch's x86 builds do (Rust's direct cast would saturate)
+                if $dt.is_float() || $dt == DType::I64 { v as $t } else { v as i64 as $t }
             }
             #[inline(always)]
             fn from_i64(v: i64) -> Self {
@@ -235,6 +261,9 @@ macro_rules! impl_num_element {
         }
     };
 }
+impl_num_element!(u8, DType::U8);
+impl_num_element!(i8, DType::I8);
+impl_num_element!(i16, DType::I16);
 impl_num_element!(i32, DType::I32);
 impl_num_element!(i64, DType::I64);
 impl_num_element!(f32, DType::F32);
@@ -265,6 +294,34 @@ impl Element for half::f16 {
     #[inline(always)]
     fn from_bool(v: bool) -> Self {
         half::f16::from_f32(v as u8 as f32)
+    }
+}
+
+impl Element for half::bf16 {
+    const DTYPE: DType = DType::BF16;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self.to_f64()
+    }
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self.to_f32() as i64
+    }
+    #[inline(always)]
+    fn to_bool(self) -> bool {
+        self.to_f32() != 0.0
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        half::bf16::from_f64(v)
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        half::bf16::from_f64(v as f64)
+    }
+    #[inline(always)]
+    fn from_bool(v: bool) -> Self {
+        half::bf16::from_f32(v as u8 as f32)
     }
 }
 
@@ -305,6 +362,18 @@ macro_rules! with_dtype {
                 type $T = bool;
                 $body
             }
+            $crate::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::DType::I16 => {
+                type $T = i16;
+                $body
+            }
             $crate::DType::I32 => {
                 type $T = i32;
                 $body
@@ -315,6 +384,10 @@ macro_rules! with_dtype {
             }
             $crate::DType::F16 => {
                 type $T = $crate::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = $crate::bf16;
                 $body
             }
             $crate::DType::F32 => {

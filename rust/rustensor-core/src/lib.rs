@@ -25,7 +25,7 @@ pub mod wgpu_backend;
 
 pub use dtype::{DType, Element, Scalar};
 /// The float16 element type (IEEE binary16), as the `half` crate defines it.
-pub use half::f16;
+pub use half::{bf16, f16};
 pub use error::{Error, Result};
 pub use storage::Device;
 pub use tensor::Tensor;

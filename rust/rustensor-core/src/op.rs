@@ -665,9 +665,13 @@ impl BinaryOp {
 pub fn torch_type_name(dt: DType) -> &'static str {
     match dt {
         DType::Bool => "Bool",
+        DType::U8 => "Byte",
+        DType::I8 => "Char",
+        DType::I16 => "Short",
         DType::I32 => "Int",
         DType::I64 => "Long",
         DType::F16 => "Half",
+        DType::BF16 => "BFloat16",
         DType::F32 => "Float",
         DType::F64 => "Double",
     }

@@ -26,7 +26,9 @@ const KDL_CPU: i32 = 1;
 /// dlpack.h's kDLWebGPU: where a wgpu buffer lives (it cannot be exported, but it can be named).
 const KDL_WEBGPU: i32 = 15;
 const KDL_INT: u8 = 0;
+const KDL_UINT: u8 = 1;
 const KDL_FLOAT: u8 = 2;
+const KDL_BFLOAT: u8 = 4;
 const KDL_BOOL: u8 = 6;
 const FLAG_READ_ONLY: u64 = 1;
 const FLAG_IS_COPIED: u64 = 1 << 1;
@@ -83,9 +85,13 @@ struct DLManagedTensorVersioned {
 fn dl_dtype(dt: DType) -> DLDataType {
     let (code, bits) = match dt {
         DType::Bool => (KDL_BOOL, 8),
+        DType::U8 => (KDL_UINT, 8),
+        DType::I8 => (KDL_INT, 8),
+        DType::I16 => (KDL_INT, 16),
         DType::I32 => (KDL_INT, 32),
         DType::I64 => (KDL_INT, 64),
         DType::F16 => (KDL_FLOAT, 16),
+        DType::BF16 => (KDL_BFLOAT, 16),
         DType::F32 => (KDL_FLOAT, 32),
         DType::F64 => (KDL_FLOAT, 64),
     };
@@ -95,14 +101,18 @@ fn dl_dtype(dt: DType) -> DLDataType {
 fn from_dl_dtype(d: DLDataType) -> PyResult<DType> {
     let dt = match (d.code, d.bits, d.lanes) {
         (KDL_BOOL, 8, 1) => DType::Bool,
+        (KDL_UINT, 8, 1) => DType::U8,
+        (KDL_INT, 8, 1) => DType::I8,
+        (KDL_INT, 16, 1) => DType::I16,
         (KDL_INT, 32, 1) => DType::I32,
         (KDL_INT, 64, 1) => DType::I64,
         (KDL_FLOAT, 16, 1) => DType::F16,
+        (KDL_BFLOAT, 16, 1) => DType::BF16,
         (KDL_FLOAT, 32, 1) => DType::F32,
         (KDL_FLOAT, 64, 1) => DType::F64,
         _ => {
             return Err(PyTypeError::new_err(format!(
-                "from_dlpack: unsupported DLPack dtype (code {}, bits {}, lanes {}); rustensor supports bool, int32, int64, float16, float32 and float64",
+                "from_dlpack: unsupported DLPack dtype (code {}, bits {}, lanes {}); rustensor supports bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32 and float64",
                 d.code, d.bits, d.lanes
             )))
         }

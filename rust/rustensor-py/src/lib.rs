@@ -28,6 +28,9 @@ fn dtype_from_typestr(ts: &str) -> PyResult<DType> {
     }
     Ok(match rest {
         "b1" => DType::Bool,
+        "u1" => DType::U8,
+        "i1" => DType::I8,
+        "i2" => DType::I16,
         "i4" => DType::I32,
         "i8" => DType::I64,
         "f2" => DType::F16,
@@ -35,7 +38,7 @@ fn dtype_from_typestr(ts: &str) -> PyResult<DType> {
         "f8" => DType::F64,
         _ => {
             return Err(PyTypeError::new_err(format!(
-                "can't convert np.ndarray of type '{ts}'. The only supported types are: float64, float32, float16, int64, int32, and bool."
+                "can't convert np.ndarray of type '{ts}'. The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
             )))
         }
     })
@@ -187,6 +190,32 @@ fn _where(py: Python<'_>, cond: &Bound<'_, PyAny>, a: &Bound<'_, PyAny>, b: &Bou
         let (a, b) = (tensor_arg(a, "where")?, tensor_arg(b, "where")?);
         wrap(py, Tensor::where_(&c, &a, &b).py_err()?)
     })
+}
+
+/// `torch.promote_types`.
+#[pyfunction]
+fn _promote_types(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyDType>> {
+    Ok(dtype_obj(py, extract_dtype(a)?.promote(extract_dtype(b)?)))
+}
+
+/// `torch.result_type`: each argument a tensor (dimensioned or 0-d) or a Python number.
+#[pyfunction]
+fn _result_type(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyDType>> {
+    let operand = |x: &Bound<'_, PyAny>| -> PyResult<rustensor_core::dtype::Operand> {
+        use rustensor_core::dtype::Operand;
+        if let Ok(t) = x.cast::<PyTensor>() {
+            let t = &t.get().t;
+            return Ok(if t.ndim() == 0 { Operand::ZeroDim(t.dtype()) } else { Operand::Dim(t.dtype()) });
+        }
+        match extract_scalar(x) {
+            Some(s) => Ok(Operand::Scalar(s?.category())),
+            None => Err(PyTypeError::new_err(format!(
+                "result_type() received an invalid combination of arguments - got ({}), expected Tensor or Number",
+                x.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))),
+        }
+    };
+    Ok(dtype_obj(py, rustensor_core::dtype::result_type(&[operand(a)?, operand(b)?])))
 }
 
 #[pyfunction]
@@ -357,6 +386,8 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cat, m)?)?;
     m.add_function(wrap_pyfunction!(stack, m)?)?;
     m.add_function(wrap_pyfunction!(_where, m)?)?;
+    m.add_function(wrap_pyfunction!(_promote_types, m)?)?;
+    m.add_function(wrap_pyfunction!(_result_type, m)?)?;
     m.add_function(wrap_pyfunction!(_scalar_tensor, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;

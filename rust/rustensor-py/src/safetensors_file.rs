@@ -27,14 +27,18 @@ fn st_err(e: SafeTensorError) -> PyErr {
 fn to_dtype(d: Dtype, name: &str) -> PyResult<DType> {
     Ok(match d {
         Dtype::BOOL => DType::Bool,
+        Dtype::U8 => DType::U8,
+        Dtype::I8 => DType::I8,
+        Dtype::I16 => DType::I16,
         Dtype::I32 => DType::I32,
         Dtype::I64 => DType::I64,
         Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
         Dtype::F32 => DType::F32,
         Dtype::F64 => DType::F64,
         other => {
             return Err(PyTypeError::new_err(format!(
-                "safetensors: tensor '{name}' has dtype {other:?}, which rustensor does not support (bool, int32, int64, float16, float32, float64)"
+                "safetensors: tensor '{name}' has dtype {other:?}, which rustensor does not support (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)"
             )))
         }
     })
@@ -43,9 +47,13 @@ fn to_dtype(d: Dtype, name: &str) -> PyResult<DType> {
 fn st_dtype(d: DType) -> Dtype {
     match d {
         DType::Bool => Dtype::BOOL,
+        DType::U8 => Dtype::U8,
+        DType::I8 => Dtype::I8,
+        DType::I16 => Dtype::I16,
         DType::I32 => Dtype::I32,
         DType::I64 => Dtype::I64,
         DType::F16 => Dtype::F16,
+        DType::BF16 => Dtype::BF16,
         DType::F32 => Dtype::F32,
         DType::F64 => Dtype::F64,
     }

@@ -157,15 +157,20 @@ fn helper<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     py.import("rustensor._tensor")?.getattr(name)
 }
 
-fn typestr(dt: DType) -> &'static str {
-    match dt {
+/// NumPy's typestr; None for bfloat16, which NumPy lacks (torch's `.numpy()` refuses it too).
+fn typestr(dt: DType) -> Option<&'static str> {
+    Some(match dt {
         DType::Bool => "|b1",
+        DType::U8 => "|u1",
+        DType::I8 => "|i1",
+        DType::I16 => "<i2",
         DType::I32 => "<i4",
         DType::I64 => "<i8",
         DType::F16 => "<f2",
         DType::F32 => "<f4",
         DType::F64 => "<f8",
-    }
+        DType::BF16 => return None,
+    })
 }
 
 #[pymethods]
@@ -774,11 +779,17 @@ impl PyTensor {
                     self.t.device().name()
                 )));
             }
+            let Some(ts) = typestr(self.t.dtype()) else {
+                return Err(PyTypeError::new_err(format!(
+                    "Got unsupported ScalarType {}",
+                    rustensor_core::op::torch_type_name(self.t.dtype())
+                )));
+            };
             let d = PyDict::new(py);
             let isz = self.t.dtype().size() as isize;
             let strides: Vec<isize> = self.t.strides().iter().map(|s| s * isz).collect();
             d.set_item("shape", PyTuple::new(py, self.t.shape())?)?;
-            d.set_item("typestr", typestr(self.t.dtype()))?;
+            d.set_item("typestr", ts)?;
             d.set_item("data", (self.t.data_ptr(), false))?;
             d.set_item("strides", PyTuple::new(py, strides)?)?;
             d.set_item("version", 3)?;

@@ -31,7 +31,7 @@ impl PyDType {
     }
     #[getter]
     fn is_signed(&self) -> bool {
-        self.dt != DType::Bool
+        self.dt.is_signed()
     }
     #[getter]
     fn itemsize(&self) -> usize {

@@ -380,12 +380,12 @@ pub fn cast(out: Strided, dst: DType, a: Strided, src: DType) {
 /// into `out`. Element for element this equals converting inside the kernel; it is several
 /// times faster because the float32 kernels vectorise and the conversions use F16C.
 /// With `narrow` false the kernel writes `out` directly (its result is not float16).
-fn via_f32(out: Strided, ins: &[Strided], narrow: bool, run: impl FnOnce(Strided, &[Strided]) -> Result<()>) -> Result<()> {
+fn via_f32(half: DType, out: Strided, ins: &[Strided], narrow: bool, run: impl FnOnce(Strided, &[Strided]) -> Result<()>) -> Result<()> {
     let n = out.layout.numel();
     let tl = Layout::contiguous(&out.layout.shape);
     let wide: Vec<CpuStorage> = ins.iter().map(|_| CpuStorage::uninit(n, DType::F32)).collect::<Result<_>>()?;
     for (w, x) in wide.iter().zip(ins) {
-        cast(Strided { ptr: w.as_ptr(), layout: &tl, gpu: None }, DType::F32, x.relayout(x.layout), DType::F16);
+        cast(Strided { ptr: w.as_ptr(), layout: &tl, gpu: None }, DType::F32, x.relayout(x.layout), half);
     }
     let args: Vec<Strided> = wide.iter().map(|w| Strided { ptr: w.as_ptr(), layout: &tl, gpu: None }).collect();
     if !narrow {
@@ -393,7 +393,7 @@ fn via_f32(out: Strided, ins: &[Strided], narrow: bool, run: impl FnOnce(Strided
     }
     let res = CpuStorage::uninit(n, DType::F32)?;
     run(Strided { ptr: res.as_ptr(), layout: &tl, gpu: None }, &args)?;
-    cast(out, DType::F16, Strided { ptr: res.as_ptr(), layout: &tl, gpu: None }, DType::F32);
+    cast(out, half, Strided { ptr: res.as_ptr(), layout: &tl, gpu: None }, DType::F32);
     Ok(())
 }
 
@@ -409,10 +409,17 @@ pub fn binary(op: BinaryOp, dt: DType, out: Strided, a: Strided, b: Strided) -> 
         // comparisons are exact on the halves themselves; arithmetic computes in float32
         DType::F16 if op.is_comparison() => op::binary_cpu_half_cmp(op, out, a, b),
         DType::F16 => {
-            via_f32(out, &[a, b], true, |o, x| op::binary_cpu_float::<f32>(op, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout)))
+            via_f32(DType::F16, out, &[a, b], true, |o, x| op::binary_cpu_float::<f32>(op, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout)))
         }
+        // bfloat16 widens to float32 exactly, so comparisons too run on the widened values
+        DType::BF16 => via_f32(DType::BF16, out, &[a, b], !op.is_comparison(), |o, x| {
+            op::binary_cpu_float::<f32>(op, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout))
+        }),
         DType::F32 => op::binary_cpu_float::<f32>(op, out, a, b),
         DType::F64 => op::binary_cpu_float::<f64>(op, out, a, b),
+        DType::U8 => op::binary_cpu_int::<u8>(op, out, a, b),
+        DType::I8 => op::binary_cpu_int::<i8>(op, out, a, b),
+        DType::I16 => op::binary_cpu_int::<i16>(op, out, a, b),
         DType::I32 => op::binary_cpu_int::<i32>(op, out, a, b),
         DType::I64 => op::binary_cpu_int::<i64>(op, out, a, b),
         DType::Bool => op::binary_cpu_bool(op, out, a, b),
@@ -423,9 +430,12 @@ pub fn binary(op: BinaryOp, dt: DType, out: Strided, a: Strided, b: Strided) -> 
 pub fn unary(op: UnaryOp, dt: DType, out: Strided, a: Strided) -> Result<()> {
     match dt {
         // a predicate's bool result is not narrowed back to float16
-        DType::F16 => via_f32(out, &[a], op.out_dtype(dt) == DType::F16, |o, x| op::unary_cpu_float::<f32>(op, o, x[0].relayout(x[0].layout))),
+        DType::F16 | DType::BF16 => via_f32(dt, out, &[a], op.out_dtype(dt) == dt, |o, x| op::unary_cpu_float::<f32>(op, o, x[0].relayout(x[0].layout))),
         DType::F32 => op::unary_cpu_float::<f32>(op, out, a),
         DType::F64 => op::unary_cpu_float::<f64>(op, out, a),
+        DType::U8 => op::unary_cpu_int::<u8>(op, out, a),
+        DType::I8 => op::unary_cpu_int::<i8>(op, out, a),
+        DType::I16 => op::unary_cpu_int::<i16>(op, out, a),
         DType::I32 => op::unary_cpu_int::<i32>(op, out, a),
         DType::I64 => op::unary_cpu_int::<i64>(op, out, a),
         DType::Bool => op::unary_cpu_bool(op, out, a),

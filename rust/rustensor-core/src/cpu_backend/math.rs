@@ -491,8 +491,19 @@ pub trait Int: Element + Ord {
     fn shr(self, o: Self) -> Self;
 }
 
+/// Picks the signed or the unsigned form of an expression, so that unsigned types never
+/// compile comparisons with zero that are always true (rustc rejects those as useless).
+macro_rules! if_signed {
+    (signed, $s:expr, $u:expr) => {
+        $s
+    };
+    (unsigned, $s:expr, $u:expr) => {
+        $u
+    };
+}
+
 macro_rules! impl_int {
-    ($t:ty) => {
+    ($t:ty, $signed:tt) => {
         impl Int for $t {
             const ZERO: Self = 0;
             const ONE: Self = 1;
@@ -514,7 +525,7 @@ macro_rules! impl_int {
             }
             #[inline(always)]
             fn wabs(self) -> Self {
-                self.wrapping_abs()
+                if_signed!($signed, self.wrapping_abs(), self)
             }
             #[inline(always)]
             fn floordiv(self, o: Self) -> Self {
@@ -522,7 +533,7 @@ macro_rules! impl_int {
                     return 0;
                 }
                 let q = self.wrapping_div(o);
-                if self.wrapping_rem(o) != 0 && ((self < 0) != (o < 0)) {
+                if if_signed!($signed, self.wrapping_rem(o) != 0 && ((self < 0) != (o < 0)), false) {
                     q.wrapping_sub(1)
                 } else {
                     q
@@ -534,7 +545,7 @@ macro_rules! impl_int {
                     return 0;
                 }
                 let r = self.wrapping_rem(o);
-                if r != 0 && ((r < 0) != (o < 0)) {
+                if if_signed!($signed, r != 0 && ((r < 0) != (o < 0)), false) {
                     r.wrapping_add(o)
                 } else {
                     r
@@ -544,7 +555,7 @@ macro_rules! impl_int {
             fn wpow(self, e: Self) -> Self {
                 // negative exponents are rejected before the kernel runs
                 let mut base = self;
-                let mut e = e.max(0) as u64;
+                let mut e = if_signed!($signed, e.max(0), e) as u64;
                 let mut acc: $t = 1;
                 while e > 0 {
                     if e & 1 == 1 {
@@ -573,7 +584,7 @@ macro_rules! impl_int {
             }
             #[inline(always)]
             fn sign(self) -> Self {
-                self.signum()
+                if_signed!($signed, self.signum(), (self != 0) as $t)
             }
             #[inline(always)]
             fn trem(self, o: Self) -> Self {
@@ -584,7 +595,7 @@ macro_rules! impl_int {
             }
             #[inline(always)]
             fn shl(self, o: Self) -> Self {
-                if o >= 0 && (o as u64) < <$t>::BITS as u64 {
+                if if_signed!($signed, o >= 0, true) && (o as u64) < <$t>::BITS as u64 {
                     self << o
                 } else {
                     0
@@ -592,17 +603,21 @@ macro_rules! impl_int {
             }
             #[inline(always)]
             fn shr(self, o: Self) -> Self {
-                if o >= 0 && (o as u64) < <$t>::BITS as u64 {
+                if if_signed!($signed, o >= 0, true) && (o as u64) < <$t>::BITS as u64 {
                     self >> o
                 } else {
-                    self >> (<$t>::BITS - 1)
+                    // everything shifted out: the sign fills a signed value, zero an unsigned one
+                    if_signed!($signed, self >> (<$t>::BITS - 1), 0)
                 }
             }
         }
     };
 }
-impl_int!(i32);
-impl_int!(i64);
+impl_int!(u8, unsigned);
+impl_int!(i8, signed);
+impl_int!(i16, signed);
+impl_int!(i32, signed);
+impl_int!(i64, signed);
 
 #[cfg(test)]
 mod tests {

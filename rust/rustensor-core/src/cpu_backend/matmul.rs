@@ -177,9 +177,14 @@ pub fn matmul(dt: DType, out: Strided, a: Strided, b: Strided) -> Result<()> {
         DType::F16 => float_case!(f16),
         DType::F32 => float_case!(f32),
         DType::F64 => float_case!(f64),
+        DType::U8 => int_case!(u8),
+        DType::I8 => int_case!(i8),
+        DType::I16 => int_case!(i16),
         DType::I32 => int_case!(i32),
         DType::I64 => int_case!(i64),
         DType::Bool => bail!(Runtime, "\"addmm_impl_cpu_\" not implemented for 'Bool'"),
+        // the op layer computes bfloat16 in float32 (gemm has no bfloat16 kernels)
+        DType::BF16 => bail!(Runtime, "internal error: bfloat16 reached the matmul kernel (please report)"),
     }
     Ok(())
 }

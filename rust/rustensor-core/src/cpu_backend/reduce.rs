@@ -9,7 +9,7 @@ use super::math::Float;
 use super::strided::{collapse, offsets};
 use crate::op::ReduceOp;
 use crate::storage::CpuStorage;
-use crate::{bail, f16, DType, Element, Result};
+use crate::{bail, bf16, f16, DType, Element, Result};
 
 /// A fold: how to start, take one element (with its index along the reduction), merge two
 /// partial results, and write the result as the output dtype.
@@ -276,9 +276,13 @@ pub fn reduce(op: ReduceOp, dt: DType, a: Strided, reduce: &[bool]) -> Result<Cp
         ($fold:expr) => {
             match dt {
                 DType::Bool => go!(bool, $fold),
+                DType::U8 => go!(u8, $fold),
+                DType::I8 => go!(i8, $fold),
+                DType::I16 => go!(i16, $fold),
                 DType::I32 => go!(i32, $fold),
                 DType::I64 => go!(i64, $fold),
                 DType::F16 => go!(f16, $fold),
+                DType::BF16 => go!(bf16, $fold),
                 DType::F32 => go!(f32, $fold),
                 DType::F64 => go!(f64, $fold),
             }
@@ -287,6 +291,8 @@ pub fn reduce(op: ReduceOp, dt: DType, a: Strided, reduce: &[bool]) -> Result<Cp
     match (op, dt) {
         (Sum, DType::F16) => go!(f16, Wide::<false>),
         (Prod, DType::F16) => go!(f16, Wide::<true>),
+        (Sum, DType::BF16) => go!(bf16, Wide::<false>),
+        (Prod, DType::BF16) => go!(bf16, Wide::<true>),
         (Sum, DType::F32) => go!(f32, SumF),
         (Sum, DType::F64) => go!(f64, SumF),
         (Sum, _) => any_dtype!(SumI),
@@ -503,8 +509,12 @@ pub fn cumsum(dt: DType, a: Strided, dim: usize) -> Result<CpuStorage> {
     match dt {
         // float16 accumulates in float32, as torch does
         DType::F16 => go!(f16, f32, f16, |x: f32, y: f32| x + y),
+        DType::BF16 => go!(bf16, f32, bf16, |x: f32, y: f32| x + y),
         DType::F32 => go!(f32, f32, |x: f32, y: f32| x + y),
         DType::F64 => go!(f64, f64, |x: f64, y: f64| x + y),
+        DType::U8 => go!(u8, i64, i64::wrapping_add),
+        DType::I8 => go!(i8, i64, i64::wrapping_add),
+        DType::I16 => go!(i16, i64, i64::wrapping_add),
         DType::I32 => go!(i32, i64, i64::wrapping_add),
         DType::I64 => go!(i64, i64, i64::wrapping_add),
         DType::Bool => go!(bool, i64, i64::wrapping_add),

@@ -47,6 +47,10 @@ impl Tensor {
     /// `a op scalar` (or `scalar op a` when `reversed`): the scalar widens only the category.
     pub fn binary_scalar(&self, op: BinaryOp, s: Scalar, reversed: bool) -> Result<Tensor> {
         let cdt = op.compute_dtype(result_type(&[operand(self), Operand::Scalar(s.category())]));
+        if op == BinaryOp::Pow && !reversed && cdt.is_int() && s.to_f64() < 0.0 {
+            // checked before the scalar becomes the tensor's dtype: -1 would wrap to 255 in uint8
+            bail!(Runtime, "Integers to negative integer powers are not allowed.");
+        }
         let st = Tensor::scalar_operand(s, cdt, self.device())?;
         let r = if reversed { st.binary_in(op, self, cdt)? } else { self.binary_in(op, &st, cdt)? };
         if op == BinaryOp::Pow && !reversed {

@@ -68,8 +68,12 @@ impl Conv2dArgs {
 fn tensor_type(dt: DType) -> &'static str {
     match dt {
         DType::F16 => "torch.HalfTensor",
+        DType::BF16 => "torch.BFloat16Tensor",
         DType::F32 => "torch.FloatTensor",
         DType::F64 => "torch.DoubleTensor",
+        DType::U8 => "torch.ByteTensor",
+        DType::I8 => "torch.CharTensor",
+        DType::I16 => "torch.ShortTensor",
         DType::I32 => "torch.IntTensor",
         DType::I64 => "torch.LongTensor",
         DType::Bool => "torch.BoolTensor",
@@ -79,8 +83,12 @@ fn tensor_type(dt: DType) -> &'static str {
 fn c_type(dt: DType) -> &'static str {
     match dt {
         DType::F16 => "c10::Half",
+        DType::BF16 => "c10::BFloat16",
         DType::F32 => "float",
         DType::F64 => "double",
+        DType::U8 => "unsigned char",
+        DType::I8 => "signed char",
+        DType::I16 => "short int",
         DType::I32 => "int",
         DType::I64 => "long int",
         DType::Bool => "bool",
@@ -203,11 +211,11 @@ impl Tensor {
                 dev.name()
             );
         }
-        if self.dtype() == DType::F16 {
+        if matches!(self.dtype(), DType::F16 | DType::BF16) {
             // float16 widens to float32 once; the casts carry the gradient back
             let b = bias.map(|b| b.to_dtype(DType::F32)).transpose()?;
             let y = self.to_dtype(DType::F32)?.conv2d(&weight.to_dtype(DType::F32)?, b.as_ref(), args)?;
-            return y.to_dtype(DType::F16);
+            return y.to_dtype(self.dtype());
         }
         conv2d_geom(self, weight, bias, &geom)
     }

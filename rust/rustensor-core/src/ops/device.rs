@@ -43,11 +43,29 @@ impl Tensor {
             unsafe { std::slice::from_raw_parts(c.data_ptr() as *const u8, n * self.dtype().size()) }
         };
         let widened: Vec<u8>;
-        let bytes = if self.dtype() == DType::Bool {
-            widened = host.iter().flat_map(|&b| [(b != 0) as u8, 0, 0, 0]).collect();
-            &widened[..]
-        } else {
-            host
+        let bytes = match self.dtype() {
+            DType::Bool => {
+                widened = host.iter().flat_map(|&b| [(b != 0) as u8, 0, 0, 0]).collect();
+                &widened[..]
+            }
+            DType::U8 => {
+                widened = host.iter().flat_map(|&b| (b as i32).to_le_bytes()).collect();
+                &widened[..]
+            }
+            DType::I8 => {
+                widened = host.iter().flat_map(|&b| (b as i8 as i32).to_le_bytes()).collect();
+                &widened[..]
+            }
+            DType::I16 => {
+                widened = host.chunks_exact(2).flat_map(|h| (i16::from_le_bytes([h[0], h[1]]) as i32).to_le_bytes()).collect();
+                &widened[..]
+            }
+            // bfloat16 is the upper half of a float32: the word is its bits shifted up
+            DType::BF16 => {
+                widened = host.chunks_exact(2).flat_map(|h| ((u16::from_le_bytes([h[0], h[1]]) as u32) << 16).to_le_bytes()).collect();
+                &widened[..]
+            }
+            _ => host,
         };
         debug_assert_eq!(bytes.len(), n * eb);
         let buf = gpu()?.upload(bytes)?;
@@ -69,11 +87,17 @@ impl Tensor {
         };
         let raw = gpu()?.readback(&buf, (c.storage_offset() * eb) as u64, (n * eb) as u64)?;
         let out = CpuStorage::uninit(n, dt)?;
-        if dt == DType::Bool {
-            // SAFETY: `out` holds n bytes (bool is one byte on the host).
-            let dst = unsafe { std::slice::from_raw_parts_mut(out.as_ptr(), n) };
-            for (d, w) in dst.iter_mut().zip(raw.chunks_exact(4)) {
-                *d = (w.iter().any(|&b| b != 0)) as u8;
+        if matches!(dt, DType::Bool | DType::U8 | DType::I8 | DType::I16 | DType::BF16) {
+            // SAFETY: `out` holds n elements of dt, fresh and unaliased.
+            let dst = unsafe { std::slice::from_raw_parts_mut(out.as_ptr(), n * dt.size()) };
+            let words = raw.chunks_exact(4).map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+            match dt {
+                DType::Bool => dst.iter_mut().zip(words).for_each(|(d, w)| *d = (w != 0) as u8),
+                // the words hold wrapped values: the low bytes are the element
+                DType::I16 => dst.chunks_exact_mut(2).zip(words).for_each(|(d, w)| d.copy_from_slice(&(w as i16).to_le_bytes())),
+                // stores rounded the word: its upper half is the bfloat16 exactly
+                DType::BF16 => dst.chunks_exact_mut(2).zip(words).for_each(|(d, w)| d.copy_from_slice(&((w as u32 >> 16) as u16).to_le_bytes())),
+                _ => dst.iter_mut().zip(words).for_each(|(d, w)| *d = w as u8),
             }
         } else if n > 0 {
             // SAFETY: `out` holds n * eb bytes, fresh and unaliased; raw has exactly that many.

@@ -27,6 +27,11 @@ impl Tensor {
         if self.dtype() == crate::DType::Bool {
             bail!(Runtime, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
         }
+        if self.dtype() == crate::DType::BF16 {
+            // gemm has no bfloat16 kernels: float32 products and sums, one rounding at the end
+            let f = crate::DType::F32;
+            return self.to_dtype(f)?.matmul(&other.to_dtype(f)?)?.to_dtype(crate::DType::BF16);
+        }
         let a = if na == 1 { self.unsqueeze(0)? } else { self.clone() };
         let b = if nb == 1 { other.unsqueeze(1)? } else { other.clone() };
         let out = a.matmul_nd(&b, self.shape(), other.shape())?;

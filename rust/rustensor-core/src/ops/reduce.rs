@@ -67,12 +67,12 @@ impl Tensor {
             bail!(
                 Runtime,
                 "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
-                self.dtype().name()
+                crate::op::torch_type_name(self.dtype())
             );
         }
-        if self.dtype() == DType::F16 {
+        if matches!(self.dtype(), DType::F16 | DType::BF16) {
             // torch accumulates and divides half in float32: the sum of two 65504s is no overflow
-            return self.to_dtype(DType::F32)?.mean(dims, keepdim)?.to_dtype(DType::F16);
+            return self.to_dtype(DType::F32)?.mean(dims, keepdim)?.to_dtype(self.dtype());
         }
         let d = norm_dims("mean", dims, self.ndim())?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
@@ -174,8 +174,8 @@ impl Tensor {
         if !self.dtype().is_float() {
             bail!(Runtime, "std and var only support floating point and complex dtypes");
         }
-        if self.dtype() == DType::F16 {
-            return self.to_dtype(DType::F32)?.var(dims, correction, keepdim)?.to_dtype(DType::F16);
+        if matches!(self.dtype(), DType::F16 | DType::BF16) {
+            return self.to_dtype(DType::F32)?.var(dims, correction, keepdim)?.to_dtype(self.dtype());
         }
         let d = norm_dims("var", dims, self.ndim())?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
@@ -187,9 +187,9 @@ impl Tensor {
     }
 
     pub fn std(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
-        if self.dtype() == DType::F16 {
+        if matches!(self.dtype(), DType::F16 | DType::BF16) {
             // the variance may overflow half where the deviation does not
-            return self.to_dtype(DType::F32)?.std(dims, correction, keepdim)?.to_dtype(DType::F16);
+            return self.to_dtype(DType::F32)?.std(dims, correction, keepdim)?.to_dtype(self.dtype());
         }
         self.var(dims, correction, keepdim)?.sqrt()
     }

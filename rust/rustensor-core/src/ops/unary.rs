@@ -75,6 +75,7 @@ impl Tensor {
         }
         let big = match self.dtype() {
             DType::F16 => 65504.0,
+            DType::BF16 => half::bf16::MAX.to_f64(),
             DType::F32 => f32::MAX as f64,
             _ => f64::MAX,
         };

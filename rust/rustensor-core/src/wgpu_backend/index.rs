@@ -89,6 +89,11 @@ fn launch(mode: Mode, wrap: bool, x: Operand, xs: &[isize], y: Operand, ys: &[is
                     "    let v = {v};\n    var old = atomicLoad(&B1[{w}]);\n    loop {{\n        let r = atomicCompareExchangeWeak(&B1[{w}], old, bitcast<u32>(bitcast<f32>(old) + v));\n        if (r.exchanged) {{ break; }}\n        old = r.old_value;\n    }}"
                 ),
                 DType::Bool => format!("    if ({v} != 0) {{ atomicOr(&B1[{w}], 1u); }}"),
+                // the word must stay wrapped to the narrow width: a compare-exchange of the sum
+                DType::U8 | DType::I8 | DType::I16 | DType::BF16 => format!(
+                    "    let v = {v};\n    var old = atomicLoad(&B1[{w}]);\n    loop {{\n        let r = atomicCompareExchangeWeak(&B1[{w}], old, {});\n        if (r.exchanged) {{ break; }}\n        old = r.old_value;\n    }}",
+                    super::word(dt, if dt == DType::BF16 { "bitcast<f32>(old) + v" } else { "bitcast<i32>(old) + v" })
+                ),
                 _ => format!("    atomicAdd(&B1[{w}], bitcast<u32>({v}));"),
             }
         }

@@ -25,10 +25,15 @@ const COMMON: &str = include_str!("wgsl/common.wgsl");
 
 include!("operand.rs");
 
-/// Bytes per element on the GPU: bool widens to a 32-bit word (WGSL has no byte stores).
+/// Bytes per element on the GPU: bool and the 8/16-bit integers widen to a 32-bit word
+/// each (WGSL has no byte or 16-bit integer stores without extensions), holding the value
+/// already narrowed: every store wraps it (see [`store`]), so loads read plain i32 words and
+/// every kernel computes in i32, whose arithmetic agrees with the narrow type's modulo 2^bits.
 pub fn elem_bytes(dt: DType) -> Result<usize> {
     match dt {
-        DType::F32 | DType::I32 | DType::Bool => Ok(4),
+        // bfloat16 too: a word holding the float32 bits already rounded to bfloat16, so
+        // loads are plain float32 reads and only stores round
+        DType::F32 | DType::I32 | DType::Bool | DType::U8 | DType::I8 | DType::I16 | DType::BF16 => Ok(4),
         DType::I64 => Ok(8),
         DType::F16 => {
             let g = gpu()?;
@@ -60,9 +65,9 @@ pub(crate) fn ctype(dt: DType) -> &'static str {
 /// WGSL reading element `off` (an i32 expression) of binding `b` as `ctype(dt)`.
 pub(crate) fn load(dt: DType, b: &str, off: &str) -> String {
     match dt {
-        DType::F32 | DType::F64 => format!("bitcast<f32>({b}[u32({off})])"),
+        DType::F32 | DType::F64 | DType::BF16 => format!("bitcast<f32>({b}[u32({off})])"),
         DType::F16 => format!("f32({b}[u32({off})])"),
-        DType::I32 => format!("bitcast<i32>({b}[u32({off})])"),
+        DType::I32 | DType::U8 | DType::I8 | DType::I16 => format!("bitcast<i32>({b}[u32({off})])"),
         DType::I64 => format!("bitcast<i32>({b}[2u * u32({off})])"),
         DType::Bool => format!("i32({b}[u32({off})] != 0u)"),
     }
@@ -71,12 +76,28 @@ pub(crate) fn load(dt: DType, b: &str, off: &str) -> String {
 /// WGSL statements storing `v` (of `ctype(dt)`) at element `off` of binding `b`.
 pub(crate) fn store(dt: DType, b: &str, off: &str, v: &str) -> String {
     match dt {
-        DType::F32 | DType::F64 | DType::I32 => format!("{b}[u32({off})] = bitcast<u32>({v});"),
+        DType::F32 | DType::F64 | DType::I32 | DType::U8 | DType::I8 | DType::I16 | DType::BF16 => {
+            format!("{b}[u32({off})] = {};", word(dt, v))
+        }
         DType::F16 => format!("{b}[u32({off})] = f16({v});"),
         DType::I64 => format!(
             "{{ let v64 = {v}; {b}[2u * u32({off})] = bitcast<u32>(v64); {b}[2u * u32({off}) + 1u] = select(0u, 0xffffffffu, v64 < 0); }}"
         ),
         DType::Bool => format!("{b}[u32({off})] = u32({v} != 0);"),
+    }
+}
+
+/// The u32 word that stores `v` (of `ctype(dt)`) for a dtype held in one word per element:
+/// the narrow integers wrap to their width (sign-extended for the signed ones), as torch's
+/// integer overflow does.
+pub(crate) fn word(dt: DType, v: &str) -> String {
+    match dt {
+        DType::U8 => format!("(bitcast<u32>({v}) & 0xffu)"),
+        DType::I8 => format!("bitcast<u32>((({v}) << 24u) >> 24u)"),
+        DType::I16 => format!("bitcast<u32>((({v}) << 16u) >> 16u)"),
+        DType::Bool => format!("u32({v} != 0)"),
+        DType::BF16 => format!("bf16_word({v})"),
+        _ => format!("bitcast<u32>({v})"),
     }
 }
 
@@ -86,7 +107,7 @@ pub(crate) fn conv(from: DType, to: DType, e: &str) -> String {
         // a bit test: fast-math compilers (lavapipe's) fold `NaN != 0.0` to false, torch says true
         (true, DType::Bool) => format!("i32((bitcast<u32>(f32({e})) & 0x7fffffffu) != 0u)"),
         (false, DType::Bool) => format!("i32(({e}) != 0)"),
-        (true, DType::F16 | DType::F32 | DType::F64) | (false, DType::I32 | DType::I64) => e.to_string(),
+        (true, DType::F16 | DType::BF16 | DType::F32 | DType::F64) | (false, DType::I32 | DType::I64 | DType::U8 | DType::I8 | DType::I16) => e.to_string(),
         (true, _) => format!("i32({e})"),
         (false, _) => format!("f32({e})"),
     }

@@ -134,7 +134,7 @@ pub fn reduce(op: ReduceOp, a: Operand, mask: &[bool], odt: DType) -> Result<Arc
     }
     // pass 1 leaves (m, chunks) partials in the output dtype (float32 for float16, whose
     // partial sums would lose digits); pass 2 reduces them with the same op
-    let pdt = if odt == DType::F16 { DType::F32 } else { odt };
+    let pdt = if matches!(odt, DType::F16 | DType::BF16) { DType::F32 } else { odt };
     let part = g.alloc((m * chunks * super::elem_bytes(pdt)?) as u64)?;
     pass(op, a, (&ks, &kst), (&rs, &rst), chunks, &part, pdt)?;
     let pl = Layout::contiguous(&[m, chunks]);

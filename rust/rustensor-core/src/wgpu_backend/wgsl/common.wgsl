@@ -12,6 +12,13 @@ fn inf_f() -> f32 { return bitcast<f32>(0x7f800000u + min(P[0], 0u)); }
 // Bit tests, so that no compiler's fast-math can fold `x != x` away.
 fn isnan_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn isinf_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
+// The word of a bfloat16 value: the float32 bits rounded to the upper half, to nearest even
+// (as torch rounds); NaN stays a quiet NaN rather than rounding into infinity.
+fn bf16_word(x: f32) -> u32 {
+    let u = bitcast<u32>(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) { return (u | 0x00400000u) & 0xffff0000u; }
+    return (u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u;
+}
 fn isfinite_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
 
 fn fmax_nan(a: f32, b: f32) -> f32 { if (isnan_f(a) || isnan_f(b)) { return nan_f(); } return max(a, b); }
