@@ -1271,3 +1271,38 @@ def test_intermediate_tensor_weakref_collected():
     del h, out
     gc.collect()
     assert wh() is None
+
+
+def test_view_gradients_add_into_one_buffer_without_touching_shared_tensors():
+    # The backward pass adds the gradients of views (x[t], slices) straight into their base's
+    # gradient buffer; buffers it did not allocate (a seed, a sum's expanded ones, a hook's
+    # capture) must stay untouched, and the result must equal the dense reference.
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((5, 4))
+    x = torch.tensor(a, requires_grad=True)
+    z = x * 2.0
+    z.retain_grad()
+    seen = []
+    z.register_hook(lambda g: seen.append(g.clone()))
+    parts = [z[t] * float(t + 1) for t in range(5)] + [z[:, 1:3].sum(1), z.sum() * 0.5]
+    loss = sum(p.sum() for p in parts)
+    loss.backward()
+    gz = np.broadcast_to(np.arange(1.0, 6.0)[:, None], (5, 4)).copy()
+    gz[:, 1:3] += 1.0
+    gz += 0.5
+    np.testing.assert_allclose(z.grad.numpy(), gz)
+    np.testing.assert_allclose(seen[0].numpy(), gz)
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * gz)
+    # a user's seed gradient for a view is read, never written
+    seed = torch.ones(4)
+    y = torch.tensor(a, requires_grad=True)
+    (y * 1.0)[2].backward(seed)
+    assert seed.tolist() == [1.0] * 4
+    np.testing.assert_allclose(y.grad.numpy(), np.eye(5)[2][:, None] * np.ones((5, 4)))
+    # and with create_graph the dense path still gives a differentiable result
+    w = torch.tensor(a, requires_grad=True)
+    (g,) = torch.autograd.grad((w * w)[1].sum(), w, create_graph=True)
+    (gg,) = torch.autograd.grad(g.sum(), w)
+    ref = np.zeros((5, 4))
+    ref[1] = 2.0
+    np.testing.assert_allclose(gg.numpy(), ref)

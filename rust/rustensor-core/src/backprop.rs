@@ -405,6 +405,8 @@ pub fn run_backward(
         }
     }
     let mut grads: HashMap<usize, Option<Tensor>> = HashMap::new();
+    // gradient buffers this pass allocated itself, so it may add into them in place
+    let mut owned: std::collections::HashSet<usize> = std::collections::HashSet::new();
     for (n, g) in &root_nodes {
         accumulate(grads.entry(key(n)).or_insert(None), g.clone())?;
     }
@@ -467,6 +469,29 @@ pub fn run_backward(
                         "Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward."
                     );
                 };
+                // A view's gradient (x[t], s[..., :H]) is added straight into its input's
+                // gradient buffer: materialising zeros of the whole input per view made an RNN
+                // over T steps write T full-size tensors (issue 15). Not when recording a graph.
+                if let (false, GradFn::View { shape, view }, [Some(m)]) = (create_graph, gf, node.next.as_slice()) {
+                    if shape.as_slice() == m.out_shape.as_slice() && grad.dtype() == m.out_dtype {
+                        let (shape, view, m) = (shape.clone(), view.clone(), m.clone());
+                        if !retain_graph {
+                            *guard = None;
+                        }
+                        drop(guard);
+                        let slot = grads.entry(key(&m)).or_insert(None);
+                        let buf = match slot.take() {
+                            Some(old) if owned.contains(&key(&m)) => old,
+                            Some(old) => old.contiguous_owned()?,
+                            None => Tensor::zeros(&shape, grad.dtype(), grad.device())?,
+                        };
+                        buf.with_layout(view.apply(buf.layout())?).add_inplace_raw(&grad)?;
+                        *slot = Some(buf);
+                        owned.insert(key(&m));
+                        release(&mut deps, &m, &mut ready);
+                        continue;
+                    }
+                }
                 let in_grads = gf.backward(node.name, &grad, &node)?;
                 if !retain_graph {
                     *guard = None;
@@ -477,7 +502,14 @@ pub fn run_backward(
                     if let Some(g) = g {
                         let g = if g.shape() != m.out_shape.as_slice() { g.sum_to(&m.out_shape)? } else { g };
                         let g = if g.dtype() != m.out_dtype { g.to_dtype(m.out_dtype)? } else { g };
-                        accumulate(grads.entry(key(m)).or_insert(None), g)?;
+                        let slot = grads.entry(key(m)).or_insert(None);
+                        // a sum is a fresh tensor; a first gradient may be shared (a seed, a saved value)
+                        if slot.is_some() {
+                            owned.insert(key(m));
+                        } else {
+                            owned.remove(&key(m));
+                        }
+                        accumulate(slot, g)?;
                     }
                     release(&mut deps, m, &mut ready);
                 }
