@@ -414,7 +414,7 @@ for _n in [
     "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
     "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc", "deg2rad", "rad2deg", "frac",
     "signbit", "fmod", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "bitwise_left_shift",
-    "bitwise_right_shift", "nan_to_num",
+    "bitwise_right_shift", "nan_to_num", "addcmul", "addcdiv", "lerp",
 ]:
     globals()[_n] = _method_fn(_n)
 del _n

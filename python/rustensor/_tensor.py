@@ -644,6 +644,27 @@ def _install() -> None:
         return self._binary_("sub", other if alpha == 1 else other * alpha)
 
     T.add, T.sub, T.subtract, T.add_, T.sub_ = add, sub, sub, add_, sub_
+
+    def _value(v):
+        # torch's `value` is a Number; numpy scalars and the like convert too
+        if isinstance(v, T) or not hasattr(v, "__float__"):
+            raise TypeError(f"argument 'value' must be Number, not {type(v).__name__}")
+        return float(v)
+
+    def _weight(self, end, weight, inplace):
+        f = self._ternary_ if inplace else self._ternary
+        if isinstance(weight, T):
+            return f("lerp", end, weight, 0.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise TypeError(f"lerp(): argument 'weight' (position 2) must be Tensor or Number, not {type(weight).__name__}")
+        return f("lerp", end, None, float(weight))
+
+    T.addcmul = lambda self, tensor1, tensor2, *, value=1: self._ternary("addcmul", tensor1, tensor2, _value(value))
+    T.addcmul_ = lambda self, tensor1, tensor2, *, value=1: self._ternary_("addcmul", tensor1, tensor2, _value(value))
+    T.addcdiv = lambda self, tensor1, tensor2, *, value=1: self._ternary("addcdiv", tensor1, tensor2, _value(value))
+    T.addcdiv_ = lambda self, tensor1, tensor2, *, value=1: self._ternary_("addcdiv", tensor1, tensor2, _value(value))
+    T.lerp = lambda self, end, weight: _weight(self, end, weight, False)
+    T.lerp_ = lambda self, end, weight: _weight(self, end, weight, True)
     T.div = T.divide = _div
     T.div_ = lambda self, other: self._binary_("div", other)
     T.max = _extreme("max", True)
