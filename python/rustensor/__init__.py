@@ -280,6 +280,14 @@ def bmm(input, mat2, *, out=None):
     return _ops._out(input.bmm(mat2), out)
 
 
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    return _ops._out(input.addmm(mat1, mat2, beta=beta, alpha=alpha), out)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    return _ops._out(input.baddbmm(batch1, batch2, beta=beta, alpha=alpha), out)
+
+
 def mv(input, vec, *, out=None):
     return _ops._out(input.mv(vec), out)
 
