@@ -151,6 +151,7 @@ impl Tensor {
                 }
                 return Ok(());
             }
+            #[allow(clippy::too_many_arguments)]
             fn run<T: Float>(params: &[Tensor], g: &[Tensor], m: &[Tensor], v: &[Tensor], mx: &[Tensor], steps: &[f64], c: &AdamConfig, wd_mode: u8) {
                 let ts: Vec<_> = (0..params.len())
                     .map(|i| {
