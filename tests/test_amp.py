@@ -379,3 +379,73 @@ def test_gpu_autocast_and_scaler():
     scaler.update()
     np.testing.assert_array_equal(lin.weight.detach().cpu().numpy(), w)
     assert scaler.get_scale() == 128.0
+
+
+# ---------------------------------------------------------------------------- matmul family
+# torch's CPU policy (checked against torch 2.x): matmul, @, mm, bmm, addmm, baddbmm run in the
+# lower dtype; float64 inputs are not cast; mv and dot are not on the CPU list.
+
+def _mm_family(a, b, m3, c, v):
+    return {
+        "matmul": torch.matmul(a, b), "Tmatmul": a.matmul(b), "@": a @ b, "mm": torch.mm(a, b), "Tmm": a.mm(b),
+        "bmm": torch.bmm(m3, m3), "addmm": torch.addmm(c, a, b), "Taddmm": c.addmm(a, b, beta=0.5, alpha=2),
+        "baddbmm": torch.baddbmm(m3, m3, m3), "mv": torch.mv(b.t(), v), "dot": torch.dot(v, v),
+    }
+
+
+def test_matmul_family_dtypes_under_cpu_autocast():
+    rng = np.random.default_rng(0)
+    a, b = torch.tensor(rng.standard_normal((2, 3)), dtype=torch.float32), torch.tensor(rng.standard_normal((3, 4)), dtype=torch.float32)
+    m3 = torch.tensor(rng.standard_normal((2, 3, 3)), dtype=torch.float32)
+    c, v = torch.tensor(rng.standard_normal((2, 4)), dtype=torch.float32), torch.tensor(rng.standard_normal(3), dtype=torch.float32)
+    plain = _mm_family(a, b, m3, c, v)
+    assert all(r.dtype == torch.float32 for r in plain.values())
+    with torch.autocast("cpu", dtype=torch.float16):
+        cast = _mm_family(a, b, m3, c, v)
+        assert torch.matmul(a.double(), b.double()).dtype == torch.float64
+        assert torch.mm(a.half(), b).dtype == torch.float16
+        assert torch.matmul(torch.ones(2, 2, dtype=torch.int64), torch.ones(2, 2, dtype=torch.int64)).dtype == torch.int64
+    lower = {"matmul", "Tmatmul", "@", "mm", "Tmm", "bmm", "addmm", "Taddmm", "baddbmm"}
+    for k, r in cast.items():
+        assert r.dtype == (torch.float16 if k in lower else torch.float32), k
+        np.testing.assert_allclose(r.float().numpy(), plain[k].numpy(), rtol=2e-2, atol=2e-2)
+    # outside the region nothing is cast
+    assert (a @ b).dtype == torch.float32
+
+
+def test_addmm_and_baddbmm_values():
+    rng = np.random.default_rng(1)
+    c, a, b = rng.standard_normal((2, 4)), rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
+    r = torch.addmm(torch.tensor(c), torch.tensor(a), torch.tensor(b), beta=0.5, alpha=-2)
+    np.testing.assert_allclose(r.numpy(), 0.5 * c + -2 * (a @ b), rtol=1e-12)
+    nan = torch.full((2, 4), float("nan"), dtype=torch.float64)
+    np.testing.assert_allclose(torch.addmm(nan, torch.tensor(a), torch.tensor(b), beta=0).numpy(), a @ b, rtol=1e-12)
+    x, y, z = rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 5))
+    r = torch.baddbmm(torch.tensor(x), torch.tensor(y), torch.tensor(z), alpha=3)
+    np.testing.assert_allclose(r.numpy(), x + 3 * (y @ z), rtol=1e-12)
+
+
+def test_matmul_autocast_backprops_to_float32_leaves():
+    w = torch.randn(3, 4, requires_grad=True)
+    x = torch.randn(2, 3)
+    with torch.autocast("cpu", dtype=torch.float16):
+        y = x @ w
+    assert y.dtype == torch.float16
+    y.float().sum().backward()
+    assert w.grad.dtype == torch.float32 and w.grad.shape == (3, 4)
+
+
+@needs_gpu
+def test_matmul_family_under_gpu_autocast():
+    g = torch.device("gpu")
+    if not torch.cuda.is_available():
+        pytest.fail("CI=true but no GPU adapter")
+    a, b, v = torch.randn(2, 3).to(g), torch.randn(3, 4).to(g), torch.randn(3).to(g)
+    try:
+        torch.zeros(1, dtype=torch.float16, device=g)
+    except TypeError:
+        pytest.skip("adapter without shader-f16")
+    with torch.autocast("cuda", dtype=torch.float16):
+        assert (a @ b).dtype == torch.float16 and torch.mm(a, b).dtype == torch.float16
+        assert torch.mv(b.t(), v).dtype == torch.float16  # mv is on torch's CUDA list
+        assert (a.cpu() @ b.cpu()).dtype == torch.float32  # a CPU product is not cast by a GPU region

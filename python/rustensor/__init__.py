@@ -305,6 +305,14 @@ def bmm(input, mat2, *, out=None):
     return _ops._out(input.bmm(mat2), out)
 
 
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    return _ops._out(input.addmm(mat1, mat2, beta=beta, alpha=alpha), out)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    return _ops._out(input.baddbmm(batch1, batch2, beta=beta, alpha=alpha), out)
+
+
 def mv(input, vec, *, out=None):
     return _ops._out(input.mv(vec), out)
 
@@ -439,7 +447,7 @@ for _n in [
     "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
     "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc", "deg2rad", "rad2deg", "frac",
     "signbit", "fmod", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "bitwise_left_shift",
-    "bitwise_right_shift", "nan_to_num",
+    "bitwise_right_shift", "nan_to_num", "addcmul", "addcdiv", "lerp",
 ]:
     globals()[_n] = _method_fn(_n)
 del _n

@@ -668,6 +668,27 @@ def _install() -> None:
         return self._binary_("sub", other if alpha == 1 else other * alpha)
 
     T.add, T.sub, T.subtract, T.add_, T.sub_ = add, sub, sub, add_, sub_
+
+    def _value(v):
+        # torch's `value` is a Number; numpy scalars and the like convert too
+        if isinstance(v, T) or not hasattr(v, "__float__"):
+            raise TypeError(f"argument 'value' must be Number, not {type(v).__name__}")
+        return float(v)
+
+    def _weight(self, end, weight, inplace):
+        f = self._ternary_ if inplace else self._ternary
+        if isinstance(weight, T):
+            return f("lerp", end, weight, 0.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise TypeError(f"lerp(): argument 'weight' (position 2) must be Tensor or Number, not {type(weight).__name__}")
+        return f("lerp", end, None, float(weight))
+
+    T.addcmul = lambda self, tensor1, tensor2, *, value=1: self._ternary("addcmul", tensor1, tensor2, _value(value))
+    T.addcmul_ = lambda self, tensor1, tensor2, *, value=1: self._ternary_("addcmul", tensor1, tensor2, _value(value))
+    T.addcdiv = lambda self, tensor1, tensor2, *, value=1: self._ternary("addcdiv", tensor1, tensor2, _value(value))
+    T.addcdiv_ = lambda self, tensor1, tensor2, *, value=1: self._ternary_("addcdiv", tensor1, tensor2, _value(value))
+    T.lerp = lambda self, end, weight: _weight(self, end, weight, False)
+    T.lerp_ = lambda self, end, weight: _weight(self, end, weight, True)
     T.div = T.divide = _div
     T.div_ = lambda self, other: self._binary_("div", other)
     T.max = _extreme("max", True)
@@ -701,6 +722,7 @@ def _install() -> None:
     T.bmm = lambda self, other: self.matmul(other) if self.ndim == 3 and other.ndim == 3 and self.shape[0] == other.shape[0] else _raise(RuntimeError, f"bmm: expected 3-D tensors with equal batch sizes, got shapes {list(self.shape)} and {list(other.shape)}")
     T.mv = lambda self, vec: self.matmul(vec) if self.ndim == 2 and vec.ndim == 1 else _raise(RuntimeError, f"mv: expected a 2-D matrix and a 1-D vector, got {self.ndim}-D and {vec.ndim}-D")
     T.dot = _dot
+    _install_matmul_autocast(T)
     T.outer = lambda self, other: self.reshape(-1, 1) * other.reshape(1, -1) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"outer: expected 1-D vectors, got {self.ndim}-D and {other.ndim}-D")
     T.masked_select = _masked_select
     T.round = _round
@@ -770,6 +792,78 @@ def _register_hook(self, hook):
     return handle
 
 
+_raw_matmul = None
+
+
+def _install_matmul_autocast(T) -> None:
+    """matmul, ``@``, mm and bmm (and the addmm/baddbmm built on them) cast their inputs to
+    the autocast dtype inside a region, as torch's CPU and CUDA policies do; mv only on the
+    GPU (torch's CPU list leaves it out). Outside a region the cost is one attribute lookup."""
+    from .amp import autocast_mode as _ac
+
+    global _raw_matmul
+    raw = {n: getattr(T, n) for n in ("matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "mv")}
+    _raw_matmul = raw["matmul"]
+
+    def on():
+        return _ac._state.__dict__.get("stack")
+
+    def matmul(self, other):
+        if on():
+            self, other = _ac._cast_lower(self, other)
+        return raw["matmul"](self, other)
+
+    def __matmul__(self, other, /):
+        if on():
+            self, other = _ac._cast_lower(self, other)
+        return raw["__matmul__"](self, other)
+
+    def __rmatmul__(self, other, /):
+        if on():
+            self, other = _ac._cast_lower(self, other)
+        return raw["__rmatmul__"](self, other)
+
+    def mm(self, other):
+        if on():
+            self, other = _ac._cast_lower(self, other)
+        return raw["mm"](self, other)
+
+    def bmm(self, other):
+        if on():
+            self, other = _ac._cast_lower(self, other)
+        return raw["bmm"](self, other)
+
+    def mv(self, vec):
+        if self.ndim != 2 or vec.ndim != 1:
+            raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got {self.ndim}-D and {vec.ndim}-D")
+        if on():
+            self, vec = _ac._cast_lower(self, vec, gpu_only=True)
+        return _raw_matmul(self, vec)
+
+    T.matmul, T.__matmul__, T.__rmatmul__, T.mm, T.bmm, T.mv = matmul, __matmul__, __rmatmul__, mm, bmm, mv
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _add_scaled(self, mat1.mm(mat2), beta, alpha, "addmm")
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _add_scaled(self, batch1.bmm(batch2), beta, alpha, "baddbmm")
+
+    T.addmm, T.baddbmm = addmm, baddbmm
+
+
+def _add_scaled(inp, prod, beta, alpha, name):
+    """``beta * inp + alpha * prod`` (torch's addmm/baddbmm; beta 0 ignores inp, NaN included)."""
+    from .amp import autocast_mode as _ac
+
+    if _ac._state.__dict__.get("stack"):
+        (inp,) = _ac._cast_lower(inp)
+    if alpha != 1:
+        prod = prod * alpha
+    if beta == 0:
+        return prod
+    return prod + (inp if beta == 1 else inp * beta)
+
+
 def _raise(exc, msg):
     raise exc(msg)
 
@@ -783,7 +877,8 @@ def _dot(self, other):
             f"dot: inconsistent tensor size, expected tensor [{self.shape[0]}] and src [{other.shape[0]}] to have "
             f"the same number of elements, but got {self.shape[0]} and {other.shape[0]} elements respectively"
         )
-    return self.matmul(other)
+    # the raw product: dot is not on autocast's lists
+    return _raw_matmul(self, other)
 
 
 def _broadcast_shape(op: str, a, b) -> tuple:

@@ -77,6 +77,24 @@ def _cast_inputs(*tensors):
     return tuple(out)
 
 
+def _cast_lower(*tensors, gpu_only=False):
+    """torch's cast for its lower-precision op list (matmul, mm, bmm, addmm, baddbmm, mv on
+    CUDA): float tensors other than float64 on the region's device become its dtype."""
+    cur = _current()
+    if cur is None or (gpu_only and cur[0] != "cuda"):
+        return tensors
+    from .. import float64
+
+    device_type, dtype = cur
+    out = []
+    for t in tensors:
+        if (getattr(t, "dtype", None) is not None and t.is_floating_point() and t.dtype != dtype
+                and t.dtype != float64 and _device_type(t) == device_type):
+            t = t.to(dtype)
+        out.append(t)
+    return tuple(out)
+
+
 def _cast_fp32(*tensors, devices=("cpu", "cuda")):
     """Inside an autocast region on one of `devices`, float16 inputs of an op that torch's policy
     runs in float32 come back as float32; unchanged otherwise. Returns a tuple. torch's two

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ._ops import addcmul_
 from .optimizer import Optimizer, _as_float, _check_lr
 
 
@@ -33,8 +32,8 @@ class Adadelta(Optimizer):
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-            addcmul_(square_avg.mul_(rho), grad, grad, 1 - rho)
+            square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
             std = square_avg.add(eps).sqrt_()
             delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)
-            addcmul_(acc_delta.mul_(rho), delta, delta, 1 - rho)
+            acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
             p.add_(delta, alpha=-lr)

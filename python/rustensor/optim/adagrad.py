@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .. import _rustensor as _C
-from ._ops import addcdiv_, addcmul_
 from .optimizer import Optimizer, _as_float, _check_lr, _step_tensor
 
 
@@ -52,5 +51,5 @@ class Adagrad(Optimizer):
                 grad = grad.add(p, alpha=wd)
             clr = lr / (1 + (step - 1) * lr_decay)
             state_sum = state["sum"]
-            addcmul_(state_sum, grad, grad, 1)
-            addcdiv_(p, grad, state_sum.sqrt().add_(eps), -clr)
+            state_sum.addcmul_(grad, grad, value=1)
+            p.addcdiv_(grad, state_sum.sqrt().add_(eps), value=-clr)

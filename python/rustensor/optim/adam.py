@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._ops import addcdiv_, addcmul_, lerp_
+from .. import _rustensor as _C
 from .optimizer import Optimizer, _as_float, _check_lr
 
 
@@ -52,8 +52,21 @@ class Adam(Optimizer):
         eps, wd, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
         decoupled = group.get("decoupled_weight_decay", False)
         moments = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
-        for p, grad in self._params_with_grad(group):
-            state = self._moment_state(p, *moments)
+        pairs = self._params_with_grad(group)
+        states = [self._moment_state(p, *moments) for p, _ in pairs]
+        if self._fusable(group, pairs, [st[k] for st in states for k in moments]):
+            # the whole group's update as one multi-tensor kernel (torch's fused=True)
+            steps = []
+            for st in states:
+                st["step"] += 1
+                steps.append(st["step"].item())
+            _C._fused_adam_(
+                [p for p, _ in pairs], [g for _, g in pairs], [st["exp_avg"] for st in states],
+                [st["exp_avg_sq"] for st in states], [st["max_exp_avg_sq"] for st in states] if amsgrad else [],
+                steps, lr, beta1, beta2, _as_float(eps), _as_float(wd), bool(amsgrad), bool(group["maximize"]),
+                bool(decoupled))
+            return
+        for (p, grad), state in zip(pairs, states):
             if group["maximize"]:
                 grad = -grad
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
@@ -64,8 +77,8 @@ class Adam(Optimizer):
                     p.mul_(1 - lr * wd)
                 else:
                     grad = grad.add(p, alpha=wd)
-            lerp_(exp_avg, grad, 1 - beta1)
-            addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             step = step_t.item()
             bias_correction1 = 1 - beta1**step
             bias_correction2_sqrt = (1 - beta2**step) ** 0.5
@@ -76,7 +89,7 @@ class Adam(Optimizer):
                 denom = m.sqrt().div_(bias_correction2_sqrt).add_(eps)
             else:
                 denom = exp_avg_sq.sqrt().div_(bias_correction2_sqrt).add_(eps)
-            addcdiv_(p, exp_avg, denom, -step_size)
+            p.addcdiv_(exp_avg, denom, value=-step_size)
 
 
 class AdamW(Adam):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ._ops import addcdiv_, lerp_
 from .adam import _check_betas_eps_wd
 from .optimizer import Optimizer, _as_float, _check_lr
 
@@ -30,7 +29,7 @@ class Adamax(Optimizer):
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
-            lerp_(exp_avg, grad, 1 - beta1)
+            exp_avg.lerp_(grad, 1 - beta1)
             exp_inf.mul_(beta2).maximum_(grad.abs().add_(eps))
             clr = lr / (1 - beta1 ** step_t.item())
-            addcdiv_(p, exp_avg, exp_inf, -clr)
+            p.addcdiv_(exp_avg, exp_inf, value=-clr)

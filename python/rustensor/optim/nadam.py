@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .. import _rustensor as _C
-from ._ops import addcdiv_, addcmul_, lerp_
 from .adam import _check_betas_eps_wd
 from .optimizer import Optimizer, _as_float, _check_lr, _step_tensor, _zeros_like
 
@@ -50,8 +49,8 @@ class NAdam(Optimizer):
             mu_product *= mu
             mu_prod = mu_product.item()
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            lerp_(exp_avg, grad, 1 - beta1)
-            addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             denom = exp_avg_sq.div(bias_correction2).sqrt_().add_(eps)
-            addcdiv_(p, grad, denom, -lr * (1.0 - mu) / (1.0 - mu_prod))
-            addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - mu_prod * mu_next))
+            p.addcdiv_(grad, denom, value=-lr * (1.0 - mu) / (1.0 - mu_prod))
+            p.addcdiv_(exp_avg, denom, value=(-lr * mu_next) / (1.0 - mu_prod * mu_next))

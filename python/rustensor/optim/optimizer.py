@@ -343,6 +343,27 @@ class Optimizer:
                 state[name] = _zeros_like(p)
         return state
 
+    @staticmethod
+    def _fusable(group, pairs, buffers=()):
+        """Whether the fused multi-tensor kernels can run the group's update: dense contiguous
+        float tensors of one dtype on one device (float64 on the CPU only), gradients that do
+        not require grad, and not ``differentiable``. Otherwise the per-parameter path runs."""
+        if group.get("differentiable") or not pairs:
+            return False
+        p0 = pairs[0][0]
+        dt, dev = p0.dtype, p0.device
+        if dt is not _C.float32 and not (dt is _C.float64 and dev.type == "cpu"):
+            return False
+        for p, g in pairs:
+            if g.requires_grad or p.dtype is not dt or g.dtype is not dt or p.device != dev or g.device != dev:
+                return False
+            if p.shape != g.shape or not p.is_contiguous() or not g.is_contiguous():
+                return False
+        for b in buffers:
+            if b.dtype is not dt or b.device != dev or not b.is_contiguous():
+                return False
+        return True
+
     def _run(self, closure, update):
         """Evaluates the closure with grad on, then ``update(group)`` for each group under no_grad."""
         loss = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ._ops import addcmul_, lerp_
 from .adam import _check_betas_eps_wd
 from .optimizer import Optimizer, _as_float, _check_lr
 
@@ -35,8 +34,8 @@ class RAdam(Optimizer):
                 else:
                     grad = grad.add(p, alpha=wd)
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            lerp_(exp_avg, grad, 1 - beta1)
-            addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             bias_correction1 = 1 - beta1**step
             bias_correction2 = 1 - beta2**step
             bias_corrected = exp_avg / bias_correction1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ._ops import addcdiv_, addcmul_, lerp_
 from .optimizer import Optimizer, _as_float, _check_lr, _step_tensor, _zeros_like
 
 
@@ -43,17 +42,17 @@ class RMSprop(Optimizer):
             if wd != 0:
                 grad = grad.add(p, alpha=wd)
             square_avg = state["square_avg"]
-            addcmul_(square_avg.mul_(alpha), grad, grad, 1 - alpha)
+            square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
             if centered:
                 grad_avg = state["grad_avg"]
-                lerp_(grad_avg, grad, 1 - alpha)
+                grad_avg.lerp_(grad, 1 - alpha)
                 avg = (square_avg - grad_avg * grad_avg).sqrt_()
             else:
                 avg = square_avg.sqrt()
             avg.add_(eps)
             if momentum > 0:
                 buf = state["momentum_buffer"]
-                addcdiv_(buf.mul_(momentum), grad, avg)
+                buf.mul_(momentum).addcdiv_(grad, avg)
                 p.add_(buf, alpha=-lr)
             else:
-                addcdiv_(p, grad, avg, -lr)
+                p.addcdiv_(grad, avg, value=-lr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import _rustensor as _C
 from .optimizer import Optimizer, _as_float, _check_lr
 
 
@@ -39,7 +40,18 @@ class SGD(Optimizer):
         lr = _as_float(group["lr"])
         wd = _as_float(group["weight_decay"])
         momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
-        for p, grad in self._params_with_grad(group):
+        pairs = self._params_with_grad(group)
+        bufs = [self.state[p].get("momentum_buffer") for p, _ in pairs] if momentum != 0 else []
+        if self._fusable(group, pairs, [b for b in bufs if b is not None]):
+            # the whole group's update as one multi-tensor kernel
+            first = [b is None for b in bufs]
+            for k, (p, _) in enumerate(pairs):
+                if momentum != 0 and bufs[k] is None:
+                    bufs[k] = self.state[p]["momentum_buffer"] = _C._full(list(p.shape), 0, p.dtype, p.device)
+            _C._fused_sgd_([p for p, _ in pairs], [g for _, g in pairs], bufs, first, lr, _as_float(momentum),
+                           _as_float(dampening), wd, bool(nesterov), bool(group["maximize"]))
+            return
+        for p, grad in pairs:
             if group["maximize"]:
                 grad = -grad
             if wd != 0:

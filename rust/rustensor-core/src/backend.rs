@@ -8,7 +8,7 @@
 //! layer rewrites the layouts with a batch dim. `backend_of` is the one place that picks the
 //! backend, so such a layer plugs in there. See CONTRIBUTING.md.
 use crate::cpu_backend::{elementwise as ew, index as ki, matmul as km, reduce as kr, Strided};
-use crate::op::{BinaryOp, ReduceOp, UnaryOp};
+use crate::op::{BinaryOp, ReduceOp, TernaryOp, UnaryOp};
 use crate::storage::StorageData;
 use crate::wgpu_backend::{self as gk, GpuStorage, Operand};
 use crate::{bail, DType, Result, Scalar};
@@ -23,6 +23,8 @@ pub enum Kernel {
     Fill(Scalar),
     /// `out = c ? a : b`; inputs in that order, `c` bool.
     Where,
+    /// `addcmul`/`addcdiv`/`lerp` of three inputs and a scalar, all in the compute dtype.
+    Ternary(TernaryOp, f64),
 }
 
 /// One elementwise launch: the op, its output, and its inputs already broadcast to the
@@ -97,6 +99,7 @@ impl Backend for CpuBackend {
                 crate::with_dtype!(d.out_dtype, T, ew::map_where::<T>(d.out, c, a, b));
                 Ok(())
             }
+            Kernel::Ternary(op, v) => ew::ternary(op, d.compute, v, d.out, d.input(0)?.0, d.input(1)?.0, d.input(2)?.0),
         }
     }
     fn reduce(&self, op: ReduceOp, dt: DType, a: Strided, mask: &[bool]) -> Result<StorageData> {
@@ -143,6 +146,7 @@ impl Backend for GpuBackend {
             Kernel::Cast => gk::cast(out, arg(0)?),
             Kernel::Fill(v) => gk::fill(out, v),
             Kernel::Where => gk::where_(out, arg(0)?, arg(1)?, arg(2)?),
+            Kernel::Ternary(op, v) => gk::ternary(op, d.compute, v, out, arg(0)?, arg(1)?, arg(2)?),
         }
     }
     fn reduce(&self, op: ReduceOp, dt: DType, a: Strided, mask: &[bool]) -> Result<StorageData> {

@@ -92,6 +92,8 @@ pub enum GradFn {
     /// Every op of the unary table.
     Unary { op: crate::op::UnaryOp, x: Option<Saved>, out: Option<Saved> },
     Clamp { x: Saved, min: Option<f64>, max: Option<f64> },
+    /// addcmul/addcdiv/lerp: all three inputs saved, and the scalar.
+    Ternary { op: crate::op::TernaryOp, value: f64, a: Saved, b: Saved, c: Saved },
     Where { cond: Tensor, a: Vec<usize>, b: Vec<usize> },
     Cast { from: DType },
     /// A copy across devices; the gradient goes back to the source device.

@@ -32,6 +32,9 @@ impl GradFn {
             GradFn::Unary { op, x, out } => {
                 vec![Some(crate::op::unary_backward(*op, &crate::op::UnCtx { g, x, out, name })?)]
             }
+            GradFn::Ternary { op, value, a, b, c } => {
+                crate::ops::pointwise::ternary_backward(*op, *value, g, [a, b, c], name, [needs(0), needs(1), needs(2)])?
+            }
             GradFn::Clamp { x, min, max } => {
                 let xv = x.get(name)?;
                 let mut mask = Tensor::ones_like(&xv)?.to_dtype(DType::Bool)?;

@@ -6,7 +6,7 @@
 use crate::backend::{backend_of, gpu_operand as gop, Desc, Kernel};
 use crate::cpu_backend::Strided;
 use crate::cpu_backend::conv as kc;
-use crate::op::{BinaryOp, ReduceOp, UnaryOp};
+use crate::op::{BinaryOp, ReduceOp, TernaryOp, UnaryOp};
 use crate::storage::StorageData;
 use crate::wgpu_backend as gk;
 use crate::{bail, DType, Result, Scalar};
@@ -51,6 +51,12 @@ pub fn fill(out: Strided, dt: DType, v: Scalar) -> Result<()> {
 /// `out = c ? a : b`; `c` is bool, the rest of dtype `dt`.
 pub fn where_(dt: DType, out: Strided, c: Strided, a: Strided, b: Strided) -> Result<()> {
     guarded("where_", || ew(Kernel::Where, dt, out, dt, &[(c, DType::Bool), (a, dt), (b, dt)]))
+}
+
+/// `out = op(a, b, c; v)`, every operand of dtype `dt`.
+#[allow(clippy::too_many_arguments)]
+pub fn ternary(op: TernaryOp, dt: DType, v: f64, out: Strided, a: Strided, b: Strided, c: Strided) -> Result<()> {
+    guarded("ternary", || ew(Kernel::Ternary(op, v), dt, out, dt, &[(a, dt), (b, dt), (c, dt)]))
 }
 
 /// Reduces over the flagged dims into fresh contiguous storage of dtype `odt`.

@@ -760,3 +760,89 @@ mod tests {
         }
     }
 }
+
+/// The pointwise ops of three tensors and a scalar (`addcmul`, `addcdiv`, `lerp`). Each is
+/// one kernel launch; the formulas keep torch's CPU order of rounding (see `ternary_float`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TernaryOp {
+    /// `a + value * b * c`
+    Addcmul,
+    /// `a + value * b / c`
+    Addcdiv,
+    /// `a + c * (b - a)` for `|c| < 0.5`, else `b - (b - a) * (1 - c)` (the exact end points).
+    Lerp,
+}
+
+impl TernaryOp {
+    pub const ALL: [TernaryOp; 3] = [TernaryOp::Addcmul, TernaryOp::Addcdiv, TernaryOp::Lerp];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TernaryOp::Addcmul => "addcmul",
+            TernaryOp::Addcdiv => "addcdiv",
+            TernaryOp::Lerp => "lerp",
+        }
+    }
+
+    /// torch's kernel name in "not implemented for" messages.
+    pub fn kernel_name(self, scalar_weight: bool) -> &'static str {
+        match self {
+            TernaryOp::Addcmul => "addcmul_cpu_out",
+            TernaryOp::Addcdiv => "addcdiv_cpu_out",
+            TernaryOp::Lerp if scalar_weight => "lerp_kernel_scalar",
+            TernaryOp::Lerp => "lerp_kernel_tensor",
+        }
+    }
+
+    pub fn grad_name(self, scalar_weight: bool) -> &'static str {
+        match self {
+            TernaryOp::Addcmul => "AddcmulBackward0",
+            TernaryOp::Addcdiv => "AddcdivBackward0",
+            TernaryOp::Lerp if scalar_weight => "LerpBackward0",
+            TernaryOp::Lerp => "LerpBackward1",
+        }
+    }
+
+    pub fn has_kernel(self, dt: DType) -> bool {
+        match self {
+            TernaryOp::Addcmul => dt != DType::Bool,
+            TernaryOp::Addcdiv | TernaryOp::Lerp => dt.is_float(),
+        }
+    }
+
+    /// The GPU expression over `a`, `b`, `c` and `v` (the scalar), in `ctype(dt)`.
+    pub fn wgsl(self, dt: DType) -> &'static str {
+        match self {
+            // WGSL's fma is float-only
+            TernaryOp::Addcmul if !dt.is_float() => "a + v * b * c",
+            TernaryOp::Addcmul => "fma(v * b, c, a)",
+            TernaryOp::Addcdiv => "a + v * b / c",
+            TernaryOp::Lerp => "select(b - (b - a) * (1.0 - c), a + c * (b - a), abs(c) < 0.5)",
+        }
+    }
+}
+
+/// The float kernel of `op` with scalar `v`, rounded as torch's CPU kernels round (checked
+/// bit for bit): lerp is one fused multiply-add `base + coeff * (b - a)`, addcmul fuses
+/// its last multiply and add, addcdiv rounds after each operation.
+#[inline(always)]
+pub fn ternary_float<T: Float>(op: TernaryOp, v: T) -> impl Fn(T, T, T) -> T + Sync + Copy {
+    let half = T::from_f64(0.5);
+    move |a: T, b: T, c: T| match op {
+        TernaryOp::Addcmul => (v * b).mul_add(c, a),
+        TernaryOp::Addcdiv => a + v * b / c,
+        TernaryOp::Lerp => {
+            if c.abs() < half {
+                c.mul_add(b - a, a)
+            } else {
+                (c - T::ONE).mul_add(b - a, b)
+            }
+        }
+    }
+}
+
+/// addcmul on integers wraps as torch's does.
+#[inline(always)]
+pub fn ternary_int<T: Int>(v: T) -> impl Fn(T, T, T) -> T + Sync + Copy {
+    move |a: T, b: T, c: T| a.wadd(v.wmul(b).wmul(c))
+}

@@ -364,6 +364,71 @@ fn _op_table() -> Vec<(&'static str, &'static str, Vec<&'static str>, bool)> {
     un.chain(bin).collect()
 }
 
+fn plain_list(ts: &Bound<'_, PyAny>, op: &str) -> PyResult<Vec<Tensor>> {
+    let mut v = vec![];
+    for item in ts.try_iter()? {
+        v.push(tensor_arg(&item?, op)?);
+    }
+    Ok(v)
+}
+
+/// One Adam/AdamW step over all parameters in one multi-tensor kernel (torch's
+/// `_fused_adam_`), the GIL released; `steps[i]` is parameter i's step count after this step.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled))]
+fn _fused_adam_(
+    py: Python<'_>,
+    params: &Bound<'_, PyAny>,
+    grads: &Bound<'_, PyAny>,
+    exp_avgs: &Bound<'_, PyAny>,
+    exp_avg_sqs: &Bound<'_, PyAny>,
+    max_exp_avg_sqs: &Bound<'_, PyAny>,
+    steps: Vec<f64>,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    amsgrad: bool,
+    maximize: bool,
+    decoupled: bool,
+) -> PyResult<()> {
+    crate::errors::guard("_fused_adam_", || {
+        let op = "_fused_adam_";
+        let (p, g, m, v, mx) =
+            (plain_list(params, op)?, plain_list(grads, op)?, plain_list(exp_avgs, op)?, plain_list(exp_avg_sqs, op)?, plain_list(max_exp_avg_sqs, op)?);
+        let c = rustensor_core::ops::optim::AdamConfig { lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled };
+        py.detach(|| Tensor::fused_adam_(&p, &g, &m, &v, &mx, &steps, &c)).py_err()
+    })
+}
+
+/// One SGD step over all parameters in one multi-tensor kernel, the GIL released; with
+/// momentum, `first[i]` says parameter i's buffer is new.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (params, grads, momentum_buffers, first, lr, momentum, dampening, weight_decay, nesterov, maximize))]
+fn _fused_sgd_(
+    py: Python<'_>,
+    params: &Bound<'_, PyAny>,
+    grads: &Bound<'_, PyAny>,
+    momentum_buffers: &Bound<'_, PyAny>,
+    first: Vec<bool>,
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    weight_decay: f64,
+    nesterov: bool,
+    maximize: bool,
+) -> PyResult<()> {
+    crate::errors::guard("_fused_sgd_", || {
+        let op = "_fused_sgd_";
+        let (p, g, b) = (plain_list(params, op)?, plain_list(grads, op)?, plain_list(momentum_buffers, op)?);
+        let c = rustensor_core::ops::optim::SgdConfig { lr, momentum, dampening, weight_decay, nesterov, maximize };
+        py.detach(|| Tensor::fused_sgd_(&p, &g, &b, &first, &c)).py_err()
+    })
+}
+
 #[pymodule]
 fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -388,6 +453,8 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_where, m)?)?;
     m.add_function(wrap_pyfunction!(_promote_types, m)?)?;
     m.add_function(wrap_pyfunction!(_result_type, m)?)?;
+    m.add_function(wrap_pyfunction!(_fused_adam_, m)?)?;
+    m.add_function(wrap_pyfunction!(_fused_sgd_, m)?)?;
     m.add_function(wrap_pyfunction!(_scalar_tensor, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;

@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyDict, PyTuple};
-use rustensor_core::op::{BinaryOp, UnaryOp};
+use rustensor_core::op::{BinaryOp, TernaryOp, UnaryOp};
 use rustensor_core::{backprop, DType, Device, Scalar, Tensor};
 use std::sync::{Arc, OnceLock};
 
@@ -1033,6 +1033,33 @@ impl PyTensor {
             Ok(slf.clone().into_any().unbind())
         })
     }
+    /// addcmul/addcdiv(`b`, `c`, value) and lerp(`b`, weight): a tensor weight comes in
+    /// `c`, a number weight in `value` with `c` None.
+    #[pyo3(signature = (name, b, c, value))]
+    fn _ternary(&self, py: Python<'_>, name: &str, b: &Bound<'_, PyAny>, c: Option<&Bound<'_, PyAny>>, value: f64) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("_ternary", || {
+            let (op, b, c) = ternary_args(name, b, c)?;
+            let t = &self.t;
+            let r = heavy(py, t.numel(), || match &c {
+                Some(c) => t.ternary(op, &b, c, value),
+                None => t.lerp_scalar(&b, value),
+            });
+            wrap(py, r.py_err()?)
+        })
+    }
+    #[pyo3(signature = (name, b, c, value))]
+    fn _ternary_(slf: &Bound<'_, Self>, name: &str, b: &Bound<'_, PyAny>, c: Option<&Bound<'_, PyAny>>, value: f64) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("_ternary_", || {
+            let (op, b, c) = ternary_args(name, b, c)?;
+            let t = &slf.get().t;
+            heavy(slf.py(), t.numel(), || match &c {
+                Some(c) => t.ternary_(op, &b, c, value),
+                None => t.lerp_scalar_(&b, value),
+            })
+            .py_err()?;
+            Ok(slf.clone().into_any().unbind())
+        })
+    }
     #[pyo3(signature = (nan=0.0, posinf=None, neginf=None))]
     fn nan_to_num(&self, py: Python<'_>, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> PyResult<Py<PyAny>> {
         crate::errors::guard("nan_to_num", || {
@@ -1368,4 +1395,27 @@ impl PyNode {
     fn __hash__(&self) -> u64 {
         Arc::as_ptr(&self.n) as u64
     }
+}
+
+fn ternary_args(name: &str, b: &Bound<'_, PyAny>, c: Option<&Bound<'_, PyAny>>) -> PyResult<(TernaryOp, Tensor, Option<Tensor>)> {
+    let Some(op) = TernaryOp::ALL.iter().copied().find(|o| o.name() == name) else {
+        return Err(PyValueError::new_err(format!("unknown ternary op {name:?}")));
+    };
+    let (bn, cn) = if op == TernaryOp::Lerp { ("end", "weight") } else { ("tensor1", "tensor2") };
+    let arg = |x: &Bound<'_, PyAny>, what: &str, pos: usize| -> PyResult<Tensor> {
+        match x.cast::<PyTensor>() {
+            Ok(t) => Ok(t.get().t.clone()),
+            Err(_) => Err(PyTypeError::new_err(format!(
+                "{name}(): argument '{what}' (position {pos}) must be Tensor, not {}",
+                x.get_type().name()?
+            ))),
+        }
+    };
+    let b = arg(b, bn, 1)?;
+    let c = match c {
+        Some(c) => Some(arg(c, cn, 2)?),
+        None if op == TernaryOp::Lerp => None,
+        None => return Err(PyTypeError::new_err(format!("{name}(): missing required argument '{cn}'"))),
+    };
+    Ok((op, b, c))
 }

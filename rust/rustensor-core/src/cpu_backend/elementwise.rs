@@ -483,3 +483,57 @@ pub fn any_negative(a: Strided, dt: DType) -> bool {
     });
     found.into_inner()
 }
+
+/// out[i] = f(a[i], b[i], c[i]) over any strides (`out` may be `a`: each element is read
+/// before it is written, by the same thread).
+pub fn map3<T: Element, F: Fn(T, T, T) -> T + Sync>(out: Strided, a: Strided, b: Strided, c: Strided, f: F) {
+    let (po, pa, pb, pc) = (P(out.ptr as *mut T), P(a.ptr as *mut T), P(b.ptr as *mut T), P(c.ptr as *mut T));
+    let ol = out.layout;
+    let parallel = ol.numel() >= super::parallel::PAR_MIN_ELEMS;
+    for_each_run(
+        &ol.shape,
+        [&ol.strides, &a.layout.strides, &b.layout.strides, &c.layout.strides],
+        [ol.offset as isize, a.layout.offset as isize, b.layout.offset as isize, c.layout.offset as isize],
+        parallel,
+        |o, len, st| {
+            let (po, pa, pb, pc) = (po, pa, pb, pc);
+            // SAFETY: offsets come from layouts validated against their storages.
+            unsafe {
+                let (po, pa, pb, pc) = (po.0.offset(o[0]), pa.0.offset(o[1]), pb.0.offset(o[2]), pc.0.offset(o[3]));
+                if st == [1, 1, 1, 1] {
+                    for i in 0..len {
+                        *po.add(i) = f(*pa.add(i), *pb.add(i), *pc.add(i));
+                    }
+                } else {
+                    for i in 0..len as isize {
+                        *po.offset(i * st[0]) = f(*pa.offset(i * st[1]), *pb.offset(i * st[2]), *pc.offset(i * st[3]));
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// `out = op(a, b, c; v)` with all operands in `dt` (float16 computes in float32).
+pub fn ternary(op: op::TernaryOp, dt: DType, v: f64, out: Strided, a: Strided, b: Strided, c: Strided) -> Result<()> {
+    match dt {
+        DType::F16 => via_f32(out, &[a, b, c], true, |o, x| ternary(op, DType::F32, v, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout), x[2].relayout(x[2].layout))),
+        DType::F32 => {
+            map3::<f32, _>(out, a, b, c, op::ternary_float(op, v as f32));
+            Ok(())
+        }
+        DType::F64 => {
+            map3::<f64, _>(out, a, b, c, op::ternary_float(op, v));
+            Ok(())
+        }
+        DType::I32 => {
+            map3::<i32, _>(out, a, b, c, op::ternary_int(v as i32));
+            Ok(())
+        }
+        DType::I64 => {
+            map3::<i64, _>(out, a, b, c, op::ternary_int(v as i64));
+            Ok(())
+        }
+        DType::Bool => crate::bail!(Runtime, "internal error: {} launched on bool (please report)", op.name()),
+    }
+}

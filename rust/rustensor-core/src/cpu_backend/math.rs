@@ -142,11 +142,17 @@ pub trait Float:
     fn logaddexp2(self, o: Self) -> Self;
     /// `x * ln(y)`, 0 where x = 0 (unless y is NaN).
     fn xlogy(self, o: Self) -> Self;
+    /// `self * a + b` with one rounding (torch's vectorised `fmadd`).
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 macro_rules! impl_float {
     ($t:ty, $exp:expr, $ln:expr, $tanh:expr, $erf:path, $erfc:path, $lgamma:path, $asinh:path, $acosh:path, $atanh:path) => {
         impl Float for $t {
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
+            }
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const INF: Self = <$t>::INFINITY;

@@ -5,6 +5,8 @@ pub mod create;
 pub mod device;
 pub mod index;
 pub mod matmul;
+pub mod optim;
+pub mod pointwise;
 pub mod reduce;
 pub mod unary;
 pub mod view;

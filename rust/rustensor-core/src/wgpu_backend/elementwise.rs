@@ -1,7 +1,7 @@
 //! Elementwise GPU kernels: unary, binary, where, cast/copy and fill, over any strides.
 use super::{bindings, collapse, conv, gpu, grid, i32_word, load, render, store, Operand};
 use crate::layout::Layout;
-use crate::op::{BinaryOp, UnaryOp};
+use crate::op::{BinaryOp, TernaryOp, UnaryOp};
 use crate::{bail, DType, Result, Scalar};
 use std::sync::Arc;
 
@@ -124,4 +124,19 @@ pub fn where_(out: Operand, c: Operand, a: Operand, b: Operand) -> Result<()> {
         store(out.dtype, "B1", "o", &format!("select(b, a, c != {})", if c.dtype.is_float() { "0.0" } else { "0" }))
     );
     launch(format!("where:{:?}:{:?}", c.dtype, out.dtype), body, out, &[c, a, b], 0)
+}
+
+/// `out = op(a, b, c; v)`: all four of the compute dtype; the scalar travels as its bits.
+pub fn ternary(op: TernaryOp, dt: DType, v: f64, out: Operand, a: Operand, b: Operand, c: Operand) -> Result<()> {
+    let (bits, vexpr) = if dt.is_float() {
+        ((v as f32).to_bits(), "bitcast<f32>(P[3])")
+    } else {
+        (v as i64 as i32 as u32, "bitcast<i32>(P[3])")
+    };
+    let body = format!(
+        "{}    let v = {vexpr};\n    {}\n",
+        loads(&[(a.dtype, "a"), (b.dtype, "b"), (c.dtype, "c")]),
+        store(out.dtype, "B1", "o", &format!("({})", op.wgsl(dt)))
+    );
+    launch(format!("tern:{op:?}:{dt:?}:{:?}", out.dtype), body, out, &[a, b, c], bits)
 }

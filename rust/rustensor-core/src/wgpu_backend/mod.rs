@@ -6,13 +6,15 @@
 mod elementwise;
 mod index;
 mod matmul;
+mod optim;
 mod reduce;
 pub mod runtime;
 mod scan;
 
-pub use elementwise::{binary, cast, fill, unary, where_};
+pub use elementwise::{binary, cast, fill, ternary, unary, where_};
 pub use index::{gather, scatter, take, put};
 pub use matmul::matmul;
+pub use optim::{fused_adam, fused_sgd};
 pub use reduce::reduce;
 pub use scan::cumsum;
 pub use runtime::{gpu, is_available, Buffer};

@@ -64,6 +64,9 @@ pub fn fill(out: Operand, _: Scalar) -> Result<()> {
 pub fn where_(out: Operand, _: Operand, _: Operand, _: Operand) -> Result<()> {
     none(out)
 }
+pub fn ternary(_: crate::op::TernaryOp, _: DType, _: f64, out: Operand, _: Operand, _: Operand, _: Operand) -> Result<()> {
+    none(out)
+}
 pub fn reduce(_: ReduceOp, a: Operand, _: &[bool], _: DType) -> Result<Arc<Buffer>> {
     none(a)
 }
@@ -84,4 +87,11 @@ pub fn take(out: Operand, _: Operand, _: &[usize], _: &[usize], _: &[Operand]) -
 }
 pub fn put(dst: Operand, _: &[usize], _: &[usize], _: &[Operand], _: Operand, _: bool) -> Result<()> {
     none(dst)
+}
+
+pub fn fused_adam(_: &crate::cpu_backend::optim::AdamK<f32>, _: u8, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: Option<crate::cpu_backend::Strided>) -> Result<()> {
+    bail!(Runtime, "rustensor was built without GPU support")
+}
+pub fn fused_sgd(_: &crate::cpu_backend::optim::SgdK<f32>, _: bool, _: bool, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: Option<(crate::cpu_backend::Strided, bool)>) -> Result<()> {
+    bail!(Runtime, "rustensor was built without GPU support")
 }
