@@ -517,7 +517,9 @@ pub fn map3<T: Element, F: Fn(T, T, T) -> T + Sync>(out: Strided, a: Strided, b:
 /// `out = op(a, b, c; v)` with all operands in `dt` (float16 computes in float32).
 pub fn ternary(op: op::TernaryOp, dt: DType, v: f64, out: Strided, a: Strided, b: Strided, c: Strided) -> Result<()> {
     match dt {
-        DType::F16 => via_f32(out, &[a, b, c], true, |o, x| ternary(op, DType::F32, v, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout), x[2].relayout(x[2].layout))),
+        DType::F16 | DType::BF16 => via_f32(dt, out, &[a, b, c], true, |o, x| {
+            ternary(op, DType::F32, v, o, x[0].relayout(x[0].layout), x[1].relayout(x[1].layout), x[2].relayout(x[2].layout))
+        }),
         DType::F32 => {
             map3::<f32, _>(out, a, b, c, op::ternary_float(op, v as f32));
             Ok(())
@@ -532,6 +534,19 @@ pub fn ternary(op: op::TernaryOp, dt: DType, v: f64, out: Strided, a: Strided, b
         }
         DType::I64 => {
             map3::<i64, _>(out, a, b, c, op::ternary_int(v as i64));
+            Ok(())
+        }
+        // the narrow integers wrap the scalar as torch's casts do
+        DType::U8 => {
+            map3::<u8, _>(out, a, b, c, op::ternary_int(v as i64 as u8));
+            Ok(())
+        }
+        DType::I8 => {
+            map3::<i8, _>(out, a, b, c, op::ternary_int(v as i64 as i8));
+            Ok(())
+        }
+        DType::I16 => {
+            map3::<i16, _>(out, a, b, c, op::ternary_int(v as i64 as i16));
             Ok(())
         }
         DType::Bool => crate::bail!(Runtime, "internal error: {} launched on bool (please report)", op.name()),
