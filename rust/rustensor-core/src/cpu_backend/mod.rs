@@ -6,6 +6,7 @@ pub mod math;
 pub mod matmul;
 pub mod parallel;
 pub mod reduce;
+pub mod scan;
 pub mod strided;
 
 pub use elementwise::Strided;

@@ -6,6 +6,7 @@ pub mod device;
 pub mod index;
 pub mod matmul;
 pub mod reduce;
+pub mod scan;
 pub mod unary;
 pub mod view;
 

@@ -14,7 +14,7 @@ pub use elementwise::{binary, cast, fill, unary, where_};
 pub use index::{gather, scatter, take, put};
 pub use matmul::matmul;
 pub use reduce::reduce;
-pub use scan::cumsum;
+pub use scan::scan;
 pub use runtime::{gpu, is_available, Buffer};
 
 use crate::layout::Layout;
