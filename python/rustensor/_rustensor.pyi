@@ -27,6 +27,8 @@ __all__ = [
     "_eye",
     "_random",
     "manual_seed",
+    "_rng_state",
+    "_set_rng_state",
     "cat",
     "stack",
     "_where",

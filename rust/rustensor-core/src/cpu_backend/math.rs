@@ -466,6 +466,8 @@ pub fn polygamma_f64(n: f64, x: f64) -> f64 {
 /// by Euler-Maclaurin (coefficients (2j)! / B_2j). A pole at q = 0, -1, -2, ... is +inf
 /// (torch's convention); a negative q is summed through, as torch does.
 pub fn hurwitz_zeta(s: f64, q: f64) -> f64 {
+    // (2j)! / B_2j, written to more digits than an f64 holds (the literal rounds once)
+    #[allow(clippy::excessive_precision)]
     const A: [f64; 12] = [
         12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
         -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15, 1.8152105401943546773e17,

@@ -32,7 +32,7 @@ fn lines(a: &Strided, dim: usize) -> Lines {
 /// Writes `fin(acc)` after folding each element into `acc` with `step`.
 fn fold<T: Element, A: Copy, O: Element>(a: Strided, dim: usize, out: &CpuStorage, init: A, step: impl Fn(A, T) -> A, fin: impl Fn(A) -> O) {
     let ls = lines(&a, dim);
-    let base = (a.ptr as *const T).wrapping_offset(a.layout.offset as isize);
+    let base = (a.ptr as *const T).wrapping_add(a.layout.offset);
     let po = out.as_ptr() as *mut O;
     for (oi, oo) in ls.ins.iter().zip(&ls.outs) {
         let mut acc = init;
@@ -52,7 +52,7 @@ fn fold<T: Element, A: Copy, O: Element>(a: Strided, dim: usize, out: &CpuStorag
 #[allow(clippy::eq_op)]
 fn extreme<T: Element, const MAX: bool>(a: Strided, dim: usize, out: &CpuStorage, idx: &CpuStorage) {
     let ls = lines(&a, dim);
-    let base = (a.ptr as *const T).wrapping_offset(a.layout.offset as isize);
+    let base = (a.ptr as *const T).wrapping_add(a.layout.offset);
     let (po, pi) = (out.as_ptr() as *mut T, idx.as_ptr() as *mut i64);
     for (oi, oo) in ls.ins.iter().zip(&ls.outs) {
         let (mut best, mut at) = (T::default(), 0i64);
