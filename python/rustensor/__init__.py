@@ -33,8 +33,8 @@ from ._ops import (
     trace, tril_indices, triu_indices, unflatten, unique, unique_consecutive, var_mean, vsplit, vstack,
 )
 from ._random import (
-    Generator, bernoulli, default_generator, initial_seed, manual_seed, multinomial, normal, poisson,
-    rand, rand_like, randint, randint_like, randn, randn_like, randperm, seed,
+    Generator, bernoulli, default_generator, get_rng_state, initial_seed, manual_seed, multinomial, normal,
+    poisson, rand, rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,
 )
 
 __version__ = "0.1.0"
@@ -410,6 +410,26 @@ def cumsum(input, dim, *, dtype=None, out=None):
     return _ops._out(input.cumsum(dim, dtype=dtype), out)
 
 
+def cumprod(input, dim, *, dtype=None, out=None):
+    return _ops._out(input.cumprod(dim, dtype=dtype), out)
+
+
+def logcumsumexp(input, dim, *, out=None):
+    return _ops._out(input.logcumsumexp(dim), out)
+
+
+def cummax(input, dim, *, out=None):
+    return _ops._out(input.cummax(dim), out)
+
+
+def cummin(input, dim, *, out=None):
+    return _ops._out(input.cummin(dim), out)
+
+
+def polygamma(n, input, *, out=None):
+    return _ops._out(input.polygamma(n), out)
+
+
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> _builtins.bool:
     return _builtins.bool(_np.allclose(input.detach().cpu().numpy(), other.detach().cpu().numpy(), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
@@ -469,7 +489,7 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     return model
 
 
-from . import autograd, cuda, func  # noqa: E402
+from . import autograd, cuda, func, random, special  # noqa: E402
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
 
 gpu = cuda

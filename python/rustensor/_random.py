@@ -11,6 +11,7 @@ one's): seeds reproduce runs of rustensor, not torch's exact values.
 from __future__ import annotations
 
 import builtins
+import contextlib
 
 import numpy as np
 
@@ -46,25 +47,25 @@ class Generator:
         return self._initial
 
     def get_state(self) -> Tensor:
-        """The stream's state as an int64 tensor (torch returns a uint8 tensor; rustensor has no uint8)."""
-        st = self._rng.bit_generator.state["state"]
+        """The stream's state as an int64 tensor: opaque, only ``set_state`` reads it (torch
+        returns uint8 bytes; its layout is no more meaningful to user code)."""
+        st = self._rng.bit_generator.state
         words = []
-        for v in (st["state"], st["inc"], self._initial % (2**64)):
+        for v in (st["state"]["state"], st["state"]["inc"]):
             words += [v & (2**64 - 1), v >> 64]
-        words = words[:5]
+        # the buffered half-word numpy keeps for 32-bit draws is part of the stream too
+        words += [st["has_uint32"], st["uinteger"], self._initial % (2**64)]
         return from_numpy(np.array(words, dtype=np.uint64).view(np.int64).copy())
 
     def set_state(self, new_state: Tensor) -> "Generator":
-        if not isinstance(new_state, Tensor) or new_state.dtype != _C.int64 or tuple(new_state.shape) != (5,):
-            raise RuntimeError("Generator.set_state: expected a state from Generator.get_state() (an int64 tensor of 5 elements)")
-        w = [_b.int(v) for v in np.asarray(new_state.detach().cpu()).view(np.uint64)]
+        w = _state_words(new_state, 7, "Generator.set_state")
         bg = np.random.PCG64()
         state = bg.state
         state["state"] = {"state": w[0] | (w[1] << 64), "inc": w[2] | (w[3] << 64)}
-        state["has_uint32"], state["uinteger"] = 0, 0
+        state["has_uint32"], state["uinteger"] = w[4], w[5]
         bg.state = state
         self._rng = np.random.Generator(bg)
-        self._initial = w[4]
+        self._initial = w[6]
         return self
 
     def __repr__(self) -> str:
@@ -91,8 +92,48 @@ class _DefaultGenerator:
     def initial_seed(self) -> int:
         return self._initial
 
+    def get_state(self) -> Tensor:
+        return get_rng_state()
+
+    def set_state(self, new_state: Tensor) -> "_DefaultGenerator":
+        set_rng_state(new_state)
+        return self
+
 
 default_generator = _DefaultGenerator()
+
+
+def _state_words(state, n, op):
+    if not isinstance(state, Tensor):
+        raise TypeError(f"{op}: expected a Tensor from get_state(), not {type(state).__name__}")
+    if state.dtype != _C.int64 or tuple(state.shape) != (n,):
+        raise RuntimeError(f"{op}: expected the state get_state() returns (an int64 tensor of {n} elements), "
+                           f"got a {state.dtype} tensor of shape {list(state.shape)}")
+    return [_b.int(v) for v in np.asarray(state.detach().cpu()).view(np.uint64)]
+
+
+def get_rng_state() -> Tensor:
+    """The global stream's state (every draw without ``generator=``, on either device), as
+    an opaque int64 tensor: ``set_rng_state`` of it makes the following draws repeat."""
+    return from_numpy(np.array(_C._rng_state(), dtype=np.uint64).view(np.int64).copy())
+
+
+def set_rng_state(new_state: Tensor) -> None:
+    _C._set_rng_state(_state_words(new_state, 4, "set_rng_state"))
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"):
+    """Runs the block with a copy of the global stream: draws inside it leave the state after
+    the block as it was before. One stream serves both devices, so ``devices`` changes nothing."""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def manual_seed(seed):

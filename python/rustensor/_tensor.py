@@ -388,7 +388,26 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
 _return_types = {
     "max": collections.namedtuple("max", ["values", "indices"]),
     "min": collections.namedtuple("min", ["values", "indices"]),
+    "cummax": collections.namedtuple("cummax", ["values", "indices"]),
+    "cummin": collections.namedtuple("cummin", ["values", "indices"]),
 }
+
+
+def _cum_extreme(name: str, is_max: bool):
+    def f(self, dim):
+        v, i = self._cum_extreme(is_max, int(dim))
+        return _return_types[name](v, i)
+
+    f.__name__ = name
+    return f
+
+
+def _polygamma(self, n):
+    if isinstance(n, Tensor) or not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"polygamma(): argument 'n' must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    return self._binary("_polygamma", n, False)
 
 
 def _extreme(name: str, is_max: bool):
@@ -693,6 +712,10 @@ def _install() -> None:
     T.div_ = lambda self, other: self._binary_("div", other)
     T.max = _extreme("max", True)
     T.min = _extreme("min", False)
+    T.cummax = _cum_extreme("cummax", True)
+    T.cummin = _cum_extreme("cummin", False)
+    T.polygamma = _polygamma
+    T.polygamma_ = lambda self, n: _inplace_via(self, lambda s: _polygamma(s, n))
     T.var = _var_like(False)
     T.std = _var_like(True)
     T.norm = _norm

@@ -98,6 +98,29 @@ def manual_seed(seed: int) -> None:
 manual_seed_all = manual_seed
 
 
+# One engine stream draws for both devices (GPU tensors are drawn on the host and
+# uploaded), so the CUDA state is the global one.
+def get_rng_state(device="cuda"):
+    from ._random import get_rng_state as _get
+
+    return _get()
+
+
+def set_rng_state(new_state, device="cuda") -> None:
+    from ._random import set_rng_state as _set
+
+    _set(new_state)
+
+
+def get_rng_state_all():
+    return [get_rng_state()]
+
+
+def set_rng_state_all(new_states) -> None:
+    for s in new_states:
+        set_rng_state(s)
+
+
 def _stats() -> Dict[str, int]:
     return dict(_C._gpu_stats()) if is_available() else {}
 

@@ -8,7 +8,8 @@
 //! layer rewrites the layouts with a batch dim. `backend_of` is the one place that picks the
 //! backend, so such a layer plugs in there. See CONTRIBUTING.md.
 use crate::cpu_backend::{elementwise as ew, index as ki, matmul as km, reduce as kr, Strided};
-use crate::op::{BinaryOp, ReduceOp, TernaryOp, UnaryOp};
+use crate::cpu_backend::scan as ks;
+use crate::op::{BinaryOp, ReduceOp, ScanOp, TernaryOp, UnaryOp};
 use crate::storage::StorageData;
 use crate::wgpu_backend::{self as gk, GpuStorage, Operand};
 use crate::{bail, DType, Result, Scalar};
@@ -61,8 +62,17 @@ pub trait Backend: Sync {
     /// Whether any element compares `op` (Eq or Lt) against zero: integer `//`, `%` and `**`
     /// check their divisors and exponents before dispatch.
     fn any_vs_zero(&self, a: Strided, dt: DType, op: BinaryOp) -> Result<bool>;
-    /// `cumsum(a, dim)` (`a` in `dt`) into fresh contiguous storage of dtype `odt`.
-    fn cumsum(&self, dt: DType, odt: DType, a: Strided, dim: usize) -> Result<StorageData>;
+    /// `op` along `dim` of `a` (in `dt`) into fresh contiguous storage of dtype
+    /// `op.out_dtype(dt)`, with int64 indices for cummax/cummin.
+    fn scan(&self, op: ScanOp, dt: DType, a: Strided, dim: usize) -> Result<(StorageData, Option<StorageData>)>;
+    /// Advanced-index take `a[indices]` over `dims` into fresh storage in canonical order
+    /// ([index shape..., remaining dims...]); each index operand is broadcast to `ishape`.
+    fn take(&self, dt: DType, a: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)]) -> Result<StorageData>;
+    /// `dst[indices] (+)= values`, values broadcast to the canonical shape.
+    #[allow(clippy::too_many_arguments)]
+    fn put(&self, dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)], values: Strided, acc: bool) -> Result<()>;
+    /// The coordinates of `a`'s nonzero elements: (count, int64 storage of count * ndim).
+    fn nonzero(&self, dt: DType, a: Strided) -> Result<(usize, StorageData)>;
 }
 
 pub struct CpuBackend;
@@ -121,8 +131,21 @@ impl Backend for CpuBackend {
             other => bail!(Runtime, "internal error: any_vs_zero with {} (please report)", other.name()),
         }
     }
-    fn cumsum(&self, dt: DType, _odt: DType, a: Strided, dim: usize) -> Result<StorageData> {
-        Ok(StorageData::Cpu(kr::cumsum(dt, a, dim)?))
+    fn scan(&self, op: ScanOp, dt: DType, a: Strided, dim: usize) -> Result<(StorageData, Option<StorageData>)> {
+        let (v, i) = ks::scan(op, dt, a, dim)?;
+        Ok((StorageData::Cpu(v), i.map(StorageData::Cpu)))
+    }
+    fn take(&self, dt: DType, a: Strided, dims: &[usize], _ishape: &[usize], indices: &[(Strided, DType)]) -> Result<StorageData> {
+        let vals: Vec<Vec<i64>> = indices.iter().map(|&(s, idt)| ki::read_index(s, idt)).collect();
+        Ok(StorageData::Cpu(ki::take(dt, a, dims, &vals)?))
+    }
+    fn put(&self, dt: DType, dst: Strided, dims: &[usize], _ishape: &[usize], indices: &[(Strided, DType)], values: Strided, acc: bool) -> Result<()> {
+        let vals: Vec<Vec<i64>> = indices.iter().map(|&(s, idt)| ki::read_index(s, idt)).collect();
+        ki::put(dt, dst, dims, &vals, values, acc)
+    }
+    fn nonzero(&self, dt: DType, a: Strided) -> Result<(usize, StorageData)> {
+        let (n, coords) = ki::nonzero(dt, a);
+        Ok((n, StorageData::Cpu(crate::storage::CpuStorage::from_vec(coords))))
     }
 }
 
@@ -186,16 +209,48 @@ impl Backend for GpuBackend {
         let bytes = g.readback(&r, 0, 4)?;
         Ok(bytes.iter().any(|&b| b != 0))
     }
-    fn cumsum(&self, dt: DType, odt: DType, a: Strided, dim: usize) -> Result<StorageData> {
-        let bytes = (a.layout.numel() * gk::elem_bytes(odt)?) as u64;
-        let buf = gk::gpu()?.alloc(bytes)?;
+    fn scan(&self, op: ScanOp, dt: DType, a: Strided, dim: usize) -> Result<(StorageData, Option<StorageData>)> {
+        let odt = op.out_dtype(dt);
+        let n = a.layout.numel();
+        let g = gk::gpu()?;
+        let bytes = (n * gk::elem_bytes(odt)?) as u64;
+        let buf = g.alloc(bytes)?;
+        let ibytes = (n * 8) as u64;
+        let ibuf = if op.has_indices() { Some(g.alloc(ibytes)?) } else { None };
         let l = crate::layout::Layout::contiguous(&a.layout.shape);
-        gk::cumsum(Operand { buf: &buf, layout: &l, dtype: odt }, gop(&a, dt)?, dim)?;
+        let ix = ibuf.as_ref().map(|b| Operand { buf: b, layout: &l, dtype: DType::I64 });
+        gk::scan(op, Operand { buf: &buf, layout: &l, dtype: odt }, ix, gop(&a, dt)?, dim)?;
+        Ok((StorageData::Gpu(GpuStorage { buf, bytes }), ibuf.map(|buf| StorageData::Gpu(GpuStorage { buf, bytes: ibytes }))))
+    }
+    fn take(&self, dt: DType, a: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)]) -> Result<StorageData> {
+        let mut shape = ishape.to_vec();
+        shape.extend((0..a.layout.ndim()).filter(|d| !dims.contains(d)).map(|d| a.layout.shape[d]));
+        let l = crate::layout::Layout::contiguous(&shape);
+        let bytes = (l.numel() * gk::elem_bytes(dt)?) as u64;
+        let buf = gk::gpu()?.alloc(bytes)?;
+        let idx = indices.iter().map(|(s, d)| gop(s, *d)).collect::<Result<Vec<_>>>()?;
+        gk::take(Operand { buf: &buf, layout: &l, dtype: dt }, gop(&a, dt)?, dims, ishape, &idx)?;
         Ok(StorageData::Gpu(GpuStorage { buf, bytes }))
     }
-}
-
-/// Index helpers the GPU alone needs (the CPU versions read indices on the host).
-pub(crate) fn gpu_operand<'a>(s: &Strided<'a>, dtype: DType) -> Result<Operand<'a>> {
-    gop(s, dtype)
+    fn put(&self, dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)], values: Strided, acc: bool) -> Result<()> {
+        let idx = indices.iter().map(|(s, d)| gop(s, *d)).collect::<Result<Vec<_>>>()?;
+        gk::put(gop(&dst, dt)?, dims, ishape, &idx, gop(&values, dt)?, acc)
+    }
+    /// The output's size depends on the data, so this waits for the device (torch's CUDA
+    /// nonzero synchronises too): the input is read back as bool words, scanned on the host,
+    /// and the coordinates uploaded.
+    fn nonzero(&self, dt: DType, a: Strided) -> Result<(usize, StorageData)> {
+        let g = gk::gpu()?;
+        let l = crate::layout::Layout::contiguous(&a.layout.shape);
+        let n = l.numel();
+        let mask = g.alloc((n.max(1) * 4) as u64)?;
+        gk::cast(Operand { buf: &mask, layout: &l, dtype: DType::Bool }, gop(&a, dt)?)?;
+        let words = g.readback(&mask, 0, (n * 4) as u64)?;
+        let host: Vec<bool> = words.chunks_exact(4).map(|w| w.iter().any(|&b| b != 0)).collect();
+        let hs = crate::storage::CpuStorage::from_vec(host);
+        let (count, coords) = ki::nonzero(DType::Bool, Strided { ptr: hs.as_ptr(), layout: &l, gpu: None });
+        let bytes: Vec<u8> = coords.iter().flat_map(|c| c.to_le_bytes()).collect();
+        let buf = g.upload(&bytes)?;
+        Ok((count, StorageData::Gpu(GpuStorage { buf, bytes: bytes.len() as u64 })))
+    }
 }

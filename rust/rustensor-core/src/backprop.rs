@@ -110,6 +110,10 @@ pub enum GradFn {
     Softmax { out: Saved, dim: usize },
     LogSoftmax { out: Saved, dim: usize },
     Cumsum { dim: usize },
+    Cumprod { x: Saved, out: Saved, dim: usize },
+    Logcumsumexp { x: Saved, out: Saved, dim: usize },
+    /// cummax/cummin: the gradient goes to the element each index names.
+    CumExtreme { shape: Vec<usize>, indices: Tensor, dim: usize },
     Matmul { a: Saved, b: Saved },
     Reshape { shape: Vec<usize> },
     Permute { dims: Vec<usize> },

@@ -20,6 +20,73 @@ fn unsqueeze_dims(g: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     Ok(g)
 }
 
+/// `flip(cumsum(flip(t)))` along `dim`: each position sums itself and everything after it.
+fn rev_cumsum(t: &Tensor, dim: usize) -> Result<Tensor> {
+    if t.ndim() == 0 {
+        return Ok(t.clone());
+    }
+    let d = dim as i64;
+    t.flip(&[d])?.cumsum(d)?.flip(&[d])
+}
+
+/// cumprod's input gradient, zeros included. Without zeros it is `rev_cumsum(g * out) / x`.
+/// With zeros, per line with its first zero at z:
+/// - before z that form still holds (x[k] != 0 there);
+/// - at z it is `sum_{j >= z} g[j] prod_{i <= j, i != z} x[i]`, i.e. `rev_cumsum(g * cumprod(y))`
+///   at z for `y` = x with that zero replaced by 1;
+/// - after z it is x[z] times y's own cumprod gradient: 0 in value, but with create_graph its
+///   derivative in x[z] is not, so only then is it built (one recursion per further zero).
+///
+/// Every piece is a differentiable op, so double backward holds at zeros too.
+fn cumprod_backward(g: &Tensor, x: &Tensor, out: &Tensor, dim: usize) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        return Ok(g.clone());
+    }
+    let is_zero = x.binary_scalar(BinaryOp::Eq, Scalar::Float(0.0), false)?;
+    let any = is_zero.numel() > 0 && is_zero.any_all(true, None, false)?.item_f64()? != 0.0;
+    if !any {
+        return rev_cumsum(&g.mul(out)?, dim)?.div(x);
+    }
+    let (one, nil) = (scalar_like(x, 1.0)?, scalar_like(g, 0.0)?);
+    let zeros_so_far = is_zero.cumsum(dim as i64)?;
+    let before = zeros_so_far.binary_scalar(BinaryOp::Eq, Scalar::Int(0), false)?;
+    let first = is_zero.binary(BinaryOp::LogicalAnd, &zeros_so_far.binary_scalar(BinaryOp::Eq, Scalar::Int(1), false)?)?;
+    let head = rev_cumsum(&g.mul(out)?, dim)?.div(&Tensor::where_(&before, x, &one)?)?;
+    let mut grad = Tensor::where_(&before, &head, &nil)?;
+    let y = Tensor::where_(&first, &one, x)?;
+    let cp = y.cumprod(dim as i64)?;
+    let at_zero = rev_cumsum(&Tensor::where_(&before, &nil, &g.mul(&cp)?)?, dim)?;
+    grad = grad.add(&Tensor::where_(&first, &at_zero, &nil)?)?;
+    if crate::backprop::is_grad_enabled() {
+        let after = zeros_so_far.binary_scalar(BinaryOp::Gt, Scalar::Int(0), false)?.binary(BinaryOp::LogicalAnd, &first.unary(crate::op::UnaryOp::LogicalNot)?)?;
+        let xz = Tensor::where_(&first, x, &nil)?.sum_dims(&[dim], true)?;
+        let tail = xz.mul(&cumprod_backward(g, &y, &cp, dim)?)?;
+        grad = grad.add(&Tensor::where_(&after, &tail, &nil)?)?;
+    }
+    Ok(grad)
+}
+
+/// logcumsumexp's input gradient `sum_{j >= k} g[j] exp(x[k] - out[j])`, in log space so
+/// that nothing overflows: the positive and negative parts of `g` separately (torch's form).
+fn logcumsumexp_backward(g: &Tensor, x: &Tensor, out: &Tensor, dim: usize) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        return Ok(g.clone());
+    }
+    let lowest = match g.dtype() {
+        DType::F64 => f64::MIN,
+        DType::F16 => -65504.0,
+        _ => f32::MIN as f64,
+    };
+    let low = scalar_like(g, lowest)?;
+    let log_abs = g.unary(crate::op::UnaryOp::Abs)?.log()?;
+    let d = dim as i64;
+    let part = |cmp: BinaryOp| -> Result<Tensor> {
+        let lg = Tensor::where_(&g.binary_scalar(cmp, Scalar::Float(0.0), false)?, &log_abs, &low)?;
+        lg.sub(out)?.flip(&[d])?.logcumsumexp(d)?.flip(&[d])?.add(x)?.exp()
+    };
+    part(BinaryOp::Gt)?.sub(&part(BinaryOp::Lt)?)
+}
+
 impl GradFn {
     /// Gradients for each recorded input, in record order (None: no gradient flows).
     pub fn backward(&self, name: &str, g: &Tensor, node: &Node) -> Result<Vec<Option<Tensor>>> {
@@ -114,9 +181,15 @@ impl GradFn {
                 let s = g.sum_dims(&[*dim], true)?;
                 vec![Some(g.sub(&o.exp()?.mul(&s)?)?)]
             }
-            GradFn::Cumsum { dim } => {
-                let d = *dim as i64;
-                vec![Some(g.flip(&[d])?.cumsum(d)?.flip(&[d])?)]
+            GradFn::Cumsum { dim } => vec![Some(rev_cumsum(g, *dim)?)],
+            GradFn::Cumprod { x, out, dim } => vec![Some(cumprod_backward(g, &x.get(name)?, &out.get(name)?, *dim)?)],
+            GradFn::Logcumsumexp { x, out, dim } => vec![Some(logcumsumexp_backward(g, &x.get(name)?, &out.get(name)?, *dim)?)],
+            GradFn::CumExtreme { shape, indices, dim } => {
+                if shape.is_empty() {
+                    return Ok(vec![Some(g.clone())]);
+                }
+                let z = Tensor::zeros(shape, g.dtype(), g.device())?;
+                vec![Some(z.scatter_add(*dim as i64, indices, g)?)]
             }
             GradFn::Matmul { a, b } => {
                 let ga = if needs(0) { Some(g.matmul(&b.get(name)?.mt()?)?) } else { None };

@@ -3,12 +3,11 @@
 //!
 //! Ops call these with `Strided` operands; a GPU tensor's `Strided` carries its buffer, and
 //! `same_device` has already checked that all operands live on one device.
-use crate::backend::{backend_of, gpu_operand as gop, Desc, Kernel};
+use crate::backend::{backend_of, Desc, Kernel};
 use crate::cpu_backend::Strided;
 use crate::cpu_backend::conv as kc;
-use crate::op::{BinaryOp, ReduceOp, TernaryOp, UnaryOp};
+use crate::op::{BinaryOp, ReduceOp, ScanOp, TernaryOp, UnaryOp};
 use crate::storage::StorageData;
-use crate::wgpu_backend as gk;
 use crate::{bail, DType, Result, Scalar};
 
 /// Runs a kernel, turning a panic (a bug: kernels validate nothing a user controls) into
@@ -85,25 +84,24 @@ pub fn any_negative(a: Strided, dt: DType) -> Result<bool> {
     guarded("any_negative", || backend_of(&a).any_vs_zero(a, dt, BinaryOp::Lt))
 }
 
-/// GPU advanced-index take: `out = a[indices]` in canonical order (indices broadcast to `ishape`).
-pub fn take_gpu(dt: DType, out: Strided, a: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)]) -> Result<()> {
-    guarded("take_gpu", || {
-        let idx = indices.iter().map(|(s, d)| gop(s, *d)).collect::<Result<Vec<_>>>()?;
-        gk::take(gop(&out, dt)?, gop(&a, dt)?, dims, ishape, &idx)
-    })
+/// Advanced-index take `a[indices]` in canonical order (indices broadcast to `ishape`).
+pub fn take(dt: DType, a: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)]) -> Result<StorageData> {
+    guarded("index", || backend_of(&a).take(dt, a, dims, ishape, indices))
 }
 
-/// GPU advanced-index put: `dst[indices] (+)= values` (values broadcast to the canonical shape).
-pub fn put_gpu(dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)], values: Strided, acc: bool) -> Result<()> {
-    guarded("put_gpu", || {
-        let idx = indices.iter().map(|(s, d)| gop(s, *d)).collect::<Result<Vec<_>>>()?;
-        gk::put(gop(&dst, dt)?, dims, ishape, &idx, gop(&values, dt)?, acc)
-    })
+/// Advanced-index put: `dst[indices] (+)= values` (values broadcast to the canonical shape).
+pub fn put(dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)], values: Strided, acc: bool) -> Result<()> {
+    guarded("index_put_", || backend_of(&dst).put(dt, dst, dims, ishape, indices, values, acc))
 }
 
-/// `cumsum(a, dim)` (`a` in `dt`) into fresh contiguous storage of dtype `odt`.
-pub fn cumsum(dt: DType, odt: DType, a: Strided, dim: usize) -> Result<StorageData> {
-    guarded("cumsum", || backend_of(&a).cumsum(dt, odt, a, dim))
+/// `op` along `dim` (`a` in `dt`): values of dtype `op.out_dtype(dt)`, indices for cummax/cummin.
+pub fn scan(op: ScanOp, dt: DType, a: Strided, dim: usize) -> Result<(StorageData, Option<StorageData>)> {
+    guarded(op.name(), || backend_of(&a).scan(op, dt, a, dim))
+}
+
+/// Coordinates of the nonzero elements: (count, int64 storage of count * ndim).
+pub fn nonzero(dt: DType, a: Strided) -> Result<(usize, StorageData)> {
+    guarded("nonzero", || backend_of(&a).nonzero(dt, a))
 }
 
 fn cpu_only(name: &str, ts: &[&Strided]) -> Result<()> {

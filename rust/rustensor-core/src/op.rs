@@ -420,10 +420,9 @@ unary_table! {
     Lgamma { name: "lgamma", aliases: [], rule: Float, f: (|x| x.lgamma()), i: none, b: none, wgsl: ("lgamma_f(a)", none, none),
         grad: "LgammaBackward0", saves: Input, bw: (|c| c.g.mul(&c.x()?.unary(UnaryOp::Digamma)?)) }
     Digamma { name: "digamma", aliases: [], rule: Float, f: (|x| x.digamma()), i: none, b: none, wgsl: ("digamma_f(a)", none, none),
-        grad: "DigammaBackward0", saves: Input, bw: (|c| c.g.mul(&c.x()?.unary(UnaryOp::Trigamma)?)) }
-    // digamma's derivative (torch's polygamma(1, x)); internal, so its own backward is absent
-    Trigamma { name: "_trigamma", aliases: [], rule: Float, f: (|x| x.trigamma()), i: none, b: none, wgsl: ("trigamma_f(a)", none, none),
-        grad: none, saves: Nothing, bw: none }
+        grad: "DigammaBackward0", saves: Input,
+        // polygamma(1, x) through the differentiable binary op, so gradgrad works
+        bw: (|c| c.g.mul(&c.x()?.binary_scalar(BinaryOp::Polygamma, Scalar::Float(1.0), false)?)) }
     Sinc { name: "sinc", aliases: [], rule: Float, f: (|x| x.sinc()), i: none, b: none, wgsl: ("sinc_f(a)", none, none),
         grad: "SincBackward0", saves: Input,
         bw: (|c| {
@@ -538,6 +537,11 @@ binary_table! {
             let w = |p: &Tensor, q: &Tensor| c.g.div(&q.sub(p)?.unary(UnaryOp::Exp2)?.add_scalar(1.0)?);
             Ok([c.when(c.need_a, || w(&av, &bv))?, c.when(c.need_b, || w(&bv, &av))?])
         }) }
+    // polygamma(n, x) as x._polygamma(n): n is a Python int (checked >= 0 in Python), so the
+    // row is internal and torch.polygamma / Tensor.polygamma are written by hand
+    Polygamma { name: "_polygamma", aliases: [], rule: Float, f: (|x, n| x.polygamma(n)), i: none, b: none,
+        wgsl: ("polygamma_f(a, b)", none), grad: "PolygammaBackward0", saves: AB,
+        bw: (|c| Ok([c.when(c.need_a, || c.g.mul(&c.a()?.binary(BinaryOp::Polygamma, &c.b()?.add_scalar(1.0)?)?))?, None])) }
     Xlogy { name: "xlogy", aliases: [], rule: Float, f: (|x, y| x.xlogy(y)), i: none, b: none,
         wgsl: ("xlogy_f(a, b)", none), grad: "XlogyBackward0", saves: AB,
         bw: (|c| {
@@ -703,6 +707,43 @@ impl ReduceOp {
             Any => "any",
             All => "all",
         }
+    }
+}
+
+/// The scans along one dim (`cumsum`, `cumprod`, `cummax`, `cummin`, `logcumsumexp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScanOp {
+    Sum,
+    Prod,
+    /// Also returns the index of the running max (the latest on ties, as torch).
+    Max,
+    Min,
+    LogSumExp,
+}
+
+impl ScanOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScanOp::Sum => "cumsum",
+            ScanOp::Prod => "cumprod",
+            ScanOp::Max => "cummax",
+            ScanOp::Min => "cummin",
+            ScanOp::LogSumExp => "logcumsumexp",
+        }
+    }
+    /// The values' dtype: sums and products of ints and bools are int64, as in torch.
+    pub fn out_dtype(self, dt: DType) -> DType {
+        match self {
+            ScanOp::Sum | ScanOp::Prod if !dt.is_float() => DType::I64,
+            _ => dt,
+        }
+    }
+    pub fn has_indices(self) -> bool {
+        matches!(self, ScanOp::Max | ScanOp::Min)
+    }
+    /// Whether the op has a kernel for `dt` (logcumsumexp is float only).
+    pub fn has_kernel(self, dt: DType) -> bool {
+        self != ScanOp::LogSumExp || dt.is_float()
     }
 }
 

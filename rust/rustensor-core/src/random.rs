@@ -82,6 +82,25 @@ pub fn manual_seed(seed: u64) {
     *g = Some(Xoshiro256::seeded(seed));
 }
 
+/// The process generator's state (`torch.get_rng_state()`); seeds it first if unseeded.
+pub fn get_state() -> [u64; 4] {
+    with_gen(|g| g.s)
+}
+
+/// Restores a state from [`get_state`], so the following draws repeat exactly.
+pub fn set_state(s: [u64; 4]) -> crate::Result<()> {
+    if s == [0; 4] {
+        // xoshiro's one fixed point: every later draw would be 0
+        crate::bail!(Runtime, "set_rng_state: the all-zero state is not one get_rng_state() returns");
+    }
+    let mut g = match GEN.lock() {
+        Ok(g) => g,
+        Err(e) => e.into_inner(),
+    };
+    *g = Some(Xoshiro256 { s });
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +116,17 @@ mod tests {
             b.uniform();
             b.below(10);
         }
+    }
+
+    #[test]
+    fn a_restored_state_repeats_the_draws() {
+        manual_seed(3);
+        with_gen(|g| g.next_u64());
+        let s = get_state();
+        let first: Vec<u64> = (0..5).map(|_| with_gen(|g| g.next_u64())).collect();
+        set_state(s).unwrap();
+        let again: Vec<u64> = (0..5).map(|_| with_gen(|g| g.next_u64())).collect();
+        assert_eq!(first, again);
+        assert!(set_state([0; 4]).is_err());
     }
 }

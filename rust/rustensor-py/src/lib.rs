@@ -152,6 +152,17 @@ fn manual_seed(seed: i64) {
     rustensor_core::random::manual_seed(seed as u64)
 }
 
+/// The global generator's state as four 64-bit words (opaque to Python).
+#[pyfunction]
+fn _rng_state() -> [u64; 4] {
+    rustensor_core::random::get_state()
+}
+
+#[pyfunction]
+fn _set_rng_state(words: [u64; 4]) -> PyResult<()> {
+    rustensor_core::random::set_state(words).py_err()
+}
+
 fn tensor_list(ts: &Bound<'_, PyAny>, op: &str) -> PyResult<Vec<Tensor>> {
     if ts.cast::<PyTensor>().is_ok() {
         return Err(PyTypeError::new_err(format!(
@@ -448,6 +459,8 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_eye, m)?)?;
     m.add_function(wrap_pyfunction!(_random, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(_rng_state, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_rng_state, m)?)?;
     m.add_function(wrap_pyfunction!(cat, m)?)?;
     m.add_function(wrap_pyfunction!(stack, m)?)?;
     m.add_function(wrap_pyfunction!(_where, m)?)?;

@@ -23,6 +23,14 @@ pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
 }
 
 /// Runs `f` with the GIL released when the work is large.
+/// `t` converted to the `dtype=` argument when one is given (torch casts before the op).
+fn cast_arg(t: &Tensor, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+    match dtype {
+        Some(dt) if !dt.is_none() => t.to_dtype(extract_dtype(dt)?).py_err(),
+        _ => Ok(t.clone()),
+    }
+}
+
 fn heavy<R: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> R + Send) -> R {
     if work >= DETACH_MIN {
         py.detach(f)
@@ -1267,11 +1275,29 @@ impl PyTensor {
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumsum(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         crate::errors::guard("cumsum", || {
-            let x = match dtype {
-                Some(dt) if !dt.is_none() => self.t.to_dtype(extract_dtype(dt)?).py_err()?,
-                _ => self.t.clone(),
-            };
-            wrap(py, x.cumsum(dim).py_err()?)
+            let x = cast_arg(&self.t, dtype)?;
+            wrap(py, heavy(py, x.numel(), || x.cumsum(dim)).py_err()?)
+        })
+    }
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumprod(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("cumprod", || {
+            let x = cast_arg(&self.t, dtype)?;
+            wrap(py, heavy(py, x.numel(), || x.cumprod(dim)).py_err()?)
+        })
+    }
+    fn logcumsumexp(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
+        crate::errors::guard("logcumsumexp", || {
+            let x = self.t.clone();
+            wrap(py, heavy(py, x.numel(), || x.logcumsumexp(dim)).py_err()?)
+        })
+    }
+    /// (values, indices) of cummax (`max`) or cummin along `dim`.
+    fn _cum_extreme(&self, py: Python<'_>, max: bool, dim: i64) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+        crate::errors::guard(if max { "cummax" } else { "cummin" }, || {
+            let x = self.t.clone();
+            let (v, i) = heavy(py, x.numel(), || x.cum_extreme(max, dim)).py_err()?;
+            Ok((wrap(py, v)?, wrap(py, i)?))
         })
     }
     #[pyo3(signature = (dim, dtype=None))]

@@ -6,6 +6,16 @@ use crate::storage::CpuStorage;
 use crate::{bail, with_dtype, DType, Element, Result};
 
 
+/// Reads every element of an integer (or bool) strided view as int64.
+pub fn read_index(s: Strided, dt: DType) -> Vec<i64> {
+    let offs = offsets(&s.layout.shape, &s.layout.strides);
+    with_dtype!(dt, T, {
+        let p = s.ptr as *const T;
+        // SAFETY: offsets lie in the validated layout.
+        offs.iter().map(|&o| unsafe { *p.offset(s.layout.offset as isize + o) }.to_i64()).collect()
+    })
+}
+
 /// Reads every element of an int64 strided view.
 pub fn read_i64(s: Strided) -> Vec<i64> {
     let offs = offsets(&s.layout.shape, &s.layout.strides);

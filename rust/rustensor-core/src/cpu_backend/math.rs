@@ -132,6 +132,8 @@ pub trait Float:
     fn lgamma(self) -> Self;
     fn digamma(self) -> Self;
     fn trigamma(self) -> Self;
+    /// The n-th derivative of digamma, `n` an integral value (the op layer checks n >= 0).
+    fn polygamma(self, n: Self) -> Self;
     fn sinc(self) -> Self;
     fn sign_bit(self) -> bool;
     /// C's fmod: the result takes the dividend's sign.
@@ -331,6 +333,9 @@ macro_rules! impl_float {
             fn trigamma(self) -> Self {
                 trigamma_f64(self as f64) as $t
             }
+            fn polygamma(self, n: Self) -> Self {
+                polygamma_f64(n as f64, self as f64) as $t
+            }
             #[inline(always)]
             fn sinc(self) -> Self {
                 if self == 0.0 {
@@ -470,6 +475,68 @@ pub fn trigamma_f64(x: f64) -> f64 {
     }
     let z = 1.0 / (x * x);
     r + (1.0 + 0.5 / x + z * (1.0 / 6.0 - z * (1.0 / 30.0 - z * (1.0 / 42.0 - z * (1.0 / 30.0 - z * 5.0 / 66.0))))) / x
+}
+
+/// polygamma(n, x) = (-1)^(n+1) n! zeta(n + 1, x) for n >= 2; digamma and trigamma below.
+pub fn polygamma_f64(n: f64, x: f64) -> f64 {
+    let n = n.round();
+    if n == 0.0 {
+        return digamma_f64(x);
+    }
+    if n == 1.0 {
+        return trigamma_f64(x);
+    }
+    let sign = if n % 2.0 == 1.0 { 1.0 } else { -1.0 };
+    sign * libm::lgamma(n + 1.0).exp() * hurwitz_zeta(n + 1.0, x)
+}
+
+/// Hurwitz zeta `sum_k (q + k)^-s` for integral s > 1: the first terms directly, the tail
+/// by Euler-Maclaurin (coefficients (2j)! / B_2j). A pole at q = 0, -1, -2, ... is +inf
+/// (torch's convention); a negative q is summed through, as torch does.
+pub fn hurwitz_zeta(s: f64, q: f64) -> f64 {
+    // (2j)! / B_2j, written to more digits than an f64 holds (the literal rounds once)
+    #[allow(clippy::excessive_precision)]
+    const A: [f64; 12] = [
+        12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+        -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15, 1.8152105401943546773e17,
+        -7.1661652561756670113e18,
+    ];
+    const EPS: f64 = 1.11e-16;
+    if q.is_nan() {
+        return q;
+    }
+    if q <= 0.0 && q == q.floor() {
+        return f64::INFINITY;
+    }
+    let si = s as i32;
+    let mut sum = q.powi(-si);
+    let (mut a, mut b, mut i) = (q, 0.0, 0);
+    while i < 9 || a <= 9.0 {
+        i += 1;
+        a += 1.0;
+        b = a.powi(-si);
+        sum += b;
+        if (b / sum).abs() < EPS {
+            return sum;
+        }
+    }
+    let w = a;
+    sum += b * w / (s - 1.0) - 0.5 * b;
+    let (mut fac, mut k) = (1.0, 0.0);
+    for c in A {
+        fac *= s + k;
+        b /= w;
+        let t = fac * b / c;
+        sum += t;
+        if (t / sum).abs() < EPS {
+            break;
+        }
+        k += 1.0;
+        fac *= s + k;
+        b /= w;
+        k += 1.0;
+    }
+    sum
 }
 
 /// Integer element operations; all wrap on overflow as torch does.

@@ -7,6 +7,7 @@ pub mod matmul;
 pub mod optim;
 pub mod parallel;
 pub mod reduce;
+pub mod scan;
 pub mod strided;
 
 pub use elementwise::Strided;

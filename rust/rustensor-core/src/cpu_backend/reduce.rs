@@ -466,62 +466,6 @@ fn run<T: Element, F: Fold<T>>(fold: &F, a: Strided, reduce: &[bool]) -> Result<
     Ok(out)
 }
 
-/// Cumulative sum along `dim` into a fresh contiguous tensor of the same shape.
-pub fn cumsum(dt: DType, a: Strided, dim: usize) -> Result<CpuStorage> {
-    let out_dt = if dt.is_float() { dt } else { DType::I64 };
-    let l = a.layout;
-    let n = l.numel();
-    let out = CpuStorage::zeros(n, out_dt)?;
-    if n == 0 {
-        return Ok(out);
-    }
-    let len = l.shape[dim];
-    let st = l.strides[dim];
-    let mut oshape = l.shape.clone();
-    oshape.remove(dim);
-    let mut ostr = l.strides.clone();
-    ostr.remove(dim);
-    let ocontig = crate::layout::contiguous_strides(&l.shape);
-    let mut ocstr = ocontig.clone();
-    ocstr.remove(dim);
-    let outer_in = offsets(&oshape, &ostr);
-    let outer_out = offsets(&oshape, &ocstr);
-    let ost = ocontig[dim];
-    macro_rules! go {
-        ($T:ty, $A:ty, $add:expr) => {
-            go!($T, $A, $A, $add)
-        };
-        ($T:ty, $A:ty, $O:ty, $add:expr) => {{
-            let base = (a.ptr as *const $T).wrapping_offset(l.offset as isize);
-            let po = out.as_ptr() as *mut $O;
-            for (oi, oo) in outer_in.iter().zip(&outer_out) {
-                let mut acc: $A = Default::default();
-                for i in 0..len as isize {
-                    // SAFETY: offsets from validated layouts.
-                    unsafe {
-                        acc = $add(acc, (*base.offset(oi + i * st)).cast::<$A>());
-                        *po.offset(oo + i * ost) = acc.cast::<$O>();
-                    }
-                }
-            }
-        }};
-    }
-    match dt {
-        // float16 accumulates in float32, as torch does
-        DType::F16 => go!(f16, f32, f16, |x: f32, y: f32| x + y),
-        DType::BF16 => go!(bf16, f32, bf16, |x: f32, y: f32| x + y),
-        DType::F32 => go!(f32, f32, |x: f32, y: f32| x + y),
-        DType::F64 => go!(f64, f64, |x: f64, y: f64| x + y),
-        DType::U8 => go!(u8, i64, i64::wrapping_add),
-        DType::I8 => go!(i8, i64, i64::wrapping_add),
-        DType::I16 => go!(i16, i64, i64::wrapping_add),
-        DType::I32 => go!(i32, i64, i64::wrapping_add),
-        DType::I64 => go!(i64, i64, i64::wrapping_add),
-        DType::Bool => go!(bool, i64, i64::wrapping_add),
-    }
-    Ok(out)
-}
-
 /// Checks used by ops before reducing an empty range where no identity exists.
 pub fn check_nonempty(op: &str, shape: &[usize], reduce: &[bool]) -> Result<()> {
     let r: usize = shape.iter().zip(reduce).filter(|(_, &m)| m).map(|(s, _)| *s).product();

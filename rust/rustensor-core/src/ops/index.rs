@@ -1,31 +1,12 @@
 //! Indexing ops: advanced take/put, gather/scatter, cat, nonzero.
 use crate::backprop::{is_grad_enabled, record, GradFn};
-use crate::cpu_backend::index as ki;
 use crate::cpu_backend::Strided;
 use crate::error::wrap_dim;
 use crate::layout::broadcast_shapes;
 use crate::ops::{empty, from_storage, same_device};
 use crate::{bail, DType, Result, Tensor};
 
-/// Broadcasts index tensors to one shape and reads them as i64 vectors.
-fn read_indices(indices: &[Tensor]) -> Result<(Vec<usize>, Vec<Vec<i64>>)> {
-    let mut shape: Vec<usize> = vec![];
-    for (i, t) in indices.iter().enumerate() {
-        if !t.dtype().is_int() {
-            bail!(Index, "tensors used as indices must be long, int, byte or bool tensors");
-        }
-        shape = if i == 0 { t.shape().to_vec() } else { broadcast_shapes("index", &shape, t.shape())? };
-    }
-    let mut out = vec![];
-    for t in indices {
-        let t64 = t.to_dtype(DType::I64)?.detach();
-        let l = t64.layout().broadcast_to("index", &shape)?;
-        out.push(ki::read_i64(t64.strided().relayout(&l)));
-    }
-    Ok((shape, out))
-}
-
-/// Index tensors broadcast to one shape, kept on the device (the GPU path reads no values).
+/// Index tensors broadcast to one shape (layouts only: the backend reads the values).
 fn broadcast_indices(indices: &[Tensor]) -> Result<(Vec<usize>, Vec<crate::layout::Layout>)> {
     let mut shape: Vec<usize> = vec![];
     for (i, t) in indices.iter().enumerate() {
@@ -43,14 +24,9 @@ fn indices_on(device: crate::Device, indices: &[Tensor]) -> Result<Vec<Tensor>> 
     indices.iter().map(|t| if t.device() == device { Ok(t.clone()) } else { t.to_device_raw(device) }).collect()
 }
 
-/// Runs `f` with the index operands (buffers + broadcast layouts) of a GPU index op.
-fn with_gpu_indices<R>(
-    indices: &[Tensor],
-    ls: &[crate::layout::Layout],
-    f: impl FnOnce(&[(Strided, DType)]) -> Result<R>,
-) -> Result<R> {
-    let ops: Vec<(Strided, DType)> = indices.iter().zip(ls).map(|(t, l)| (t.strided().relayout(l), t.dtype())).collect();
-    f(&ops)
+/// The index operands of an index op: each tensor's storage under its broadcast layout.
+fn index_operands<'a>(indices: &'a [Tensor], ls: &'a [crate::layout::Layout]) -> Vec<(Strided<'a>, DType)> {
+    indices.iter().zip(ls).map(|(t, l)| (t.strided().relayout(l), t.dtype())).collect()
 }
 
 impl Tensor {
@@ -69,18 +45,9 @@ impl Tensor {
             }
             shape
         };
-        let out = if device == crate::Device::Cpu {
-            let (ishape, vals) = read_indices(indices)?;
-            let st = ki::take(self.dtype(), self.strided(), dims, &vals)?;
-            from_storage(crate::storage::StorageData::Cpu(st), self.dtype(), &out_shape(&ishape))
-        } else {
-            let (ishape, ls) = broadcast_indices(indices)?;
-            let out = empty(&out_shape(&ishape), self.dtype(), device)?;
-            with_gpu_indices(indices, &ls, |ops| {
-                crate::kernels::take_gpu(self.dtype(), out.strided(), self.strided(), dims, &ishape, ops)
-            })?;
-            out
-        };
+        let (ishape, ls) = broadcast_indices(indices)?;
+        let st = crate::kernels::take(self.dtype(), self.strided(), dims, &ishape, &index_operands(indices, &ls))?;
+        let out = from_storage(st, self.dtype(), &out_shape(&ishape));
         let (s, ds, is) = (self.shape().to_vec(), dims.to_vec(), indices.to_vec());
         Ok(record(out, "IndexBackward0", &[self], |_, _| GradFn::Index { shape: s, dims: ds, indices: is }))
     }
@@ -132,18 +99,11 @@ impl Tensor {
         let moved = indices_on(device, indices)?;
         let indices = moved.as_slice();
         let values = values.cast_raw(self.dtype())?;
-        if device == crate::Device::Cpu {
-            let (ishape, vals) = read_indices(indices)?;
-            let vshape = canonical_shape(&ishape, self.shape(), dims);
-            let l = values.layout().broadcast_to("index_put_", &vshape)?;
-            return ki::put(self.dtype(), self.strided(), dims, &vals, values.strided().relayout(&l), accumulate);
-        }
         let (ishape, ls) = broadcast_indices(indices)?;
         let vshape = canonical_shape(&ishape, self.shape(), dims);
         let l = values.layout().broadcast_to("index_put_", &vshape)?;
-        with_gpu_indices(indices, &ls, |ops| {
-            crate::kernels::put_gpu(self.dtype(), self.strided(), dims, &ishape, ops, values.strided().relayout(&l), accumulate)
-        })
+        let ops = index_operands(indices, &ls);
+        crate::kernels::put(self.dtype(), self.strided(), dims, &ishape, &ops, values.strided().relayout(&l), accumulate)
     }
 
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
@@ -199,12 +159,8 @@ impl Tensor {
     }
 
     pub fn nonzero(&self) -> Result<Tensor> {
-        if self.device() != crate::Device::Cpu {
-            // the output's size depends on the data: torch synchronises here too
-            return self.to_device_raw(crate::Device::Cpu)?.nonzero()?.to_device_raw(self.device());
-        }
-        let (n, coords) = ki::nonzero(self.dtype(), self.strided());
-        Tensor::from_vec(coords, &[n, self.ndim()])
+        let (n, st) = crate::kernels::nonzero(self.dtype(), self.strided())?;
+        Ok(from_storage(st, DType::I64, &[n, self.ndim()]))
     }
 
     /// `x[mask]`: the selected elements as a 1-D tensor (more dims kept after the mask's).

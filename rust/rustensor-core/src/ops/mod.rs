@@ -8,6 +8,7 @@ pub mod matmul;
 pub mod optim;
 pub mod pointwise;
 pub mod reduce;
+pub mod scan;
 pub mod unary;
 pub mod view;
 

@@ -254,16 +254,6 @@ impl Tensor {
         Ok(record(out, "LogSoftmaxBackward0", &[&x], |out, w| GradFn::LogSoftmax { out: Saved::output(out, w), dim: d }))
     }
 
-    pub fn cumsum(&self, dim: i64) -> Result<Tensor> {
-        let d = wrap_dim("cumsum", dim, self.ndim())?;
-        if self.ndim() == 0 {
-            return self.to_dtype(if self.dtype().is_float() { self.dtype() } else { DType::I64 })?.clone_tensor();
-        }
-        let odt = if self.dtype().is_float() { self.dtype() } else { DType::I64 };
-        let out = from_storage(crate::kernels::cumsum(self.dtype(), odt, self.strided(), d)?, odt, self.shape());
-        Ok(record(out, "CumsumBackward0", &[self], |_, _| GradFn::Cumsum { dim: d }))
-    }
-
     /// p-norm over dims (p = 2 by default; inf and -inf for max/min of |x|).
     pub fn norm(&self, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {

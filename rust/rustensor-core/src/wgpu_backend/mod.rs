@@ -16,7 +16,7 @@ pub use index::{gather, scatter, take, put};
 pub use matmul::matmul;
 pub use optim::{fused_adam, fused_sgd};
 pub use reduce::reduce;
-pub use scan::cumsum;
+pub use scan::scan;
 pub use runtime::{gpu, is_available, Buffer};
 
 use crate::layout::Layout;

@@ -213,3 +213,53 @@ fn trem_i(a: i32, b: i32) -> i32 { if (b == 0) { return 0; } return a % b; }
 // computes on its low word here, as every GPU integer kernel does.
 fn shl_i(a: i32, b: i32) -> i32 { if (b < 0 || b >= 32) { return 0; } return a << u32(b); }
 fn shr_i(a: i32, b: i32) -> i32 { if (b < 0 || b >= 32) { return a >> 31u; } return a >> u32(b); }
+
+// a^-s for integral s > 0 and any sign of a (WGSL's pow is undefined for a < 0)
+fn pow_neg_int(a: f32, s: f32) -> f32 {
+    let m = exp(-s * log(abs(a)));
+    if (a < 0.0 && (i32(s) % 2) == 1) { return -m; }
+    return m;
+}
+// Hurwitz zeta for integral s > 1: direct terms, then Euler-Maclaurin (as the CPU's hurwitz_zeta)
+fn hurwitz_zeta_f(s: f32, q: f32) -> f32 {
+    var c = array<f32, 12>(12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+        -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15, 1.8152105401943546773e17,
+        -7.1661652561756670113e18);
+    if (isnan_f(q)) { return q; }
+    if (q <= 0.0 && q == floor(q)) { return inf_f(); }
+    var sum = pow_neg_int(q, s);
+    var a = q;
+    var b = 0.0;
+    var i = 0;
+    loop {
+        if (i >= 9 && a > 9.0) { break; }
+        i = i + 1;
+        a = a + 1.0;
+        b = pow_neg_int(a, s);
+        sum = sum + b;
+        if (abs(b / sum) < 6e-8) { return sum; }
+    }
+    let w = a;
+    sum = sum + b * w / (s - 1.0) - 0.5 * b;
+    var fac = 1.0;
+    var k = 0.0;
+    for (var j = 0; j < 12; j = j + 1) {
+        fac = fac * (s + k);
+        b = b / w;
+        let t = fac * b / c[j];
+        sum = sum + t;
+        if (abs(t / sum) < 6e-8) { break; }
+        k = k + 1.0;
+        fac = fac * (s + k);
+        b = b / w;
+        k = k + 1.0;
+    }
+    return sum;
+}
+fn polygamma_f(x: f32, nf: f32) -> f32 {
+    let n = round(nf);
+    if (n == 0.0) { return digamma_f(x); }
+    if (n == 1.0) { return trigamma_f(x); }
+    let sgn = select(-1.0, 1.0, (i32(n) % 2) == 1);
+    return sgn * exp(lgamma_f(n + 1.0)) * hurwitz_zeta_f(n + 1.0, x);
+}
