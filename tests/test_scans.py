@@ -253,3 +253,28 @@ def test_gpu_polygamma_matches_cpu(gpu):
         c = torch.tensor(a).polygamma(n)
         g = torch.tensor(a).to(gpu).polygamma(n)
         assert_close(g.cpu(), c.numpy(), rtol=2e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dt", ["bfloat16", "float16", "uint8", "int8", "int16"])
+def test_scans_on_the_narrow_dtypes_match_numpy_and_the_gpu(dt, gpu):
+    # bfloat16 once fell through to the float64 kernel and wrote past its buffer
+    dtype = getattr(torch, dt)
+    a = (np.arange(24).reshape(4, 6) % 5 + 1).astype(np.float64)
+    x = torch.tensor(a).to(dtype)
+    wide = np.float64 if dtype.is_floating_point else np.int64
+    np.testing.assert_allclose(x.cumsum(1).double().numpy(), np.cumsum(a, 1).astype(wide))
+    np.testing.assert_allclose(x[:, :3].cumprod(1).double().numpy(), np.cumprod(a[:, :3], 1).astype(wide))
+    np.testing.assert_allclose(x.cummax(1).values.double().numpy(), np.maximum.accumulate(a, 1))
+    outs = [x.cumsum(1), x[:, :3].cumprod(1), x.cummax(1).values, x.cummin(0).indices]
+    if dtype.is_floating_point:
+        ref = np.logaddexp.accumulate(a, 1)
+        np.testing.assert_allclose(x.logcumsumexp(1).double().numpy(), ref, rtol=2e-2)
+        outs.append(x.logcumsumexp(1))
+    if gpu is not None:
+        y = x.to(gpu)
+        got = [y.cumsum(1), y[:, :3].cumprod(1), y.cummax(1).values, y.cummin(0).indices]
+        if dtype.is_floating_point:
+            got.append(y.logcumsumexp(1))
+        for r, g in zip(outs, got):
+            assert g.dtype == r.dtype
+            np.testing.assert_allclose(g.cpu().double().numpy(), r.double().numpy(), rtol=1e-2)

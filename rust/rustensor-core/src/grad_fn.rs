@@ -75,6 +75,8 @@ fn logcumsumexp_backward(g: &Tensor, x: &Tensor, out: &Tensor, dim: usize) -> Re
     let lowest = match g.dtype() {
         DType::F64 => f64::MIN,
         DType::F16 => -65504.0,
+        // bfloat16's lowest finite value: f32::MIN would round to -inf there
+        DType::BF16 => -3.389_531_389_251_535_5e38,
         _ => f32::MIN as f64,
     };
     let low = scalar_like(g, lowest)?;

@@ -6,7 +6,7 @@ use super::elementwise::Strided;
 use super::strided::offsets;
 use crate::op::ScanOp;
 use crate::storage::CpuStorage;
-use crate::{f16, DType, Element, Result};
+use crate::{bf16, f16, DType, Element, Result};
 
 /// The lines of `a` along `dim`: input and output base offsets, length and steps.
 struct Lines {
@@ -102,8 +102,12 @@ pub fn scan(op: ScanOp, dt: DType, a: Strided, dim: usize) -> Result<(CpuStorage
         ($init:expr, $step:expr) => {
             match dt {
                 DType::F16 => fold::<f16, f32, f16>(a, dim, &out, $init as f32, |c, x| $step(c, x.to_f64() as f32), |c| f16::from_f32(c)),
+                DType::BF16 => fold::<bf16, f32, bf16>(a, dim, &out, $init as f32, |c, x| $step(c, x.to_f64() as f32), |c| bf16::from_f32(c)),
                 DType::F32 => fold::<f32, f32, f32>(a, dim, &out, $init as f32, $step, |c| c),
-                _ => fold::<f64, f64, f64>(a, dim, &out, $init, $step, |c| c),
+                DType::F64 => fold::<f64, f64, f64>(a, dim, &out, $init, $step, |c| c),
+                DType::Bool | DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => {
+                    crate::bail!(Runtime, "internal error: float scan on {} (please report)", dt.name())
+                }
             }
         };
     }
@@ -119,8 +123,13 @@ pub fn scan(op: ScanOp, dt: DType, a: Strided, dim: usize) -> Result<(CpuStorage
         ScanOp::Prod => int!(1, i64::wrapping_mul),
         ScanOp::LogSumExp => match dt {
             DType::F16 => fold::<f16, f64, f16>(a, dim, &out, f64::NEG_INFINITY, |c, x| logaddexp(c, x.to_f64()), f16::from_f64),
+            DType::BF16 => fold::<bf16, f64, bf16>(a, dim, &out, f64::NEG_INFINITY, |c, x| logaddexp(c, x.to_f64()), bf16::from_f64),
             DType::F32 => fold::<f32, f64, f32>(a, dim, &out, f64::NEG_INFINITY, |c, x| logaddexp(c, x as f64), |c| c as f32),
-            _ => fold::<f64, f64, f64>(a, dim, &out, f64::NEG_INFINITY, logaddexp, |c| c),
+            DType::F64 => fold::<f64, f64, f64>(a, dim, &out, f64::NEG_INFINITY, logaddexp, |c| c),
+            // the op layer rejects logcumsumexp on integers and bool before dispatch
+            DType::Bool | DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => {
+                crate::bail!(Runtime, "internal error: logcumsumexp on {} (please report)", dt.name())
+            }
         },
         ScanOp::Max | ScanOp::Min => {
             let Some(ix) = &idx else { crate::bail!(Runtime, "internal error: scan without its index buffer") };
