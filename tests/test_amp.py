@@ -172,7 +172,7 @@ def test_top_level_autocast_queries_follow_torch():
             torch.is_autocast_enabled(torch.device("cpu"))
     assert not torch.is_autocast_cpu_enabled()
     assert torch.get_autocast_dtype("cuda") == torch.float16 == torch.get_autocast_gpu_dtype()
-    assert torch.get_autocast_cpu_dtype() == torch.float16  # torch's is bfloat16, which rustensor lacks
+    assert torch.get_autocast_cpu_dtype() == torch.bfloat16  # torch's CPU default
 
 
 @needs_gpu
@@ -213,20 +213,20 @@ def test_binary_cross_entropy_refuses_cuda_autocast_like_torch():
 
 
 def test_autocast_dtype_rules():
-    with pytest.raises(TypeError, match="rustensor has no bfloat16 dtype; use dtype=torch.float16"):
-        torch.autocast("cpu", dtype="bfloat16")
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        torch.amp.autocast_mode.autocast._warned_cpu_default = False
+    # torch's defaults: bfloat16 on the CPU, float16 on CUDA; both dtypes accepted on both
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         region = torch.autocast("cpu")
-    assert region.fast_dtype == torch.float16 and any("bfloat16" in str(x.message) for x in w)
-    with pytest.warns(UserWarning, match="In CPU autocast, but the target dtype is not supported. Disabling autocast."):
+        assert region.fast_dtype == torch.bfloat16
+        assert torch.autocast("cpu", dtype=torch.float16).fast_dtype == torch.float16
+    with pytest.warns(UserWarning, match="In CPU autocast, but the target dtype is not supported. Disabling autocast.\nCPU Autocast only supports dtypes of torch.bfloat16, torch.float16 currently."):
         off = torch.autocast("cpu", dtype=torch.float32)
     with off:
         assert not torch.amp.is_autocast_enabled("cpu")
     with pytest.raises(RuntimeError, match="unsupported autocast device_type 'tpu'"):
         torch.autocast("tpu")
-    assert torch.amp.get_autocast_dtype("cpu") == torch.float16
+    assert torch.amp.get_autocast_dtype("cpu") == torch.bfloat16
+    assert torch.amp.get_autocast_dtype("cuda") == torch.float16
 
 
 def test_cuda_amp_spellings_warn_deprecated():
@@ -449,3 +449,21 @@ def test_matmul_family_under_gpu_autocast():
         assert (a @ b).dtype == torch.float16 and torch.mm(a, b).dtype == torch.float16
         assert torch.mv(b.t(), v).dtype == torch.float16  # mv is on torch's CUDA list
         assert (a.cpu() @ b.cpu()).dtype == torch.float32  # a CPU product is not cast by a GPU region
+
+
+def test_cpu_autocast_bfloat16_follows_torchs_policy():
+    # checked against torch 2.15: matmul/linear/softmax stay in bfloat16 on the CPU, losses and
+    # cross-entropy run in float32, and a plain add promotes with the float32 operand
+    rng = np.random.default_rng(5)
+    a = torch.tensor(rng.standard_normal((3, 3)).astype(np.float32))
+    with torch.autocast("cpu"):
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+        h = a @ a
+        assert h.dtype == torch.bfloat16
+        assert F.linear(a, a).dtype == torch.bfloat16
+        assert torch.softmax(h, -1).dtype == torch.bfloat16
+        assert F.mse_loss(h, a).dtype == torch.float32
+        assert F.cross_entropy(h, torch.tensor([0, 1, 2])).dtype == torch.float32
+        assert (h + a).dtype == torch.float32
+    ref = a.double().numpy() @ a.double().numpy()
+    np.testing.assert_allclose(h.float().numpy(), ref, rtol=2e-2, atol=2e-2)

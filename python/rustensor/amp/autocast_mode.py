@@ -44,14 +44,19 @@ def is_autocast_cpu_enabled() -> bool:
     return is_autocast_enabled("cpu")
 
 
+def _default_dtype(device_type: str):
+    """torch's defaults: bfloat16 on the CPU, float16 on CUDA."""
+    from .. import bfloat16, float16
+
+    return bfloat16 if device_type == "cpu" else float16
+
+
 def get_autocast_dtype(device_type):
     """The dtype an autocast region on ``device_type`` casts to (the default when none is active)."""
-    from .. import float16
-
     cur = _current()
     if cur is not None and cur[0] == _norm_device(device_type):
         return cur[1]
-    return float16
+    return _default_dtype(_norm_device(device_type))
 
 
 def get_autocast_gpu_dtype():
@@ -96,18 +101,18 @@ def _cast_lower(*tensors, gpu_only=False):
 
 
 def _cast_fp32(*tensors, devices=("cpu", "cuda")):
-    """Inside an autocast region on one of `devices`, float16 inputs of an op that torch's policy
-    runs in float32 come back as float32; unchanged otherwise. Returns a tuple. torch's two
-    lists differ: losses are float32 on both devices, softmax and the norms on CUDA only (a CPU
+    """Inside an autocast region on one of `devices`, inputs in the region's lower dtype (float16
+    or bfloat16) of an op that torch's policy runs in float32 come back as float32; unchanged
+    otherwise. Returns a tuple. torch's two lists differ: losses are float32 on both devices, softmax and the norms on CUDA only (a CPU
     region keeps them in the lower dtype), so those ops pass ``devices=("cuda",)``."""
     cur = _current()
     if cur is None or cur[0] not in devices:
         return tensors
-    from .. import float16, float32
+    from .. import float32
 
     out = []
     for t in tensors:
-        if t is not None and getattr(t, "dtype", None) == float16 and _device_type(t) == cur[0]:
+        if t is not None and getattr(t, "dtype", None) == cur[1] and _device_type(t) == cur[0]:
             t = t.to(float32)
         out.append(t)
     return tuple(out)
@@ -118,36 +123,22 @@ def _device_type(t) -> str:
     return "cuda" if d == "gpu" else d
 
 
-def _is_bfloat16(dtype) -> bool:
-    return "bfloat16" in str(dtype)
-
-
 class autocast:
     """``torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None)``.
 
-    Lower precision is float16 on both devices. torch's CPU default is bfloat16, which
-    rustensor lacks: a CPU region without a dtype uses float16 (with a warning, once), and
-    asking for bfloat16 raises TypeError.
+    Lower precision is float16 or bfloat16 on both devices; a region without a dtype takes
+    torch's default for its device (bfloat16 on the CPU, float16 on CUDA).
     """
 
-    _warned_cpu_default = False
-
     def __init__(self, device_type="cuda", dtype=None, enabled=True, cache_enabled=None):
-        from .. import float16
+        from .. import bfloat16, float16
 
         if not isinstance(device_type, str):
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
         self.device_type = _norm_device(device_type)
         if self.device_type not in ("cuda", "cpu"):
             raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
-        if dtype is not None and _is_bfloat16(dtype):
-            raise TypeError("autocast: rustensor has no bfloat16 dtype; use dtype=torch.float16")
-        if dtype is None and self.device_type == "cpu" and enabled:
-            if not autocast._warned_cpu_default:
-                autocast._warned_cpu_default = True
-                warnings.warn("autocast: torch's CPU default dtype is bfloat16, which rustensor lacks; "
-                              "CPU autocast casts to float16 instead", UserWarning, stacklevel=2)
-        self.fast_dtype = dtype if dtype is not None else float16
+        self.fast_dtype = dtype if dtype is not None else _default_dtype(self.device_type)
         self.dtype = self.fast_dtype
         self._enabled = bool(enabled)
         if self._enabled and self.device_type == "cuda":
@@ -157,10 +148,11 @@ class autocast:
                 warnings.warn("User provided device_type of 'cuda', but CUDA is not available. Disabling",
                               UserWarning, stacklevel=2)
                 self._enabled = False
-        if self._enabled and self.fast_dtype != float16:
+        if self._enabled and self.fast_dtype not in (float16, bfloat16):
             where = "CPU" if self.device_type == "cpu" else "CUDA"
             warnings.warn(f"In {where} autocast, but the target dtype is not supported. Disabling autocast.\n"
-                          f"{where} Autocast only supports dtype of torch.float16 currently.", UserWarning, stacklevel=2)
+                          f"{where} Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.",
+                          UserWarning, stacklevel=2)
             self._enabled = False
         self.enabled = self._enabled
         self._cache_enabled = cache_enabled

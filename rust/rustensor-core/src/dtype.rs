@@ -269,61 +269,40 @@ impl_num_element!(i64, DType::I64);
 impl_num_element!(f32, DType::F32);
 impl_num_element!(f64, DType::F64);
 
-impl Element for half::f16 {
-    const DTYPE: DType = DType::F16;
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self.to_f64()
-    }
-    #[inline(always)]
-    fn to_i64(self) -> i64 {
-        self.to_f32() as i64
-    }
-    #[inline(always)]
-    fn to_bool(self) -> bool {
-        self.to_f32() != 0.0
-    }
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        half::f16::from_f64(v)
-    }
-    #[inline(always)]
-    fn from_i64(v: i64) -> Self {
-        half::f16::from_f64(v as f64)
-    }
-    #[inline(always)]
-    fn from_bool(v: bool) -> Self {
-        half::f16::from_f32(v as u8 as f32)
-    }
+/// The two 16-bit floats convert through f32/f64 the same way.
+macro_rules! impl_half_element {
+    ($t:ty, $dt:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = $dt;
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self.to_f64()
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self.to_f32() as i64
+            }
+            #[inline(always)]
+            fn to_bool(self) -> bool {
+                self.to_f32() != 0.0
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                <$t>::from_f64(v)
+            }
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                <$t>::from_f64(v as f64)
+            }
+            #[inline(always)]
+            fn from_bool(v: bool) -> Self {
+                <$t>::from_f32(v as u8 as f32)
+            }
+        }
+    };
 }
-
-impl Element for half::bf16 {
-    const DTYPE: DType = DType::BF16;
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self.to_f64()
-    }
-    #[inline(always)]
-    fn to_i64(self) -> i64 {
-        self.to_f32() as i64
-    }
-    #[inline(always)]
-    fn to_bool(self) -> bool {
-        self.to_f32() != 0.0
-    }
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        half::bf16::from_f64(v)
-    }
-    #[inline(always)]
-    fn from_i64(v: i64) -> Self {
-        half::bf16::from_f64(v as f64)
-    }
-    #[inline(always)]
-    fn from_bool(v: bool) -> Self {
-        half::bf16::from_f32(v as u8 as f32)
-    }
-}
+impl_half_element!(half::f16, DType::F16);
+impl_half_element!(half::bf16, DType::BF16);
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
