@@ -14,7 +14,10 @@ import rustensor as torch
 from conftest import FLOAT_DTYPES, INT_DTYPES, assert_close, broadcastable_shapes, make_tensor, random_array
 
 _C = torch._rustensor
-STUB = (Path(torch.__file__).parent / "_rustensor.pyi").read_text()
+# the typed declarations: TensorBase's in the stub, Tensor's in python/rustensor/_tensor.py
+# (the Python class, whose methods are checked by mypy), the functions' in the stub
+_PKG = Path(torch.__file__).parent
+STUB = (_PKG / "_rustensor.pyi").read_text() + (_PKG / "_tensor.py").read_text()
 STUB_NAMES = set(re.findall(r"^    def (\w+)\(", STUB, flags=re.M))
 TABLE = [row for row in _C._op_table() if not row[1].startswith("_")]
 NAMES = sorted({n for _, name, aliases, _ in TABLE for n in [name, *aliases]})
@@ -34,7 +37,7 @@ def test_table_is_not_empty_and_has_unique_names():
 def test_every_table_name_is_a_method_a_function_and_in_the_stub(name):
     assert callable(getattr(torch.Tensor, name, None)), f"Tensor.{name} missing"
     assert callable(getattr(torch, name, None)), f"torch.{name} missing"
-    assert name in STUB_NAMES, f"{name} missing from _rustensor.pyi"
+    assert name in STUB_NAMES, f"{name} missing from _rustensor.pyi and _tensor.py"
 
 
 @pytest.mark.parametrize("family, name", [(f, n) for f, name, aliases, _ in TABLE for n in [name, *aliases]])

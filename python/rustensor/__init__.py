@@ -14,14 +14,13 @@ import numpy as _np
 
 from . import _rustensor as _C
 from ._rustensor import (
-    Tensor,
     device,
     dtype,
     get_num_threads,
     is_grad_enabled,
     set_num_threads,
 )
-from ._tensor import Size, as_tensor, from_numpy, tensor
+from ._tensor import Size, Tensor, as_tensor, from_numpy, tensor
 from ._tensor_str import get_printoptions, printoptions, set_printoptions
 from . import _ops
 from ._ops import (

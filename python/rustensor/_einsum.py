@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ._rustensor import Tensor
+from ._tensor import Tensor
 
 
 def _diag_repeated(t: Tensor, sub: str):
@@ -37,7 +37,7 @@ def _contract(a: Tensor, sa: str, b: Tensor, sb: str, keep: set):
     contr = [ch for ch in sa if ch in sb and ch not in keep]
     left = [ch for ch in sa if ch not in sb]
     right = [ch for ch in sb if ch not in sa]
-    size = {}
+    size: dict = {}
     for ch, n in list(zip(sa, a.shape)) + list(zip(sb, b.shape)):
         if ch in size and size[ch] != n and 1 not in (size[ch], n):
             raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes for subscript '{ch}' ({size[ch]} vs {n})")

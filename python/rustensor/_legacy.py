@@ -6,12 +6,12 @@ from __future__ import annotations
 import builtins
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 
 
 class _LegacyMeta(type):
     def __instancecheck__(cls, obj) -> builtins.bool:
-        return isinstance(obj, Tensor) and obj.device.type == "cpu" and obj.dtype == cls._dtype
+        return isinstance(obj, Tensor) and obj.device.type == "cpu" and obj.dtype == cls._dtype  # type: ignore[attr-defined]
 
     def __call__(cls, *args, device=None):
         """``FloatTensor(2, 3)``: sizes (zero-filled, torch leaves them uninitialised);

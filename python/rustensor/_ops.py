@@ -17,7 +17,7 @@ import collections
 import numpy as np
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 from ._tensor import _NP_OF, _dtype_name, from_numpy
 from ._ops_common import (  # noqa: F401
     _alias_kwargs, _out, _scalar_like, _with_aliases,
@@ -34,7 +34,7 @@ from ._shape_ops import (  # noqa: F401
     unflatten, vsplit, vstack, _unfold,
 )
 
-_aminmax_t = collections.namedtuple("aminmax", ["min", "max"])
+_aminmax_t = collections.namedtuple("aminmax", ["min", "max"])  # type: ignore[name-match]  # torch names the type after the op
 
 
 # ------------------------------------------------------------------ reductions
@@ -115,7 +115,7 @@ def _view(self, *shape):
     return _view_rs(self, *shape)
 
 
-_view_rs = Tensor.view
+_view_rs = _C.TensorBase.view
 
 
 def _view_dtype(self, dtype):
@@ -146,40 +146,6 @@ nansum, nanmean, count_nonzero, median, nanmedian, mode, kthvalue, aminmax = (
     _with_aliases(f) for f in (nansum, nanmean, count_nonzero, median, nanmedian, mode, kthvalue, aminmax)
 )
 
-def _install() -> None:
-    T = Tensor
-
-    def meth(f):
-        return lambda self, *a, **k: f(self, *a, **k)
-
-    for name, f in {
-        "sort": sort, "argsort": argsort, "msort": msort, "topk": topk, "kthvalue": kthvalue,
-        "median": median, "nanmedian": nanmedian, "mode": mode, "unique": unique,
-        "unique_consecutive": unique_consecutive, "bincount": bincount, "histc": histc,
-        "roll": roll, "repeat_interleave": repeat_interleave, "unflatten": unflatten,
-        "movedim": movedim, "moveaxis": moveaxis, "swapaxes": swapaxes, "swapdims": swapdims,
-        "diag": diag, "diag_embed": diag_embed, "diagflat": diagflat, "take": take,
-        "take_along_dim": take_along_dim, "index_add": index_add, "index_copy": index_copy,
-        "index_fill": index_fill, "masked_scatter": masked_scatter, "scatter_reduce": scatter_reduce,
-        "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "kron": kron,
-        "trace": trace, "cross": cross, "nansum": nansum, "nanmean": nanmean,
-        "count_nonzero": count_nonzero, "aminmax": aminmax, "scatter": scatter,
-    }.items():
-        setattr(T, name, meth(f))
-    for name in ("index_add", "index_copy", "index_fill", "masked_scatter", "scatter_reduce", "scatter"):
-        setattr(T, name + "_", (lambda f: lambda self, *a, **k: _inplace(self, lambda s: f(s, *a, **k)))(getattr(T, name)))
-    T.aminmax = lambda self, *, dim=None, keepdim=False: aminmax(self, dim=dim, keepdim=keepdim)
-    T.msort = lambda self: msort(self)
-    T.trace = lambda self: trace(self)
-    T.unfold = _unfold
-    T.round = _round
-    T.view = _view
-    # axis=/keepdims=/out= on the reductions, over whatever method is installed now
-    for name in ("sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "all", "any",
-                 "std", "var", "logsumexp", "norm"):
-        setattr(T, name, _with_aliases(getattr(T, name)))
-
-
 def _inplace(self, f):
     from ._tensor import _inplace_via
 
@@ -190,4 +156,3 @@ def _raise(exc, msg):
     raise exc(msg)
 
 
-_install()

@@ -8,7 +8,7 @@ import functools
 import numpy as np
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 from ._tensor import from_numpy
 from .autograd import no_grad as _NoGrad
 

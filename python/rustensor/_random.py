@@ -16,7 +16,7 @@ import contextlib
 import numpy as np
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 from ._tensor import _NP_OF, _dtype_name, from_numpy
 
 _b = builtins
@@ -39,7 +39,7 @@ class Generator:
         return self
 
     def seed(self) -> int:
-        s = _b.int(np.random.SeedSequence().entropy) % (2**63)
+        s = _b.int(np.random.SeedSequence().entropy) % (2**63)  # type: ignore[arg-type]
         self.manual_seed(s)
         return s
 
@@ -85,7 +85,7 @@ class _DefaultGenerator:
         return self
 
     def seed(self) -> int:
-        s = _b.int(np.random.SeedSequence().entropy) % (2**63)
+        s = _b.int(np.random.SeedSequence().entropy) % (2**63)  # type: ignore[arg-type]
         manual_seed(s)
         return s
 
@@ -393,17 +393,3 @@ def random_(self, from_=0, to=None, *, generator=None):
     if to is None:
         from_, to = 0, (from_ if from_ else 2**24 if self.is_floating_point() else 2**31 - 1)
     return _fill_from(self, randint(from_, to, tuple(self.shape), generator=generator, dtype=self.dtype, device=self.device))
-
-
-def _install() -> None:
-    T = Tensor
-    T.uniform_ = uniform_
-    T.normal_ = normal_
-    T.bernoulli_ = bernoulli_
-    T.exponential_ = exponential_
-    T.random_ = random_
-    T.bernoulli = lambda self, p=None, *, generator=None: bernoulli(self, p, generator=generator)
-    T.multinomial = lambda self, num_samples, replacement=False, *, generator=None: multinomial(self, num_samples, replacement, generator=generator)
-
-
-_install()

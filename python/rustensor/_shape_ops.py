@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 from ._tensor import _dtype_name, from_numpy
 from ._ops_common import (  # noqa: F401
     _arange, _check_tensor, _dims_arg, _host, _long, _on, _out, _scalar_like, _wrap_dim, _zeros,

@@ -10,7 +10,7 @@ import collections
 import numpy as np
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 from ._tensor import _dtype_name
 from ._ops_common import (  # noqa: F401
     _check_tensor, _host, _long, _on, _out, _scalar_like, _wrap_dim, _zeros,

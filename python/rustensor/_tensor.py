@@ -1,18 +1,25 @@
-"""Tensor construction from Python data, indexing, printing, and the Tensor methods
-that are conveniences over the Rust primitives (added onto the compiled class here)."""
+"""The ``Tensor`` class (``class Tensor(_C.TensorBase)``: the methods written in Python over the
+Rust primitives of ``TensorBase``), tensor construction from Python data, indexing and printing.
+Every tensor the compiled module returns is a ``Tensor`` (the class is registered with it below),
+so subclasses such as ``nn.Parameter`` behave as in torch."""
 
 from __future__ import annotations
 
 import builtins
 import collections
 import copy as _copy
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
 from ._tensor_str import format_tensor
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from typing_extensions import Self
+
+    from ._rustensor import _DeviceLike, _DTypeLike, _Number, _Other, _ValuesIndices
 
 _NP_OF = {
     "bool": np.bool_,
@@ -385,21 +392,12 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
 
 # ---------------------------------------------------------------- methods
 
-_return_types = {
+_return_types: Dict[str, Any] = {
     "max": collections.namedtuple("max", ["values", "indices"]),
     "min": collections.namedtuple("min", ["values", "indices"]),
     "cummax": collections.namedtuple("cummax", ["values", "indices"]),
     "cummin": collections.namedtuple("cummin", ["values", "indices"]),
 }
-
-
-def _cum_extreme(name: str, is_max: bool):
-    def f(self, dim):
-        v, i = self._cum_extreme(is_max, int(dim))
-        return _return_types[name](v, i)
-
-    f.__name__ = name
-    return f
 
 
 def _polygamma(self, n):
@@ -410,22 +408,33 @@ def _polygamma(self, n):
     return self._binary("_polygamma", n, False)
 
 
-def _extreme(name: str, is_max: bool):
-    def f(self, dim=None, keepdim=False):
-        if dim is None:
-            if self.numel() == 0:
-                raise RuntimeError(
-                    f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
-                    "Specify the reduction dim with the 'dim' argument."
-                )
-            return self.amax() if is_max else self.amin()
-        if isinstance(dim, Tensor):
-            return self.maximum(dim) if is_max else self.minimum(dim)
-        v, i = self._extreme_dim(is_max, int(dim), keepdim)
-        return _return_types[name](v, i)
+def _extreme(self, name: str, is_max: bool, dim=None, keepdim=False):
+    if dim is None:
+        if self.numel() == 0:
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                "Specify the reduction dim with the 'dim' argument."
+            )
+        return self.amax() if is_max else self.amin()
+    if isinstance(dim, Tensor):
+        return self.maximum(dim) if is_max else self.minimum(dim)
+    v, i = self._extreme_dim(is_max, int(dim), keepdim)
+    return _return_types[name](v, i)
 
-    f.__name__ = name
-    return f
+
+def _max(self, dim=None, keepdim=False):
+    return _extreme(self, "max", True, dim, keepdim)
+
+
+def _min(self, dim=None, keepdim=False):
+    return _extreme(self, "min", False, dim, keepdim)
+
+
+def _aliased(f, self, args, kwargs):
+    """``f(self, ...)`` with NumPy's ``axis=``/``keepdims=`` spellings and ``out=``, as torch's
+    reductions take them."""
+    out = kwargs.pop("out", None)
+    return _ops_common._out(f(self, *args, **_ops_common._alias_kwargs(kwargs)), out)
 
 
 def _to(self, *args, **kwargs):
@@ -501,33 +510,23 @@ def _tolist(self):
     return np.asarray(d.float() if d.dtype == _C.bfloat16 else d).tolist()
 
 
-def _iter(self):
-    if self.ndim == 0:
-        raise TypeError("iteration over a 0-d tensor")
-    return iter(self.unbind(0))
+def _var_std(self, std, dim, unbiased, keepdim, correction):
+    if not (isinstance(unbiased, bool) or unbiased is None):
+        raise TypeError("unbiased must be a bool")
+    if isinstance(dim, bool):  # var(True) means unbiased=True in torch's old signature
+        unbiased, dim = dim, None
+    c = 1.0 if correction is None else float(correction)
+    if unbiased is not None and correction is None:
+        c = 1.0 if unbiased else 0.0
+    return self._var(dim, c, keepdim, std)
 
 
-def _format(self, spec):
-    if self.ndim == 0:
-        return format(self.item(), spec)
-    return object.__format__(repr(self), spec)
+def _var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var_std(self, False, dim, unbiased, keepdim, correction)
 
 
-def _var_like(std: bool):
-    def f(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        if isinstance(unbiased, bool) or unbiased is None:
-            pass
-        else:  # var(dim_as_positional_int, ...) already covered; unbiased given positionally as dim
-            raise TypeError("unbiased must be a bool")
-        if isinstance(dim, bool):  # var(True) means unbiased=True in torch's old signature
-            unbiased, dim = dim, None
-        c = 1.0 if correction is None else float(correction)
-        if unbiased is not None and correction is None:
-            c = 1.0 if unbiased else 0.0
-        return self._var(dim, c, keepdim, std)
-
-    f.__name__ = "std" if std else "var"
-    return f
+def _std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var_std(self, True, dim, unbiased, keepdim, correction)
 
 
 def _norm(self, p="fro", dim=None, keepdim=False, dtype=None):
@@ -557,36 +556,23 @@ def _repeat(self, *sizes):
     return out.contiguous()
 
 
-def _tri(upper: bool):
-    def f(self, diagonal=0):
-        if self.ndim < 2:
-            raise RuntimeError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions")
-        n, m = self.shape[-2], self.shape[-1]
-        r = _C._arange(0, n, 1, _C.int64).unsqueeze(1)
-        c = _C._arange(0, m, 1, _C.int64).unsqueeze(0)
-        keep = (c - r >= diagonal) if upper else (c - r <= diagonal)
-        # the mask lives where the input does: a CPU mask with a GPU input is a device mismatch
-        keep = keep._to_device(self.device)
-        zero = _C._scalar_tensor(0, self.dtype)
-        return _C._where(keep, self, zero)
-
-    f.__name__ = "triu" if upper else "tril"
-    return f
+def _tri(self, upper: bool, diagonal: int):
+    if self.ndim < 2:
+        raise RuntimeError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions")
+    n, m = self.shape[-2], self.shape[-1]
+    r = _C._arange(0, n, 1, _C.int64).unsqueeze(1)
+    c = _C._arange(0, m, 1, _C.int64).unsqueeze(0)
+    keep = (c - r >= diagonal) if upper else (c - r <= diagonal)
+    # the mask lives where the input does: a CPU mask with a GPU input is a device mismatch
+    keep = keep._to_device(self.device)
+    zero = _C._scalar_tensor(0, self.dtype)
+    return _C._where(keep, self, zero)
 
 
-def _where_m(self, condition, y):
-    from . import where
+def _new(self, fill, size, dtype, device, requires_grad):
+    from . import full
 
-    return where(condition, self, y)
-
-
-def _new(fill):
-    def f(self, *size, dtype=None, device=None, requires_grad=False):
-        from . import full
-
-        return full(size, fill, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
-
-    return f
+    return full(size, fill, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 def _inplace_via(self, f):
@@ -618,10 +604,6 @@ def _deepcopy(self, memo):
     return r
 
 
-def _reduce_ex(self, proto):
-    return (_rebuild, (np.asarray(self.detach().cpu()).copy(), self.requires_grad))
-
-
 def _rebuild(arr, requires_grad):
     return tensor(arr, requires_grad=requires_grad)
 
@@ -645,131 +627,7 @@ def _div(self, other, *, rounding_mode=None):
     raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
-def _install() -> None:
-    T = Tensor
-    unary = [
-        "abs", "neg", "negative", "sign", "square", "expm1", "log1p", "log2", "log10", "rsqrt",
-        "reciprocal", "sin", "cos", "tan", "floor", "ceil", "round", "trunc", "fix", "isnan", "isinf",
-        "isfinite", "logical_not", "bitwise_not", "absolute", "exp2", "asin", "arcsin", "acos",
-        "arccos", "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh",
-        "arctanh", "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc", "deg2rad",
-        "rad2deg", "frac", "signbit",
-    ]
-    for n in unary:
-        setattr(T, n, (lambda n: lambda self: self._unary(n))(n))
-    # torch.logit(x, eps): the input clamped to [eps, 1 - eps] first (gradient 0 outside)
-    T.logit = lambda self, eps=None: (self if eps is None else self.clamp(eps, 1 - eps))._unary("logit")
-    for n in unary + ["exp", "log", "relu", "sigmoid", "tanh", "sqrt"]:
-        if n in ("isnan", "isinf", "isfinite", "signbit"):
-            continue
-        setattr(T, n + "_", (lambda n: lambda self: self._unary_(n))(n))
-    binary = [
-        "mul", "multiply", "true_divide", "floor_divide", "remainder", "pow", "maximum", "minimum",
-        "atan2", "arctan2", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal",
-        "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and",
-        "bitwise_or", "bitwise_xor", "fmod", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy",
-        "bitwise_left_shift", "bitwise_right_shift",
-    ]
-    for n in binary:
-        setattr(T, n, (lambda n: lambda self, other: self._binary(n, other, False))(n))
-        setattr(T, n + "_", (lambda n: lambda self, other: self._binary_(n, other))(n))
-
-    def add(self, other, *, alpha=1):
-        return self._binary("add", other if alpha == 1 else other * alpha, False)
-
-    def sub(self, other, *, alpha=1):
-        return self._binary("sub", other if alpha == 1 else other * alpha, False)
-
-    def add_(self, other, *, alpha=1):
-        return self._binary_("add", other if alpha == 1 else other * alpha)
-
-    def sub_(self, other, *, alpha=1):
-        return self._binary_("sub", other if alpha == 1 else other * alpha)
-
-    T.add, T.sub, T.subtract, T.add_, T.sub_ = add, sub, sub, add_, sub_
-
-    def _value(v):
-        # torch's `value` is a Number; numpy scalars and the like convert too
-        if isinstance(v, T) or not hasattr(v, "__float__"):
-            raise TypeError(f"argument 'value' must be Number, not {type(v).__name__}")
-        return float(v)
-
-    def _weight(self, end, weight, inplace):
-        f = self._ternary_ if inplace else self._ternary
-        if isinstance(weight, T):
-            return f("lerp", end, weight, 0.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-            raise TypeError(f"lerp(): argument 'weight' (position 2) must be Tensor or Number, not {type(weight).__name__}")
-        return f("lerp", end, None, float(weight))
-
-    T.addcmul = lambda self, tensor1, tensor2, *, value=1: self._ternary("addcmul", tensor1, tensor2, _value(value))
-    T.addcmul_ = lambda self, tensor1, tensor2, *, value=1: self._ternary_("addcmul", tensor1, tensor2, _value(value))
-    T.addcdiv = lambda self, tensor1, tensor2, *, value=1: self._ternary("addcdiv", tensor1, tensor2, _value(value))
-    T.addcdiv_ = lambda self, tensor1, tensor2, *, value=1: self._ternary_("addcdiv", tensor1, tensor2, _value(value))
-    T.lerp = lambda self, end, weight: _weight(self, end, weight, False)
-    T.lerp_ = lambda self, end, weight: _weight(self, end, weight, True)
-    T.div = T.divide = _div
-    T.div_ = lambda self, other: self._binary_("div", other)
-    T.max = _extreme("max", True)
-    T.min = _extreme("min", False)
-    T.cummax = _cum_extreme("cummax", True)
-    T.cummin = _cum_extreme("cummin", False)
-    T.polygamma = _polygamma
-    T.polygamma_ = lambda self, n: _inplace_via(self, lambda s: _polygamma(s, n))
-    T.var = _var_like(False)
-    T.std = _var_like(True)
-    T.norm = _norm
-    T.to = _to
-    T.cpu = lambda self: self.to("cpu")
-    T.cuda = lambda self, device=None, non_blocking=False: self.to("gpu" if device is None else f"gpu:{device}" if isinstance(device, int) else device)
-    T.gpu = T.cuda
-    T.numpy = _numpy
-    T.__array__ = _array
-    T.tolist = _tolist
-    T.__iter__ = _iter
-    T.__format__ = _format
-    T.__deepcopy__ = _deepcopy
-    T.__copy__ = lambda self: self
-    T.__reduce_ex__ = _reduce_ex
-    T.repeat = _repeat
-    T.tile = lambda self, *dims: _repeat(self, *((1,) * (self.ndim - len(dims)) + tuple(dims if not (len(dims) == 1 and isinstance(dims[0], (tuple, list))) else dims[0])))
-    T.triu = _tri(True)
-    T.tril = _tri(False)
-    T.where = _where_m
-    T.expand_as = lambda self, other: self.expand(*other.shape)
-    T.view_as = lambda self, other: self.view(*other.shape)
-    T.reshape_as = lambda self, other: self.reshape(*other.shape)
-    T.broadcast_to = lambda self, shape: self.expand(*shape)
-    T.type_as = lambda self, other: self._to_dtype(other.dtype)
-    T.mm = lambda self, other: self.matmul(other) if self.ndim == 2 and other.ndim == 2 else _raise(RuntimeError, f"mm: expected 2-D tensors, got {self.ndim}-D and {other.ndim}-D")
-    T.bmm = lambda self, other: self.matmul(other) if self.ndim == 3 and other.ndim == 3 and self.shape[0] == other.shape[0] else _raise(RuntimeError, f"bmm: expected 3-D tensors with equal batch sizes, got shapes {list(self.shape)} and {list(other.shape)}")
-    T.mv = lambda self, vec: self.matmul(vec) if self.ndim == 2 and vec.ndim == 1 else _raise(RuntimeError, f"mv: expected a 2-D matrix and a 1-D vector, got {self.ndim}-D and {vec.ndim}-D")
-    T.dot = _dot
-    _install_matmul_autocast(T)
-    T.outer = lambda self, other: self.reshape(-1, 1) * other.reshape(1, -1) if self.ndim == 1 and other.ndim == 1 else _raise(RuntimeError, f"outer: expected 1-D vectors, got {self.ndim}-D and {other.ndim}-D")
-    T.masked_select = _masked_select
-    T.round = _round
-    T.masked_fill_ = lambda self, mask, value: _inplace_via(self, lambda s: s.masked_fill(mask, value))
-    T.clamp = _clamp
-    T.register_hook = _register_hook
-    T.clamp_ = lambda self, min=None, max=None: _inplace_via(self, lambda s: s.clamp(min, max))
-    T.clip = T.clamp
-    T.clip_ = T.clamp_
-    T.new_zeros = _new(0)
-    T.new_ones = _new(1)
-    T.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: _new(fill_value)(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
-    T.new_empty = _new(0)
-    T.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
-    T.byte = lambda self, memory_format=None: self._to_dtype(_C.uint8)
-    T.char = lambda self, memory_format=None: self._to_dtype(_C.int8)
-    T.short = lambda self, memory_format=None: self._to_dtype(_C.int16)
-    T.bfloat16 = lambda self, memory_format=None: self._to_dtype(_C.bfloat16)
-    T.type = lambda self, dtype=None: (f"rustensor.{_TYPE_NAMES[_dtype_name(self.dtype)]}" if dtype is None else self._to_dtype(dtype))
-    T.__contains__ = lambda self, item: bool((self == item).any())
-    T.H = property(lambda self: self.mT if self.ndim == 2 else _raise(RuntimeError, "tensor.H is only supported on matrices (2-D tensors)"))
-
-
-_clamp_rs = Tensor.clamp
+_clamp_rs = _C.TensorBase.clamp
 
 
 def _clamp(self, min=None, max=None):
@@ -800,7 +658,7 @@ class _RemovableHandle:
         self.remove()
 
 
-_register_hook_rs = Tensor.register_hook
+_register_hook_rs = _C.TensorBase.register_hook
 
 
 def _register_hook(self, hook):
@@ -815,63 +673,29 @@ def _register_hook(self, hook):
     return handle
 
 
-_raw_matmul = None
+def _autocast_on() -> bool:
+    """Whether an autocast region is open (one attribute lookup outside one)."""
+    return bool(_amp._state.__dict__.get("stack"))
 
 
-def _install_matmul_autocast(T) -> None:
-    """matmul, ``@``, mm and bmm (and the addmm/baddbmm built on them) cast their inputs to
-    the autocast dtype inside a region, as torch's CPU and CUDA policies do; mv only on the
-    GPU (torch's CPU list leaves it out). Outside a region the cost is one attribute lookup."""
-    from .amp import autocast_mode as _ac
+def _times(other, alpha):
+    return other if alpha == 1 else other * alpha
 
-    global _raw_matmul
-    raw = {n: getattr(T, n) for n in ("matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "mv")}
-    _raw_matmul = raw["matmul"]
 
-    def on():
-        return _ac._state.__dict__.get("stack")
+def _value(v):
+    # torch's `value` is a Number; numpy scalars and the like convert too
+    if isinstance(v, Tensor) or not hasattr(v, "__float__"):
+        raise TypeError(f"argument 'value' must be Number, not {type(v).__name__}")
+    return float(v)
 
-    def matmul(self, other):
-        if on():
-            self, other = _ac._cast_lower(self, other)
-        return raw["matmul"](self, other)
 
-    def __matmul__(self, other, /):
-        if on():
-            self, other = _ac._cast_lower(self, other)
-        return raw["__matmul__"](self, other)
-
-    def __rmatmul__(self, other, /):
-        if on():
-            self, other = _ac._cast_lower(self, other)
-        return raw["__rmatmul__"](self, other)
-
-    def mm(self, other):
-        if on():
-            self, other = _ac._cast_lower(self, other)
-        return raw["mm"](self, other)
-
-    def bmm(self, other):
-        if on():
-            self, other = _ac._cast_lower(self, other)
-        return raw["bmm"](self, other)
-
-    def mv(self, vec):
-        if self.ndim != 2 or vec.ndim != 1:
-            raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got {self.ndim}-D and {vec.ndim}-D")
-        if on():
-            self, vec = _ac._cast_lower(self, vec, gpu_only=True)
-        return _raw_matmul(self, vec)
-
-    T.matmul, T.__matmul__, T.__rmatmul__, T.mm, T.bmm, T.mv = matmul, __matmul__, __rmatmul__, mm, bmm, mv
-
-    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
-        return _add_scaled(self, mat1.mm(mat2), beta, alpha, "addmm")
-
-    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
-        return _add_scaled(self, batch1.bmm(batch2), beta, alpha, "baddbmm")
-
-    T.addmm, T.baddbmm = addmm, baddbmm
+def _lerp(self, end, weight, inplace):
+    f = self._ternary_ if inplace else self._ternary
+    if isinstance(weight, Tensor):
+        return f("lerp", end, weight, 0.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        raise TypeError(f"lerp(): argument 'weight' (position 2) must be Tensor or Number, not {type(weight).__name__}")
+    return f("lerp", end, None, float(weight))
 
 
 def _add_scaled(inp, prod, beta, alpha, name):
@@ -901,7 +725,7 @@ def _dot(self, other):
             f"the same number of elements, but got {self.shape[0]} and {other.shape[0]} elements respectively"
         )
     # the raw product: dot is not on autocast's lists
-    return _raw_matmul(self, other)
+    return _C.TensorBase.matmul(self, other)
 
 
 def _broadcast_shape(op: str, a, b) -> tuple:
@@ -924,38 +748,1036 @@ def _masked_select(self, mask):
     return getitem(self.expand(*shape), mask.expand(*shape))
 
 
-def _round(self, *, decimals=0):
-    if decimals == 0:
-        return self._unary("round")
-    # torch's formula: scale, round half to even, unscale
-    if decimals > 0:
-        s = 10.0 ** decimals
-        return (self * s)._unary("round") / s
-    s = 10.0 ** (-decimals)
-    return (self / s)._unary("round") * s
+# ---------------------------------------------------------------- the class
+
+class Tensor(_C.TensorBase):
+    """A multi-dimensional array on the CPU or the GPU, with autograd: torch.Tensor's API.
+
+    The hot paths (operators, views, reductions, autograd) are ``TensorBase``'s, in Rust; the
+    methods here are written in Python over them. Every result comes back as this class.
+    """
+
+    __module__ = "rustensor"
+
+    # ---- elementwise ops of the Rust op tables (tests/test_optable.py checks these against them)
+    def abs(self) -> Tensor:
+        return self._unary("abs")
+
+    def neg(self) -> Tensor:
+        return self._unary("neg")
+
+    def negative(self) -> Tensor:
+        return self._unary("negative")
+
+    def sign(self) -> Tensor:
+        return self._unary("sign")
+
+    def square(self) -> Tensor:
+        return self._unary("square")
+
+    def expm1(self) -> Tensor:
+        return self._unary("expm1")
+
+    def log1p(self) -> Tensor:
+        return self._unary("log1p")
+
+    def log2(self) -> Tensor:
+        return self._unary("log2")
+
+    def log10(self) -> Tensor:
+        return self._unary("log10")
+
+    def rsqrt(self) -> Tensor:
+        return self._unary("rsqrt")
+
+    def reciprocal(self) -> Tensor:
+        return self._unary("reciprocal")
+
+    def sin(self) -> Tensor:
+        return self._unary("sin")
+
+    def cos(self) -> Tensor:
+        return self._unary("cos")
+
+    def tan(self) -> Tensor:
+        return self._unary("tan")
+
+    def floor(self) -> Tensor:
+        return self._unary("floor")
+
+    def ceil(self) -> Tensor:
+        return self._unary("ceil")
+
+    def trunc(self) -> Tensor:
+        return self._unary("trunc")
+
+    def fix(self) -> Tensor:
+        return self._unary("fix")
+
+    def isnan(self) -> Tensor:
+        return self._unary("isnan")
+
+    def isinf(self) -> Tensor:
+        return self._unary("isinf")
+
+    def isfinite(self) -> Tensor:
+        return self._unary("isfinite")
+
+    def logical_not(self) -> Tensor:
+        return self._unary("logical_not")
+
+    def bitwise_not(self) -> Tensor:
+        return self._unary("bitwise_not")
+
+    def absolute(self) -> Tensor:
+        return self._unary("absolute")
+
+    def exp2(self) -> Tensor:
+        return self._unary("exp2")
+
+    def asin(self) -> Tensor:
+        return self._unary("asin")
+
+    def arcsin(self) -> Tensor:
+        return self._unary("arcsin")
+
+    def acos(self) -> Tensor:
+        return self._unary("acos")
+
+    def arccos(self) -> Tensor:
+        return self._unary("arccos")
+
+    def atan(self) -> Tensor:
+        return self._unary("atan")
+
+    def arctan(self) -> Tensor:
+        return self._unary("arctan")
+
+    def sinh(self) -> Tensor:
+        return self._unary("sinh")
+
+    def cosh(self) -> Tensor:
+        return self._unary("cosh")
+
+    def asinh(self) -> Tensor:
+        return self._unary("asinh")
+
+    def arcsinh(self) -> Tensor:
+        return self._unary("arcsinh")
+
+    def acosh(self) -> Tensor:
+        return self._unary("acosh")
+
+    def arccosh(self) -> Tensor:
+        return self._unary("arccosh")
+
+    def atanh(self) -> Tensor:
+        return self._unary("atanh")
+
+    def arctanh(self) -> Tensor:
+        return self._unary("arctanh")
+
+    def erf(self) -> Tensor:
+        return self._unary("erf")
+
+    def erfc(self) -> Tensor:
+        return self._unary("erfc")
+
+    def erfinv(self) -> Tensor:
+        return self._unary("erfinv")
+
+    def lgamma(self) -> Tensor:
+        return self._unary("lgamma")
+
+    def digamma(self) -> Tensor:
+        return self._unary("digamma")
+
+    def sinc(self) -> Tensor:
+        return self._unary("sinc")
+
+    def deg2rad(self) -> Tensor:
+        return self._unary("deg2rad")
+
+    def rad2deg(self) -> Tensor:
+        return self._unary("rad2deg")
+
+    def frac(self) -> Tensor:
+        return self._unary("frac")
+
+    def signbit(self) -> Tensor:
+        return self._unary("signbit")
+
+    def abs_(self) -> Tensor:
+        return self._unary_("abs")
+
+    def neg_(self) -> Tensor:
+        return self._unary_("neg")
+
+    def negative_(self) -> Tensor:
+        return self._unary_("negative")
+
+    def sign_(self) -> Tensor:
+        return self._unary_("sign")
+
+    def square_(self) -> Tensor:
+        return self._unary_("square")
+
+    def expm1_(self) -> Tensor:
+        return self._unary_("expm1")
+
+    def log1p_(self) -> Tensor:
+        return self._unary_("log1p")
+
+    def log2_(self) -> Tensor:
+        return self._unary_("log2")
+
+    def log10_(self) -> Tensor:
+        return self._unary_("log10")
+
+    def rsqrt_(self) -> Tensor:
+        return self._unary_("rsqrt")
+
+    def reciprocal_(self) -> Tensor:
+        return self._unary_("reciprocal")
+
+    def sin_(self) -> Tensor:
+        return self._unary_("sin")
+
+    def cos_(self) -> Tensor:
+        return self._unary_("cos")
+
+    def tan_(self) -> Tensor:
+        return self._unary_("tan")
+
+    def floor_(self) -> Tensor:
+        return self._unary_("floor")
+
+    def ceil_(self) -> Tensor:
+        return self._unary_("ceil")
+
+    def trunc_(self) -> Tensor:
+        return self._unary_("trunc")
+
+    def fix_(self) -> Tensor:
+        return self._unary_("fix")
+
+    def logical_not_(self) -> Tensor:
+        return self._unary_("logical_not")
+
+    def bitwise_not_(self) -> Tensor:
+        return self._unary_("bitwise_not")
+
+    def absolute_(self) -> Tensor:
+        return self._unary_("absolute")
+
+    def exp2_(self) -> Tensor:
+        return self._unary_("exp2")
+
+    def asin_(self) -> Tensor:
+        return self._unary_("asin")
+
+    def arcsin_(self) -> Tensor:
+        return self._unary_("arcsin")
+
+    def acos_(self) -> Tensor:
+        return self._unary_("acos")
+
+    def arccos_(self) -> Tensor:
+        return self._unary_("arccos")
+
+    def atan_(self) -> Tensor:
+        return self._unary_("atan")
+
+    def arctan_(self) -> Tensor:
+        return self._unary_("arctan")
+
+    def sinh_(self) -> Tensor:
+        return self._unary_("sinh")
+
+    def cosh_(self) -> Tensor:
+        return self._unary_("cosh")
+
+    def asinh_(self) -> Tensor:
+        return self._unary_("asinh")
+
+    def arcsinh_(self) -> Tensor:
+        return self._unary_("arcsinh")
+
+    def acosh_(self) -> Tensor:
+        return self._unary_("acosh")
+
+    def arccosh_(self) -> Tensor:
+        return self._unary_("arccosh")
+
+    def atanh_(self) -> Tensor:
+        return self._unary_("atanh")
+
+    def arctanh_(self) -> Tensor:
+        return self._unary_("arctanh")
+
+    def erf_(self) -> Tensor:
+        return self._unary_("erf")
+
+    def erfc_(self) -> Tensor:
+        return self._unary_("erfc")
+
+    def erfinv_(self) -> Tensor:
+        return self._unary_("erfinv")
+
+    def lgamma_(self) -> Tensor:
+        return self._unary_("lgamma")
+
+    def digamma_(self) -> Tensor:
+        return self._unary_("digamma")
+
+    def sinc_(self) -> Tensor:
+        return self._unary_("sinc")
+
+    def deg2rad_(self) -> Tensor:
+        return self._unary_("deg2rad")
+
+    def rad2deg_(self) -> Tensor:
+        return self._unary_("rad2deg")
+
+    def frac_(self) -> Tensor:
+        return self._unary_("frac")
+
+    def round_(self) -> Tensor:
+        return self._unary_("round")
+
+    def logit_(self) -> Tensor:
+        return self._unary_("logit")
+
+    def exp_(self) -> Tensor:
+        return self._unary_("exp")
+
+    def log_(self) -> Tensor:
+        return self._unary_("log")
+
+    def relu_(self) -> Tensor:
+        return self._unary_("relu")
+
+    def sigmoid_(self) -> Tensor:
+        return self._unary_("sigmoid")
+
+    def tanh_(self) -> Tensor:
+        return self._unary_("tanh")
+
+    def sqrt_(self) -> Tensor:
+        return self._unary_("sqrt")
+
+    def mul(self, other: _Other) -> Tensor:
+        return self._binary("mul", other, False)
+
+    def mul_(self, other: _Other) -> Tensor:
+        return self._binary_("mul", other)
+
+    def multiply(self, other: _Other) -> Tensor:
+        return self._binary("multiply", other, False)
+
+    def multiply_(self, other: _Other) -> Tensor:
+        return self._binary_("multiply", other)
+
+    def true_divide(self, other: _Other) -> Tensor:
+        return self._binary("true_divide", other, False)
+
+    def true_divide_(self, other: _Other) -> Tensor:
+        return self._binary_("true_divide", other)
+
+    def floor_divide(self, other: _Other) -> Tensor:
+        return self._binary("floor_divide", other, False)
+
+    def floor_divide_(self, other: _Other) -> Tensor:
+        return self._binary_("floor_divide", other)
+
+    def remainder(self, other: _Other) -> Tensor:
+        return self._binary("remainder", other, False)
+
+    def remainder_(self, other: _Other) -> Tensor:
+        return self._binary_("remainder", other)
+
+    def pow(self, other: _Other) -> Tensor:
+        return self._binary("pow", other, False)
+
+    def pow_(self, other: _Other) -> Tensor:
+        return self._binary_("pow", other)
+
+    def maximum(self, other: _Other) -> Tensor:
+        return self._binary("maximum", other, False)
+
+    def maximum_(self, other: _Other) -> Tensor:
+        return self._binary_("maximum", other)
+
+    def minimum(self, other: _Other) -> Tensor:
+        return self._binary("minimum", other, False)
+
+    def minimum_(self, other: _Other) -> Tensor:
+        return self._binary_("minimum", other)
+
+    def atan2(self, other: _Other) -> Tensor:
+        return self._binary("atan2", other, False)
+
+    def atan2_(self, other: _Other) -> Tensor:
+        return self._binary_("atan2", other)
+
+    def arctan2(self, other: _Other) -> Tensor:
+        return self._binary("arctan2", other, False)
+
+    def arctan2_(self, other: _Other) -> Tensor:
+        return self._binary_("arctan2", other)
+
+    def eq(self, other: _Other) -> Tensor:
+        return self._binary("eq", other, False)
+
+    def eq_(self, other: _Other) -> Tensor:
+        return self._binary_("eq", other)
+
+    def ne(self, other: _Other) -> Tensor:
+        return self._binary("ne", other, False)
+
+    def ne_(self, other: _Other) -> Tensor:
+        return self._binary_("ne", other)
+
+    def lt(self, other: _Other) -> Tensor:
+        return self._binary("lt", other, False)
+
+    def lt_(self, other: _Other) -> Tensor:
+        return self._binary_("lt", other)
+
+    def le(self, other: _Other) -> Tensor:
+        return self._binary("le", other, False)
+
+    def le_(self, other: _Other) -> Tensor:
+        return self._binary_("le", other)
+
+    def gt(self, other: _Other) -> Tensor:
+        return self._binary("gt", other, False)
+
+    def gt_(self, other: _Other) -> Tensor:
+        return self._binary_("gt", other)
+
+    def ge(self, other: _Other) -> Tensor:
+        return self._binary("ge", other, False)
+
+    def ge_(self, other: _Other) -> Tensor:
+        return self._binary_("ge", other)
+
+    def greater(self, other: _Other) -> Tensor:
+        return self._binary("greater", other, False)
+
+    def greater_(self, other: _Other) -> Tensor:
+        return self._binary_("greater", other)
+
+    def less(self, other: _Other) -> Tensor:
+        return self._binary("less", other, False)
+
+    def less_(self, other: _Other) -> Tensor:
+        return self._binary_("less", other)
+
+    def greater_equal(self, other: _Other) -> Tensor:
+        return self._binary("greater_equal", other, False)
+
+    def greater_equal_(self, other: _Other) -> Tensor:
+        return self._binary_("greater_equal", other)
+
+    def less_equal(self, other: _Other) -> Tensor:
+        return self._binary("less_equal", other, False)
+
+    def less_equal_(self, other: _Other) -> Tensor:
+        return self._binary_("less_equal", other)
+
+    def not_equal(self, other: _Other) -> Tensor:
+        return self._binary("not_equal", other, False)
+
+    def not_equal_(self, other: _Other) -> Tensor:
+        return self._binary_("not_equal", other)
+
+    def logical_and(self, other: _Other) -> Tensor:
+        return self._binary("logical_and", other, False)
+
+    def logical_and_(self, other: _Other) -> Tensor:
+        return self._binary_("logical_and", other)
+
+    def logical_or(self, other: _Other) -> Tensor:
+        return self._binary("logical_or", other, False)
+
+    def logical_or_(self, other: _Other) -> Tensor:
+        return self._binary_("logical_or", other)
+
+    def logical_xor(self, other: _Other) -> Tensor:
+        return self._binary("logical_xor", other, False)
+
+    def logical_xor_(self, other: _Other) -> Tensor:
+        return self._binary_("logical_xor", other)
+
+    def bitwise_and(self, other: _Other) -> Tensor:
+        return self._binary("bitwise_and", other, False)
+
+    def bitwise_and_(self, other: _Other) -> Tensor:
+        return self._binary_("bitwise_and", other)
+
+    def bitwise_or(self, other: _Other) -> Tensor:
+        return self._binary("bitwise_or", other, False)
+
+    def bitwise_or_(self, other: _Other) -> Tensor:
+        return self._binary_("bitwise_or", other)
+
+    def bitwise_xor(self, other: _Other) -> Tensor:
+        return self._binary("bitwise_xor", other, False)
+
+    def bitwise_xor_(self, other: _Other) -> Tensor:
+        return self._binary_("bitwise_xor", other)
+
+    def fmod(self, other: _Other) -> Tensor:
+        return self._binary("fmod", other, False)
+
+    def fmod_(self, other: _Other) -> Tensor:
+        return self._binary_("fmod", other)
+
+    def copysign(self, other: _Other) -> Tensor:
+        return self._binary("copysign", other, False)
+
+    def copysign_(self, other: _Other) -> Tensor:
+        return self._binary_("copysign", other)
+
+    def hypot(self, other: _Other) -> Tensor:
+        return self._binary("hypot", other, False)
+
+    def hypot_(self, other: _Other) -> Tensor:
+        return self._binary_("hypot", other)
+
+    def logaddexp(self, other: _Other) -> Tensor:
+        return self._binary("logaddexp", other, False)
+
+    def logaddexp_(self, other: _Other) -> Tensor:
+        return self._binary_("logaddexp", other)
+
+    def logaddexp2(self, other: _Other) -> Tensor:
+        return self._binary("logaddexp2", other, False)
+
+    def logaddexp2_(self, other: _Other) -> Tensor:
+        return self._binary_("logaddexp2", other)
+
+    def xlogy(self, other: _Other) -> Tensor:
+        return self._binary("xlogy", other, False)
+
+    def xlogy_(self, other: _Other) -> Tensor:
+        return self._binary_("xlogy", other)
+
+    def bitwise_left_shift(self, other: _Other) -> Tensor:
+        return self._binary("bitwise_left_shift", other, False)
+
+    def bitwise_left_shift_(self, other: _Other) -> Tensor:
+        return self._binary_("bitwise_left_shift", other)
+
+    def bitwise_right_shift(self, other: _Other) -> Tensor:
+        return self._binary("bitwise_right_shift", other, False)
+
+    def bitwise_right_shift_(self, other: _Other) -> Tensor:
+        return self._binary_("bitwise_right_shift", other)
+
+    # ---- arithmetic with torch's keyword forms
+    def add(self, other: _Other, *, alpha: _Number = 1) -> Tensor:
+        return self._binary("add", _times(other, alpha), False)
+
+    def sub(self, other: _Other, *, alpha: _Number = 1) -> Tensor:
+        return self._binary("sub", _times(other, alpha), False)
+
+    def subtract(self, other: _Other, *, alpha: _Number = 1) -> Tensor:
+        return self._binary("sub", _times(other, alpha), False)
+
+    def add_(self, other: _Other, *, alpha: _Number = 1) -> Tensor:
+        return self._binary_("add", _times(other, alpha))
+
+    def sub_(self, other: _Other, *, alpha: _Number = 1) -> Tensor:
+        return self._binary_("sub", _times(other, alpha))
+
+    def div(self, other: _Other, *, rounding_mode: Optional[str] = None) -> Tensor:
+        return _div(self, other, rounding_mode=rounding_mode)
+
+    def divide(self, other: _Other, *, rounding_mode: Optional[str] = None) -> Tensor:
+        return _div(self, other, rounding_mode=rounding_mode)
+
+    def div_(self, other: _Other) -> Tensor:
+        return self._binary_("div", other)
+
+    def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value: _Number = 1) -> Tensor:
+        return self._ternary("addcmul", tensor1, tensor2, _value(value))
+
+    def addcmul_(self, tensor1: Tensor, tensor2: Tensor, *, value: _Number = 1) -> Tensor:
+        return self._ternary_("addcmul", tensor1, tensor2, _value(value))
+
+    def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: _Number = 1) -> Tensor:
+        return self._ternary("addcdiv", tensor1, tensor2, _value(value))
+
+    def addcdiv_(self, tensor1: Tensor, tensor2: Tensor, *, value: _Number = 1) -> Tensor:
+        return self._ternary_("addcdiv", tensor1, tensor2, _value(value))
+
+    def lerp(self, end: Tensor, weight: Union[Tensor, _Number]) -> Tensor:
+        return _lerp(self, end, weight, False)
+
+    def lerp_(self, end: Tensor, weight: Union[Tensor, _Number]) -> Tensor:
+        return _lerp(self, end, weight, True)
+
+    def logit(self, eps: Optional[float] = None) -> Tensor:
+        # torch.logit(x, eps): the input clamped to [eps, 1 - eps] first (gradient 0 outside)
+        return (self if eps is None else self.clamp(eps, 1 - eps))._unary("logit")
+
+    def polygamma(self, n: int) -> Tensor:
+        return _polygamma(self, n)
+
+    def polygamma_(self, n: int) -> Tensor:
+        return _inplace_via(self, lambda s: _polygamma(s, n))
+
+    def round(self, *, decimals: int = 0) -> Tensor:  # type: ignore[override]
+        return _ops._round(self, decimals=decimals)
+
+    def clamp(self, min: Optional[Union[_Number, Tensor]] = None, max: Optional[Union[_Number, Tensor]] = None) -> Tensor:
+        return _clamp(self, min, max)
+
+    clip = clamp
+
+    def clamp_(self, min: Optional[Union[_Number, Tensor]] = None, max: Optional[Union[_Number, Tensor]] = None) -> Tensor:
+        return _inplace_via(self, lambda s: s.clamp(min, max))
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask: Tensor, value: Union[_Number, Tensor]) -> Tensor:
+        return _inplace_via(self, lambda s: s.masked_fill(mask, value))
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        return _masked_select(self, mask)
+
+    def where(self, condition: Tensor, y: Any) -> Tensor:
+        from . import where
+
+        return where(condition, self, y)
+
+    # ---- reductions: torch's `axis=`, `keepdims=` and `out=` spellings on every one
+    def sum(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.sum(self, *args) if not kwargs else _aliased(_C.TensorBase.sum, self, args, kwargs)
+
+    def mean(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.mean(self, *args) if not kwargs else _aliased(_C.TensorBase.mean, self, args, kwargs)
+
+    def prod(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.prod(self, *args) if not kwargs else _aliased(_C.TensorBase.prod, self, args, kwargs)
+
+    def amax(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.amax(self, *args) if not kwargs else _aliased(_C.TensorBase.amax, self, args, kwargs)
+
+    def amin(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.amin(self, *args) if not kwargs else _aliased(_C.TensorBase.amin, self, args, kwargs)
+
+    def argmax(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.argmax(self, *args) if not kwargs else _aliased(_C.TensorBase.argmax, self, args, kwargs)
+
+    def argmin(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.argmin(self, *args) if not kwargs else _aliased(_C.TensorBase.argmin, self, args, kwargs)
+
+    def all(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.all(self, *args) if not kwargs else _aliased(_C.TensorBase.all, self, args, kwargs)
+
+    def any(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.any(self, *args) if not kwargs else _aliased(_C.TensorBase.any, self, args, kwargs)
+
+    def logsumexp(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _C.TensorBase.logsumexp(self, *args) if not kwargs else _aliased(_C.TensorBase.logsumexp, self, args, kwargs)
+
+    @overload
+    def max(self, dim: None = None, keepdim: bool = False) -> Tensor: ...
+    @overload
+    def max(self, dim: Tensor, keepdim: bool = False) -> Tensor: ...
+    @overload
+    def max(self, dim: int, keepdim: bool = False) -> _ValuesIndices: ...
+
+    def max(self, *args: Any, **kwargs: Any) -> Any:
+        return _max(self, *args) if not kwargs else _aliased(_max, self, args, kwargs)
+
+    @overload
+    def min(self, dim: None = None, keepdim: bool = False) -> Tensor: ...
+    @overload
+    def min(self, dim: Tensor, keepdim: bool = False) -> Tensor: ...
+    @overload
+    def min(self, dim: int, keepdim: bool = False) -> _ValuesIndices: ...
+
+    def min(self, *args: Any, **kwargs: Any) -> Any:
+        return _min(self, *args) if not kwargs else _aliased(_min, self, args, kwargs)
+
+    def var(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _var(self, *args) if not kwargs else _aliased(_var, self, args, kwargs)
+
+    def std(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _std(self, *args) if not kwargs else _aliased(_std, self, args, kwargs)
+
+    def norm(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _norm(self, *args) if not kwargs else _aliased(_norm, self, args, kwargs)
+
+    def cummax(self, dim: int) -> _ValuesIndices:
+        v, i = self._cum_extreme(True, int(dim))
+        return _return_types["cummax"](v, i)
+
+    def cummin(self, dim: int) -> _ValuesIndices:
+        v, i = self._cum_extreme(False, int(dim))
+        return _return_types["cummin"](v, i)
+
+    def aminmax(self, *, dim: Optional[int] = None, keepdim: bool = False) -> Any:
+        return _ops.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def nansum(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.nansum(self, *args, **kwargs)
+
+    def nanmean(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.nanmean(self, *args, **kwargs)
+
+    def count_nonzero(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.count_nonzero(self, *args, **kwargs)
+
+    def median(self, *args: Any, **kwargs: Any) -> Any:
+        return _ops.median(self, *args, **kwargs)
+
+    def nanmedian(self, *args: Any, **kwargs: Any) -> Any:
+        return _ops.nanmedian(self, *args, **kwargs)
+
+    def mode(self, *args: Any, **kwargs: Any) -> _ValuesIndices:
+        return _ops.mode(self, *args, **kwargs)
+
+    def kthvalue(self, *args: Any, **kwargs: Any) -> _ValuesIndices:
+        return _ops.kthvalue(self, *args, **kwargs)
+
+    def trace(self) -> Tensor:
+        return _ops.trace(self)
+
+    # ---- linear algebra (autocast casts the operands of the matrix products inside a region)
+    def matmul(self, other: Tensor) -> Tensor:
+        if _autocast_on():
+            self, other = _amp._cast_lower(self, other)
+        return _C.TensorBase.matmul(self, other)
+
+    def __matmul__(self, other: Tensor, /) -> Tensor:
+        if _autocast_on():
+            self, other = _amp._cast_lower(self, other)
+        return _C.TensorBase.__matmul__(self, other)
+
+    def __rmatmul__(self, other: Tensor, /) -> Tensor:
+        if _autocast_on():
+            self, other = _amp._cast_lower(self, other)
+        return _C.TensorBase.__rmatmul__(self, other)
+
+    def mm(self, other: Tensor) -> Tensor:
+        if self.ndim != 2 or other.ndim != 2:
+            raise RuntimeError(f"mm: expected 2-D tensors, got {self.ndim}-D and {other.ndim}-D")
+        return self.matmul(other)
+
+    def bmm(self, other: Tensor) -> Tensor:
+        if self.ndim != 3 or other.ndim != 3 or self.shape[0] != other.shape[0]:
+            raise RuntimeError(f"bmm: expected 3-D tensors with equal batch sizes, got shapes {list(self.shape)} and {list(other.shape)}")
+        return self.matmul(other)
+
+    def mv(self, vec: Tensor) -> Tensor:
+        if self.ndim != 2 or vec.ndim != 1:
+            raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got {self.ndim}-D and {vec.ndim}-D")
+        if _autocast_on():
+            # torch's CPU list leaves mv out
+            self, vec = _amp._cast_lower(self, vec, gpu_only=True)
+        return _C.TensorBase.matmul(self, vec)
+
+    def dot(self, other: Tensor) -> Tensor:
+        return _dot(self, other)
+
+    def outer(self, other: Tensor) -> Tensor:
+        if self.ndim != 1 or other.ndim != 1:
+            raise RuntimeError(f"outer: expected 1-D vectors, got {self.ndim}-D and {other.ndim}-D")
+        return self.reshape(-1, 1) * other.reshape(1, -1)
+
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta: _Number = 1, alpha: _Number = 1) -> Tensor:
+        return _add_scaled(self, mat1.mm(mat2), beta, alpha, "addmm")
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: _Number = 1, alpha: _Number = 1) -> Tensor:
+        return _add_scaled(self, batch1.bmm(batch2), beta, alpha, "baddbmm")
+
+    def kron(self, other: Tensor) -> Tensor:
+        return _ops.kron(self, other)
+
+    def cross(self, other: Tensor, dim: Optional[int] = None) -> Tensor:
+        return _ops.cross(self, other, dim)
+
+    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        if dtype is None and _autocast_on():
+            # torch's CUDA autocast runs softmax in float32 (a CPU region keeps the lower dtype)
+            (self,) = _amp._cast_fp32(self, devices=("cuda",))
+        return _C.TensorBase.softmax(self, dim, dtype)
+
+    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        if dtype is None and _autocast_on():
+            (self,) = _amp._cast_fp32(self, devices=("cuda",))
+        return _C.TensorBase.log_softmax(self, dim, dtype)
+
+    # ---- devices, dtypes, conversion
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _to(self, *args, **kwargs)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device: Optional[_DeviceLike] = None, non_blocking: bool = False) -> Tensor:
+        return self.to("gpu" if device is None else f"gpu:{device}" if isinstance(device, int) else device)
+
+    gpu = cuda
+
+    def bfloat16(self, memory_format: Any = None) -> Tensor:
+        return self._to_dtype(_C.bfloat16)
+
+    def byte(self, memory_format: Any = None) -> Tensor:
+        return self._to_dtype(_C.uint8)
+
+    def char(self, memory_format: Any = None) -> Tensor:
+        return self._to_dtype(_C.int8)
+
+    def short(self, memory_format: Any = None) -> Tensor:
+        return self._to_dtype(_C.int16)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self._to_dtype(other.dtype)
+
+    @overload
+    def type(self, dtype: None = None) -> str: ...
+    @overload
+    def type(self, dtype: _DTypeLike) -> Tensor: ...
+
+    def type(self, dtype: Any = None) -> Any:
+        return f"rustensor.{_TYPE_NAMES[_dtype_name(self.dtype)]}" if dtype is None else self._to_dtype(dtype)
+
+    def numpy(self, force: bool = False) -> npt.NDArray[Any]:
+        return _numpy(self, force)
+
+    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> npt.NDArray[Any]:
+        return _array(self, dtype, copy)
+
+    def tolist(self) -> Any:
+        return _tolist(self)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(repr(self), spec)
+
+    def __contains__(self, item: Any) -> bool:
+        return bool((self == item).any())
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> Tensor:
+        return _deepcopy(self, memo)
+
+    def __copy__(self) -> Self:
+        return self
+
+    def __reduce_ex__(self, proto: Any) -> Any:
+        return (_rebuild, (np.asarray(self.detach().cpu()).copy(), self.requires_grad))
+
+    def __dlpack__(self, *, stream: Any = None, max_version: Optional[Tuple[int, int]] = None, dl_device: Optional[Tuple[int, int]] = None, copy: Optional[bool] = None) -> Any:
+        from .utils import dlpack
+
+        return dlpack.__dlpack__(self, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self) -> Tuple[int, int]:
+        from .utils import dlpack
+
+        return dlpack.__dlpack_device__(self)
+
+    # ---- autograd
+    def register_hook(self, hook: Callable[[Tensor], Optional[Tensor]]) -> _RemovableHandle:
+        return _register_hook(self, hook)
+
+    # ---- shape and indexing
+    def view(self, *shape: Any) -> Tensor:
+        return _ops._view(self, *shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(*other.shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(*other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(*other.shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return self.expand(*shape)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        return _repeat(self, *sizes)
+
+    def tile(self, *dims: Any) -> Tensor:
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _repeat(self, *((1,) * (self.ndim - len(dims)) + tuple(dims)))
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _tri(self, True, diagonal)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _tri(self, False, diagonal)
+
+    @property
+    def H(self) -> Tensor:
+        if self.ndim != 2:
+            raise RuntimeError("tensor.H is only supported on matrices (2-D tensors)")
+        return self.mT
+
+    def new_zeros(self, *size: Any, dtype: Optional[_DTypeLike] = None, device: Optional[_DeviceLike] = None, requires_grad: bool = False) -> Tensor:
+        return _new(self, 0, size, dtype, device, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Optional[_DTypeLike] = None, device: Optional[_DeviceLike] = None, requires_grad: bool = False) -> Tensor:
+        return _new(self, 1, size, dtype, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Optional[_DTypeLike] = None, device: Optional[_DeviceLike] = None, requires_grad: bool = False) -> Tensor:
+        return _new(self, 0, size, dtype, device, requires_grad)
+
+    def new_full(self, size: Sequence[int], fill_value: _Number, dtype: Optional[_DTypeLike] = None, device: Optional[_DeviceLike] = None, requires_grad: bool = False) -> Tensor:
+        return _new(self, fill_value, tuple(size), dtype, device, requires_grad)
+
+    def new_tensor(self, data: Any, dtype: Optional[_DTypeLike] = None, device: Optional[_DeviceLike] = None, requires_grad: bool = False) -> Tensor:
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    # ---- sorting, selection, shape and index ops (python/rustensor/_ops.py)
+    def sort(self, *args: Any, **kwargs: Any) -> _ValuesIndices:
+        return _ops.sort(self, *args, **kwargs)
+
+    def argsort(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.argsort(self, *args, **kwargs)
+
+    def msort(self) -> Tensor:
+        return _ops.msort(self)
+
+    def topk(self, *args: Any, **kwargs: Any) -> _ValuesIndices:
+        return _ops.topk(self, *args, **kwargs)
+
+    def unique(self, *args: Any, **kwargs: Any) -> Any:
+        return _ops.unique(self, *args, **kwargs)
+
+    def unique_consecutive(self, *args: Any, **kwargs: Any) -> Any:
+        return _ops.unique_consecutive(self, *args, **kwargs)
+
+    def bincount(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.bincount(self, *args, **kwargs)
+
+    def histc(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.histc(self, *args, **kwargs)
+
+    def roll(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.roll(self, *args, **kwargs)
+
+    def repeat_interleave(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.repeat_interleave(self, *args, **kwargs)
+
+    def unflatten(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.unflatten(self, *args, **kwargs)
+
+    def movedim(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.movedim(self, *args, **kwargs)
+
+    def moveaxis(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.moveaxis(self, *args, **kwargs)
+
+    def swapaxes(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.swapaxes(self, *args, **kwargs)
+
+    def swapdims(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.swapdims(self, *args, **kwargs)
+
+    def diag(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.diag(self, *args, **kwargs)
+
+    def diag_embed(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.diag_embed(self, *args, **kwargs)
+
+    def diagflat(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.diagflat(self, *args, **kwargs)
+
+    def take(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.take(self, *args, **kwargs)
+
+    def take_along_dim(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.take_along_dim(self, *args, **kwargs)
+
+    def tensor_split(self, *args: Any, **kwargs: Any) -> Tuple[Tensor, ...]:
+        return _ops.tensor_split(self, *args, **kwargs)
+
+    def hsplit(self, *args: Any, **kwargs: Any) -> Tuple[Tensor, ...]:
+        return _ops.hsplit(self, *args, **kwargs)
+
+    def vsplit(self, *args: Any, **kwargs: Any) -> Tuple[Tensor, ...]:
+        return _ops.vsplit(self, *args, **kwargs)
+
+    def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        return _ops._unfold(self, dimension, size, step)
+
+    def index_add(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.index_add(self, *args, **kwargs)
+
+    def index_copy(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.index_copy(self, *args, **kwargs)
+
+    def index_fill(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.index_fill(self, *args, **kwargs)
+
+    def masked_scatter(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.masked_scatter(self, *args, **kwargs)
+
+    def scatter_reduce(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.scatter_reduce(self, *args, **kwargs)
+
+    def scatter(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.scatter(self, *args, **kwargs)
+
+    def index_add_(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _inplace_via(self, lambda s: _ops.index_add(s, *args, **kwargs))
+
+    def index_copy_(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _inplace_via(self, lambda s: _ops.index_copy(s, *args, **kwargs))
+
+    def index_fill_(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _inplace_via(self, lambda s: _ops.index_fill(s, *args, **kwargs))
+
+    def masked_scatter_(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _inplace_via(self, lambda s: _ops.masked_scatter(s, *args, **kwargs))
+
+    def scatter_reduce_(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _inplace_via(self, lambda s: _ops.scatter_reduce(s, *args, **kwargs))
+
+    def scatter_(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _inplace_via(self, lambda s: _ops.scatter(s, *args, **kwargs))
+
+    # ---- random fills (python/rustensor/_random.py)
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+        return _random.uniform_(self, a, b, generator=generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        return _random.normal_(self, mean, std, generator=generator)
+
+    def bernoulli_(self, p: Union[float, Tensor] = 0.5, *, generator: Any = None) -> Tensor:
+        return _random.bernoulli_(self, p, generator=generator)
+
+    def exponential_(self, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
+        return _random.exponential_(self, lambd, generator=generator)
+
+    def random_(self, from_: int = 0, to: Optional[int] = None, *, generator: Any = None) -> Tensor:
+        return _random.random_(self, from_, to, generator=generator)
+
+    def bernoulli(self, p: Union[float, Tensor, None] = None, *, generator: Any = None) -> Tensor:
+        return _random.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:
+        return _random.multinomial(self, num_samples, replacement, generator=generator)
 
 
-_install()
+_C._set_tensor_class(Tensor)
 
-
-def _autocast_softmax() -> None:
-    # torch's CUDA autocast runs softmax/log_softmax in float32 (a CPU region keeps the lower
-    # dtype); an explicit dtype= makes the call ineligible, as in torch
-    from .amp.autocast_mode import _cast_fp32, _current
-
-    def wrap(name):
-        base = getattr(Tensor, name)
-
-        def f(self, dim, dtype=None):
-            if dtype is None and _current() is not None:
-                (self,) = _cast_fp32(self, devices=("cuda",))
-            return base(self, dim, dtype)
-
-        f.__name__ = name
-        return f
-
-    for name in ("softmax", "log_softmax"):
-        setattr(Tensor, name, wrap(name))
-
-
-_autocast_softmax()
+# the method bodies above call into these; they import this module's names, so they come last
+from . import _ops, _ops_common, _random  # noqa: E402
+from .amp import autocast_mode as _amp  # noqa: E402

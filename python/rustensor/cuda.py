@@ -76,7 +76,7 @@ def get_device_properties(device=None):
 
     class _Props:
         def __repr__(self) -> str:
-            return f"_GpuDeviceProperties(name='{self.name}', backend='{self.backend}', type='{self.type}')"
+            return f"_GpuDeviceProperties(name='{self.name}', backend='{self.backend}', type='{self.type}')"  # type: ignore[attr-defined]
 
     p = _Props()
     p.name, p.backend, p.type, p.driver = name, backend, kind, driver

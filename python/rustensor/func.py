@@ -8,7 +8,7 @@ match torch; the speed is that of a Python loop). ``grad`` and ``jacrev`` use
 from __future__ import annotations
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 from .autograd import enable_grad
 from .autograd import grad as _autograd_grad
 

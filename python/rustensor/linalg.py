@@ -18,17 +18,17 @@ import math
 import numpy as np
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 from ._ops_common import _host, _on, _out, _wrap_dim
 from ._shape_ops import _cross, _safe_root
 from ._tensor import _NP_OF, _dtype_name
 
 _b = builtins
 
-_slogdet_t = collections.namedtuple("slogdet", ["sign", "logabsdet"])
-_qr_t = collections.namedtuple("qr", ["Q", "R"])
-_eigh_t = collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])
-_svd_t = collections.namedtuple("svd", ["U", "S", "Vh"])
+_slogdet_t = collections.namedtuple("slogdet", ["sign", "logabsdet"])  # type: ignore[name-match]  # torch names the type after the op
+_qr_t = collections.namedtuple("qr", ["Q", "R"])  # type: ignore[name-match]  # torch names the type after the op
+_eigh_t = collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])  # type: ignore[name-match]  # torch names the type after the op
+_svd_t = collections.namedtuple("svd", ["U", "S", "Vh"])  # type: ignore[name-match]  # torch names the type after the op
 
 
 class LinAlgError(RuntimeError):

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 import numpy as np
 
 from . import _rustensor as _C
-from ._rustensor import Tensor
+from ._tensor import Tensor
 from ._tensor import Size, _dtype_name, from_numpy
 
 __all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals"]
@@ -112,13 +112,13 @@ class _Pickler(pickle._Pickler):  # type: ignore[name-defined, misc]
         self._parameter = _parameter_class()
 
     def _write_global(self, module: str, name: str, obj: Any) -> None:
-        if self.proto >= 4:
-            self.save(module)
-            self.save(name)
-            self.write(pickle.STACK_GLOBAL)
+        if self.proto >= 4:  # type: ignore[attr-defined]
+            self.save(module)  # type: ignore[attr-defined]
+            self.save(name)  # type: ignore[attr-defined]
+            self.write(pickle.STACK_GLOBAL)  # type: ignore[attr-defined]
         else:
-            self.write(pickle.GLOBAL + module.encode("utf-8") + b"\n" + name.encode("utf-8") + b"\n")
-        self.memoize(obj)
+            self.write(pickle.GLOBAL + module.encode("utf-8") + b"\n" + name.encode("utf-8") + b"\n")  # type: ignore[attr-defined]
+        self.memoize(obj)  # type: ignore[attr-defined]
 
     def _save_torch_global(self, obj: _TorchGlobal) -> None:
         self._write_global(obj.module, obj.name, obj)
@@ -126,8 +126,8 @@ class _Pickler(pickle._Pickler):  # type: ignore[name-defined, misc]
     def _save_dtype(self, obj) -> None:
         self._write_global("torch", _dtype_name(obj), obj)
 
-    dispatch[_TorchGlobal] = _save_torch_global
-    dispatch[_C.dtype] = _save_dtype
+    dispatch[_TorchGlobal] = _save_torch_global  # type: ignore[assignment]
+    dispatch[_C.dtype] = _save_dtype  # type: ignore[assignment]
 
     def persistent_id(self, obj):
         if isinstance(obj, _SavedStorage):
@@ -268,7 +268,7 @@ def _bytes_of(flat: Tensor) -> np.ndarray:
 
 
 def _flat_from_bytes(raw: np.ndarray, dtype_name: str, swap: bool = False) -> Tensor:
-    arr = raw.view(_NP[dtype_name])
+    arr: Any = raw.view(_NP[dtype_name])
     if swap and arr.itemsize > 1:
         arr = arr.byteswap()
     if dtype_name == "bfloat16":
@@ -519,7 +519,7 @@ class _WeightsOnlyUnpickler(_Resolver, pickle._Unpickler):  # type: ignore[name-
                     raise _weights_only_error(f"BUILD may not set the attribute {k!r}")
         pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
 
-    dispatch[pickle.BUILD[0]] = _load_build
+    dispatch[pickle.BUILD[0]] = _load_build  # type: ignore[assignment]
 
 
 class _Restore:
@@ -630,7 +630,7 @@ class _Archive:
         if info.compress_type == zipfile.ZIP_STORED and hasattr(self.fh, "readinto"):
             # straight from the file into the array: no intermediate bytes object
             self.fh.seek(self._data_start(info, name))
-            got = self.fh.readinto(memoryview(out))
+            got = self.fh.readinto(memoryview(out))  # type: ignore[arg-type]
         else:
             try:
                 with self.zf.open(info) as r:
@@ -641,7 +641,7 @@ class _Archive:
             out[:got] = np.frombuffer(chunk, np.uint8)
         if got != nbytes:
             raise _corrupt(f"record {name} is truncated ({got} of {nbytes} bytes)")
-        if nbytes == info.file_size and zlib.crc32(out) != info.CRC:
+        if nbytes == info.file_size and zlib.crc32(out) != info.CRC:  # type: ignore[arg-type]
             raise _corrupt(f"CRC-32 mismatch in record {name}")
         return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._ops_common import _out
-from ._rustensor import Tensor
+from ._tensor import Tensor
 
 
 def polygamma(n: int, input: Tensor, *, out=None) -> Tensor:

@@ -188,7 +188,7 @@ def custom_fwd(fwd=None, *, device_type="cuda", cast_inputs=None):
     def wrapper(*args, **kwargs):
         if cast_inputs is None or not is_autocast_enabled(device_type):
             return fwd(*args, **kwargs)
-        from .._rustensor import Tensor
+        from .._tensor import Tensor
 
         def c(v):
             return v.to(cast_inputs) if isinstance(v, Tensor) and v.is_floating_point() else v

@@ -7,7 +7,7 @@ from collections import defaultdict
 from enum import Enum
 from typing import Any, Dict, Optional
 
-from .._rustensor import Tensor
+from .._tensor import Tensor
 
 
 class OptState(Enum):
@@ -113,7 +113,7 @@ class GradScaler:
         if st["stage"] is OptState.STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
         with _no_grad():
-            st["found_inf"] = self._unscale_grads(optimizer, 1.0 / self._scale, False)
+            st["found_inf"] = self._unscale_grads(optimizer, 1.0 / self._scale, False)  # type: ignore[operator]
         st["stage"] = OptState.UNSCALED
 
     def step(self, optimizer, *args, **kwargs):
@@ -151,12 +151,12 @@ class GradScaler:
             if len(found) == 0:
                 raise AssertionError("No inf checks were recorded prior to update.")
             if any(found):
-                self._scale *= self._backoff_factor
+                self._scale *= self._backoff_factor  # type: ignore[operator]
                 self._growth_tracker = 0
             else:
-                self._growth_tracker += 1
+                self._growth_tracker += 1  # type: ignore[operator]
                 if self._growth_tracker == self._growth_interval:
-                    self._scale *= self._growth_factor
+                    self._scale *= self._growth_factor  # type: ignore[operator]
                     self._growth_tracker = 0
         self._per_optimizer_states = defaultdict(_refresh_per_optimizer_state)
 

@@ -8,7 +8,7 @@ import inspect
 import numpy as np
 
 from .. import _rustensor as _C
-from .._rustensor import Tensor
+from .._tensor import Tensor
 
 
 class _DecoratorContextManager:

@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from .. import _rustensor as _C
-from .._rustensor import Tensor
+from .._tensor import Tensor
 from . import no_grad  # defined before this module is imported (end of autograd/__init__)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .._rustensor import Tensor
+from .._tensor import Tensor
 from .._tensor import Size
 from .._random import _normal, _uniform
 from .distribution import LOG_SQRT_2PI, Distribution, _as_float

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import _rustensor as _C
-from .._rustensor import Tensor
+from .._tensor import Tensor
 from .._tensor import Size
 from .._random import _uniform, multinomial
 from .distribution import Distribution, _as_float

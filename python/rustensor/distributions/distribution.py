@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import _rustensor as _C
-from .._rustensor import Tensor
+from .._tensor import Tensor
 from .._tensor import Size, tensor
 
 

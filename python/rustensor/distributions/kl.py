@@ -7,7 +7,7 @@ from .continuous import MultivariateNormal, Normal, Uniform
 from .discrete import Bernoulli, Categorical, _softplus
 from .independent import Independent, _sum_right
 
-_KL = {}
+_KL: dict = {}
 
 
 def register_kl(type_p, type_q):

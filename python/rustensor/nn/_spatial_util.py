@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from .. import _rustensor as _C
-from .._rustensor import Tensor
+from .._tensor import Tensor
 
 
 # ---------------------------------------------------------------------------------------------

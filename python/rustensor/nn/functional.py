@@ -9,7 +9,7 @@ import warnings
 from ._functional_spatial import *  # noqa: F401,F403
 from ._functional_spatial import __all__ as _spatial_all
 from .. import _rustensor as _C
-from .._rustensor import Tensor
+from .._tensor import Tensor
 
 _core_all = [
     # activations

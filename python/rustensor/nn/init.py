@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from .._rustensor import Tensor
+from .._tensor import Tensor
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._rustensor import Tensor
+from .._tensor import Tensor
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "is_lazy"]
 

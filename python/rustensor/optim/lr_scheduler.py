@@ -10,7 +10,7 @@ from collections import Counter
 from functools import partial
 from typing import Any, Dict, List
 
-from .._rustensor import Tensor
+from .._tensor import Tensor
 from .optimizer import Optimizer
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",

@@ -9,7 +9,7 @@ from collections import OrderedDict, defaultdict
 from itertools import chain
 from typing import Any, Callable, Dict, List
 
-from .._rustensor import Tensor
+from .._tensor import Tensor
 from .. import _rustensor as _C
 from ..nn.modules.module import _clear_grad
 from ..autograd import no_grad as _NoGrad
@@ -204,7 +204,7 @@ class Optimizer:
         if len(ids) != len(set(ids)):
             warnings.warn("optimizer contains a parameter group with duplicate parameters; in future, this will cause "
                           "an error; see github.com/pytorch/pytorch/issues/40967 for more information", stacklevel=3)
-        seen = set()
+        seen: set = set()
         for g in self.param_groups:
             seen.update(id(p) for p in g["params"])
             if ("param_names" in param_group) != ("param_names" in g):

@@ -1,6 +1,6 @@
 """DLPack interchange (``torch.utils.dlpack``): ``__dlpack__``, ``from_dlpack``, ``to_dlpack``.
 
-``Tensor.__dlpack__`` / ``__dlpack_device__`` are installed on the class here; ``from_dlpack``
+``Tensor.__dlpack__`` / ``__dlpack_device__`` (methods of the class in _tensor.py) call the functions here; ``from_dlpack``
 takes any object with ``__dlpack__`` or a capsule.
 
 The capsules and the C structs are made in Rust (``rust/rustensor-py/src/dlpack.rs``); this
@@ -12,7 +12,7 @@ import enum
 from typing import Any, Optional, Tuple
 
 from .. import _rustensor as _C
-from .._rustensor import Tensor
+from .._tensor import Tensor
 
 __all__ = ["DLDeviceType", "from_dlpack", "to_dlpack"]
 
@@ -102,6 +102,3 @@ def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: Optional[bool] = N
         t = t.to(device)
     return t
 
-
-Tensor.__dlpack__ = __dlpack__  # type: ignore[method-assign]
-Tensor.__dlpack_device__ = __dlpack_device__  # type: ignore[method-assign]

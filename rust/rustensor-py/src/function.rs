@@ -33,8 +33,12 @@ pub fn _record_function(
             let (cb, shapes, fname) = (backward.clone(), shapes.clone(), name.to_owned());
             let f: backprop::CustomBackward = Arc::new(move |g: &Tensor, kept: &[Option<Tensor>]| {
                 Python::attach(|py| {
-                    let kept: Vec<Option<PyTensor>> = kept.iter().map(|t| t.clone().map(|t| PyTensor { t })).collect();
-                    let r = cb.call1(py, (i, PyTensor { t: g.clone() }, kept)).map_err(from_callback)?;
+                    let kept = kept
+                        .iter()
+                        .map(|t| t.clone().map(|t| wrap(py, t)).transpose())
+                        .collect::<PyResult<Vec<Option<Py<PyAny>>>>>()
+                        .map_err(from_callback)?;
+                    let r = cb.call1(py, (i, wrap(py, g.clone()).map_err(from_callback)?, kept)).map_err(from_callback)?;
                     let r = r.bind(py);
                     let mut gs = vec![];
                     for (k, item) in r.try_iter().map_err(from_callback)?.enumerate() {

@@ -48,7 +48,7 @@ fn dtype_from_typestr(ts: &str) -> PyResult<DType> {
 /// by the storage. Strides are in bytes, as NumPy gives them.
 #[pyfunction]
 #[pyo3(signature = (ptr, shape, strides, typestr, owner))]
-fn from_buffer(ptr: usize, shape: Vec<usize>, strides: Option<Vec<isize>>, typestr: &str, owner: Py<PyAny>) -> PyResult<PyTensor> {
+fn from_buffer(py: Python<'_>, ptr: usize, shape: Vec<usize>, strides: Option<Vec<isize>>, typestr: &str, owner: Py<PyAny>) -> PyResult<Py<PyAny>> {
     crate::errors::guard("from_buffer", || {
         let dt = dtype_from_typestr(typestr)?;
         let isz = dt.size() as isize;
@@ -83,7 +83,7 @@ fn from_buffer(ptr: usize, shape: Vec<usize>, strides: Option<Vec<isize>>, types
         let cpu = unsafe { CpuStorage::from_external(ptr as *mut u8, bytes, Box::new(owner)) };
         let layout = Layout { shape, strides: el_strides, offset: 0 };
         let t = Tensor::from_storage_layout(Arc::new(Storage::cpu(cpu, dt)), layout).py_err()?;
-        Ok(PyTensor { t })
+        wrap(py, t)
     })
 }
 
@@ -444,6 +444,7 @@ fn _fused_sgd_(
 fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<PyTensor>()?;
+    m.add_function(wrap_pyfunction!(tensor::_set_tensor_class, m)?)?;
     m.add_class::<PyDType>()?;
     m.add_class::<PyDevice>()?;
     m.add_class::<tensor::PyNode>()?;

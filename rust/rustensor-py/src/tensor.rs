@@ -1,5 +1,7 @@
-//! The Python `Tensor` class: hot paths (operators, views, reductions, autograd) in Rust;
-//! the rarer conveniences are added onto the class from `python/rustensor/_tensor.py`.
+//! `TensorBase`, the compiled base of the Python `Tensor` class: hot paths (operators, views,
+//! reductions, autograd) in Rust. `python/rustensor/_tensor.py` defines
+//! `class Tensor(_C.TensorBase)` with the methods written in Python, registers it with
+//! `_set_tensor_class`, and from then on every tensor the bindings return is a `Tensor`.
 use crate::errors::{to_py, IntoPy};
 use crate::types::*;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -10,16 +12,64 @@ use rustensor_core::op::{BinaryOp, TernaryOp, UnaryOp};
 use rustensor_core::{backprop, DType, Device, Scalar, Tensor};
 use std::sync::{Arc, OnceLock};
 
-#[pyclass(name = "Tensor", module = "rustensor", subclass, weakref, dict, frozen)]
+#[pyclass(name = "TensorBase", module = "rustensor._rustensor", subclass, weakref, dict, frozen)]
 pub struct PyTensor {
     pub t: Tensor,
+}
+
+/// The Python class results are made as (`rustensor.Tensor`), once `_tensor.py` registers it.
+static TENSOR_CLASS: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
+
+thread_local! {
+    /// The tensor `wrap` hands to `TensorBase.__new__` (called with no arguments) while it
+    /// builds an instance of the registered Python class.
+    static PENDING: std::cell::Cell<Option<Tensor>> = const { std::cell::Cell::new(None) };
+}
+
+/// Registers the Python subclass every result is made as.
+#[pyfunction]
+pub fn _set_tensor_class(py: Python<'_>, cls: Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+    if !cls.is_subclass_of::<PyTensor>()? {
+        return Err(PyTypeError::new_err("_set_tensor_class: expected a subclass of TensorBase"));
+    }
+    if let Err(prev) = TENSOR_CLASS.set(py, cls.clone().unbind()) {
+        if !prev.bind(py).is(&cls) && !TENSOR_CLASS.get(py).is_some_and(|c| c.bind(py).is(&cls)) {
+            return Err(PyRuntimeError::new_err("_set_tensor_class: the tensor class is already registered"));
+        }
+    }
+    Ok(())
 }
 
 /// Work above this many elements runs with the GIL released.
 const DETACH_MIN: usize = 1 << 15;
 
 pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(py, PyTensor { t })?.into_any())
+    use pyo3::type_object::PyTypeInfo;
+    let Some(cls) = TENSOR_CLASS.get(py) else {
+        return Ok(Py::new(py, PyTensor { t })?.into_any());
+    };
+    // TensorBase's own tp_new, called with the subclass: PyO3 allocates an instance of
+    // `cls` and `new` below takes the pending tensor. A Python-level `Tensor(...)` call would
+    // cost a type call, argument parsing and `__init__` on every op result.
+    static TP_NEW: OnceLock<usize> = OnceLock::new();
+    let tp_new = *TP_NEW.get_or_init(|| {
+        // SAFETY: PyO3 classes are heap types, whose slots PyType_GetSlot reads on every version.
+        unsafe { pyo3::ffi::PyType_GetSlot(PyTensor::type_object_raw(py), pyo3::ffi::Py_tp_new) as usize }
+    });
+    if tp_new == 0 {
+        return Err(PyRuntimeError::new_err("TensorBase has no tp_new"));
+    }
+    PENDING.with(|p| p.set(Some(t)));
+    let empty = PyTuple::empty(py);
+    // SAFETY: the slot holds a `newfunc`; `cls` is a live subtype of TensorBase (checked when it
+    // was registered) and `empty` a live tuple; a null result carries a Python exception.
+    let obj = unsafe {
+        let f: pyo3::ffi::newfunc = std::mem::transmute::<usize, pyo3::ffi::newfunc>(tp_new);
+        let raw = f(cls.as_ptr().cast(), empty.as_ptr(), std::ptr::null_mut());
+        Bound::from_owned_ptr_or_err(py, raw)
+    };
+    PENDING.with(|p| p.take());
+    Ok(obj?.unbind())
 }
 
 /// Runs `f` with the GIL released when the work is large.
@@ -188,6 +238,11 @@ impl PyTensor {
     #[new]
     #[pyo3(signature = (*args, requires_grad=None))]
     fn new(py: Python<'_>, args: &Bound<'_, PyTuple>, requires_grad: Option<bool>) -> PyResult<Self> {
+        if args.is_empty() && requires_grad.is_none() {
+            if let Some(t) = PENDING.with(|p| p.take()) {
+                return Ok(PyTensor { t });
+            }
+        }
         crate::errors::guard("new", || {
             let first = if args.is_empty() { None } else { Some(args.get_item(0)?) };
             let (t, rg) = match first.as_ref().map(|f| f.cast::<PyTensor>()) {
@@ -429,7 +484,7 @@ impl PyTensor {
             let h: backprop::Hook = Arc::new(move |g: &Tensor| {
                 Python::attach(|py| {
                     // the original exception (KeyboardInterrupt included) is re-raised by to_py
-                    let r = hook.call1(py, (PyTensor { t: g.clone() },)).map_err(crate::errors::stash_hook_error)?;
+                    let r = hook.call1(py, (wrap(py, g.clone()).map_err(crate::errors::stash_hook_error)?,)).map_err(crate::errors::stash_hook_error)?;
                     if r.is_none(py) {
                         return Ok(None);
                     }

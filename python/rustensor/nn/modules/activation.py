@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module
@@ -20,7 +22,7 @@ def _ip(inplace, lead=", "):
 class _Inplace(Module):
     """Activations whose only option is ``inplace``."""
 
-    _fn = None
+    _fn: Any = None
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -34,7 +36,7 @@ class _Inplace(Module):
 
 
 class _Plain(Module):
-    _fn = None
+    _fn: Any = None
 
     def forward(self, input):
         return type(self)._fn(input)
@@ -248,7 +250,7 @@ class PReLU(Module):
 
 
 class _DimSoftmax(Module):
-    _fn = None
+    _fn: Any = None
 
     def __init__(self, dim=None):
         super().__init__()

@@ -6,7 +6,7 @@ import operator
 from collections import OrderedDict
 from itertools import chain, islice
 
-from ..._rustensor import Tensor
+from ..._tensor import Tensor
 from ..parameter import Parameter
 from .module import Module, _addindent
 
@@ -58,14 +58,14 @@ class Sequential(Module):
 
     def __delitem__(self, idx) -> None:
         if isinstance(idx, slice):
-            for key in list(self._modules.keys())[idx]:
+            for key in list(self._modules.keys())[idx]:  # type: ignore[has-type]
                 delattr(self, key)
         else:
-            key = self._get_item_by_idx(iter(self._modules.keys()), idx)
+            key = self._get_item_by_idx(iter(self._modules.keys()), idx)  # type: ignore[has-type]
             delattr(self, key)
         # torch renumbers after deletion so the names stay 0..n-1
-        str_indices = [str(i) for i in range(len(self._modules))]
-        self._modules = OrderedDict(list(zip(str_indices, self._modules.values())))
+        str_indices = [str(i) for i in range(len(self._modules))]  # type: ignore[has-type]
+        self._modules = OrderedDict(list(zip(str_indices, self._modules.values())))  # type: ignore[has-type]
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -164,12 +164,12 @@ class ModuleList(Module):
 
     def __delitem__(self, idx) -> None:
         if isinstance(idx, slice):
-            for k in range(len(self._modules))[idx]:
+            for k in range(len(self._modules))[idx]:  # type: ignore[has-type]
                 delattr(self, str(k))
         else:
             delattr(self, self._get_abs_string_index(idx))
-        str_indices = [str(i) for i in range(len(self._modules))]
-        self._modules = OrderedDict(list(zip(str_indices, self._modules.values())))
+        str_indices = [str(i) for i in range(len(self._modules))]  # type: ignore[has-type]
+        self._modules = OrderedDict(list(zip(str_indices, self._modules.values())))  # type: ignore[has-type]
 
     def __len__(self) -> int:
         return len(self._modules)

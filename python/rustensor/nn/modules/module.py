@@ -9,7 +9,7 @@ import weakref
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Dict, Iterator, Optional, Set, Tuple
 
-from ..._rustensor import Tensor
+from ..._tensor import Tensor
 from ..parameter import Buffer, Parameter, is_lazy
 
 __all__ = ["Module", "RemovableHandle"]
@@ -579,7 +579,7 @@ class Module:
         return _add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
-        if self._is_full_backward_hook is False:
+        if self._is_full_backward_hook is False:  # type: ignore[has-type]
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. Please use only one of them.")
         self._is_full_backward_hook = True
         return _add_hook(self._backward_hooks, hook, prepend)

@@ -116,7 +116,7 @@ class EmbeddingBag(Module):
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
-        self._fill_padding_idx_with_zero()
+        self._fill_padding_idx_with_zero()  # type: ignore[misc]
 
     # torch gives EmbeddingBag the same private helper as Embedding
     _fill_padding_idx_with_zero = Embedding._fill_padding_idx_with_zero

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..._rustensor import Tensor
+from ..._tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 

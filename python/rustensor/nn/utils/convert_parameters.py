@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..._rustensor import Tensor
+from ..._tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
 

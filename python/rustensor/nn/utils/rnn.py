@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..._rustensor import Tensor
+from ..._tensor import Tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence",
            "unpad_sequence", "unpack_sequence", "invert_permutation"]

@@ -208,7 +208,7 @@ class DataLoader:
 
     def __len__(self) -> int:
         if self._is_iterable:
-            length = self._IterableDataset_len_called = len(self.dataset)
+            length = self._IterableDataset_len_called = len(self.dataset)  # type: ignore[assignment]
             if self.batch_size is not None:
                 length = length // self.batch_size if self.drop_last else -(-length // self.batch_size)
             return length

@@ -161,20 +161,20 @@ def random_split(dataset: Dataset, lengths: Sequence[Union[int, float]], generat
         for i, frac in enumerate(lengths):
             if frac < 0 or frac > 1:
                 raise ValueError(f"Fraction at index {i} is not between 0 and 1")
-            sizes.append(int(math.floor(len(dataset) * frac)))
-        remainder = len(dataset) - sum(sizes)
+            sizes.append(int(math.floor(len(dataset) * frac)))  # type: ignore[arg-type]
+        remainder = len(dataset) - sum(sizes)  # type: ignore[arg-type]
         for i in range(remainder):
             sizes[i % len(sizes)] += 1
         for i, n in enumerate(sizes):
             if n == 0:
                 warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.")
         lengths = sizes
-    if sum(lengths) != len(dataset):
+    if sum(lengths) != len(dataset):  # type: ignore[arg-type]
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     kw: Dict[str, Any] = {} if generator is None else {"generator": generator}
     indices = randperm(sum(lengths), **kw).tolist()
     out, offset = [], 0
-    for n in lengths:
+    for n in lengths:  # type: ignore[assignment]
         out.append(Subset(dataset, indices[offset:offset + n]))
         offset += n
     return out

@@ -8,7 +8,7 @@ from typing import Callable, Dict, Optional, Tuple, Type, Union
 
 import numpy as np
 
-from ...._rustensor import Tensor
+from ...._tensor import Tensor
 
 np_str_obj_array_pattern = re.compile(r"[SaUO]")
 
