@@ -1,6 +1,6 @@
 //! `autograd.Function`: records a node whose backward calls back into Python.
 use crate::errors::stash_hook_error as from_callback;
-use crate::tensor::{wrap, PyTensor};
+use crate::tensor::wrap;
 use crate::types::tensor_arg;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
