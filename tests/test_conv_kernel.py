@@ -1,6 +1,6 @@
 """The core conv2d op (`_C._conv2d`: im2col + gemm kernel, three-kernel backward) against a
 NumPy float64 loop reference, float64 finite differences, torch's errors, and real torch when
-it is importable; plus the `nn._conv_kernel.conv2d_cpu` hook that F.conv1d/conv2d call."""
+it is importable; plus the `nn._conv_kernel.conv2d_core` hook that F.conv1d/conv2d call."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ import pytest
 import rustensor as torch
 from conftest import assert_close, make_tensor
 from rustensor import _rustensor as _C
-from rustensor.nn._conv_kernel import conv2d_cpu
+from rustensor.nn._conv_kernel import conv2d_core
 
 F64 = torch.float64
 
@@ -224,26 +224,81 @@ def test_hook_conv2d_and_conv1d():
     rng = np.random.default_rng(3)
     xa, wa, ba = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((4, 2, 3, 2)), rng.standard_normal(4)
     x, w, b = torch.tensor(xa), torch.tensor(wa), torch.tensor(ba)
-    y = conv2d_cpu(x, w, b, (2, 1), ((1, 2), (0, 1)), (1, 2), 2)
+    y = conv2d_core(x, w, b, (2, 1), ((1, 2), (0, 1)), (1, 2), 2)
     assert_close(y, conv_ref(xa, wa, ba, (2, 1), (1, 2, 0, 1), (1, 2), 2))
-    y = conv2d_cpu(x, w, None, (1, 1), (1, 0), (1, 1), 2)
+    y = conv2d_core(x, w, None, (1, 1), (1, 0), (1, 1), 2)
     assert_close(y, conv_ref(xa, wa, None, (1, 1), (1, 1, 0, 0), (1, 1), 2))
     # conv1d: a height-1 conv2d
     xa1, wa1 = rng.standard_normal((3, 2, 9)), rng.standard_normal((5, 2, 3))
-    y = conv2d_cpu(torch.tensor(xa1), torch.tensor(wa1), None, (2,), (1,), (2,), 1)
+    y = conv2d_core(torch.tensor(xa1), torch.tensor(wa1), None, (2,), (1,), (2,), 1)
     ref = conv_ref(xa1[:, :, None], wa1[:, :, None], None, (1, 2), (0, 0, 1, 1), (1, 2), 1)[:, :, 0]
     assert_close(y, ref)
     # where the core op does not apply the hook declines, so the caller keeps its own path
-    assert conv2d_cpu(x.long(), w.long(), None, (1, 1), (0, 0), (1, 1), 2) is None
-    assert conv2d_cpu(x, w.float(), None, (1, 1), (0, 0), (1, 1), 2) is None
+    assert conv2d_core(x.long(), w.long(), None, (1, 1), (0, 0), (1, 1), 2) is None
+    assert conv2d_core(x, w.float(), None, (1, 1), (0, 0), (1, 1), 2) is None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU adapter")
-def test_gpu_tensors_are_declined():
-    x, w = torch.zeros(1, 2, 4, 4).cuda(), torch.zeros(3, 2, 3, 3).cuda()
-    assert conv2d_cpu(x, w, None, (1, 1), (0, 0), (1, 1), 1) is None
-    with pytest.raises(RuntimeError, match="CPU only"):
-        _C._conv2d(x, w)
+@pytest.mark.parametrize("seed", range(10))
+def test_gpu_matches_cpu_forward_and_backward(seed):
+    """The GPU kernels (forward, input, weight and bias gradients) against the CPU op, on
+    random geometries and strided operands."""
+    rng = np.random.default_rng(300 + seed)
+    cfg = random_config(rng)
+    xa = rng.standard_normal((cfg["n"], cfg["c"], cfg["h"], cfg["w"])).astype(np.float32)
+    wa = rng.standard_normal((cfg["o"], cfg["c"] // cfg["groups"], cfg["kh"], cfg["kw"])).astype(np.float32)
+    ba = rng.standard_normal(cfg["o"]).astype(np.float32) if cfg["bias"] else None
+    outs, ga = {}, None
+    for dev in ("cpu", "cuda"):
+        x = make_tensor(xa, LAYOUTS[seed % 3])[0].to(dev).requires_grad_()
+        w = make_tensor(wa, LAYOUTS[(seed // 3) % 3])[0].to(dev).requires_grad_()
+        b = None if ba is None else torch.tensor(ba, device=dev, requires_grad=True)
+        if seed % 3 == 1:  # an operand that stays non-contiguous on the device
+            x = x.detach().transpose(2, 3).contiguous().transpose(2, 3).requires_grad_()
+        y = _C._conv2d(x, w, b, cfg["stride"], cfg["pads"], cfg["dilation"], cfg["groups"])
+        assert y.device.type == torch.device(dev).type
+        if ga is None:  # one cotangent for both devices
+            ga = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+        y.backward(torch.tensor(ga).to(dev))
+        outs[dev] = [y, x.grad, w.grad] + ([b.grad] if b is not None else [])
+    for c, gpu in zip(outs["cpu"], outs["cuda"]):
+        assert gpu.device.type == torch.device("cuda").type
+        assert_close(gpu.cpu(), c.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU adapter")
+def test_gpu_double_backward_and_functional_path():
+    rng = np.random.default_rng(7)
+    xa, wa = rng.standard_normal((2, 4, 6, 5)).astype(np.float32), rng.standard_normal((6, 2, 3, 2)).astype(np.float32)
+    res = {}
+    for dev in ("cpu", "cuda"):
+        x = torch.tensor(xa, device=dev, requires_grad=True)
+        w = torch.tensor(wa, device=dev, requires_grad=True)
+        y = torch.nn.functional.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
+        (gx,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)
+        gx.sum().backward()
+        res[dev] = [y, gx, w.grad]
+    for c, gpu in zip(res["cpu"], res["cuda"]):
+        assert gpu.device.type == torch.device("cuda").type
+        assert_close(gpu.cpu(), c.detach().numpy(), rtol=1e-4, atol=1e-4)
+    # conv1d goes through the same op
+    x1, w1 = torch.tensor(xa[:, :, 0]), torch.tensor(wa[:, :, 0])
+    y_cpu = torch.nn.functional.conv1d(x1, w1, padding=2, groups=2)
+    y_gpu = torch.nn.functional.conv1d(x1.cuda(), w1.cuda(), padding=2, groups=2)
+    assert_close(y_gpu.cpu(), y_cpu.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU adapter")
+def test_gpu_errors_match_cpu():
+    x, w = torch.zeros(1, 2, 4, 4), torch.zeros(3, 3, 3, 3)
+    msgs = []
+    for dev in ("cpu", "cuda"):
+        with pytest.raises(RuntimeError) as e:
+            _C._conv2d(x.to(dev), w.to(dev))
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]
+    with pytest.raises(RuntimeError, match="device"):
+        _C._conv2d(x.cuda(), torch.zeros(3, 2, 3, 3))
 
 
 # ---------------------------------------------------------------------------------------------

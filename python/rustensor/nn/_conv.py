@@ -116,10 +116,10 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, op):
         )
     out = tuple((p - e) // s + 1 for p, e, s in zip(padded, eff, stride))
     if nd in (1, 2):
-        # CPU float tensors: the core op (im2col + gemm kernel with its own backward)
-        from ._conv_kernel import conv2d_cpu
+        # float tensors on one device: the core op (its own kernels and backward)
+        from ._conv_kernel import conv2d_core
 
-        y = conv2d_cpu(x, weight, bias, stride, pads, dilation, groups)
+        y = conv2d_core(x, weight, bias, stride, pads, dilation, groups)
         if y is not None:
             return y.squeeze(0) if unbatched else y
     if any(a or b for a, b in pads):

@@ -1,14 +1,15 @@
-"""The CPU fast path of ``F.conv1d``/``F.conv2d``: the core conv2d op (im2col + gemm kernel,
-with its own three-kernel backward) in place of the composite im2col-from-views path."""
+"""The fast path of ``F.conv1d``/``F.conv2d``: the core conv2d op (on the CPU an im2col + gemm
+kernel, on the GPU direct WGSL kernels; either with its own three-kernel backward) in place of
+the composite im2col-from-views path."""
 
 from __future__ import annotations
 
 from .. import _rustensor as _C
 
 
-def conv2d_cpu(input, weight, bias, stride, padding, dilation, groups):
+def conv2d_core(input, weight, bias, stride, padding, dilation, groups):
     """conv1d/conv2d of a batched input through the core op, or None where it does not apply
-    (a tensor off the CPU, a non-float dtype, mixed dtypes), so the caller keeps its own path.
+    (a non-float dtype, mixed dtypes or devices), so the caller keeps its own path.
 
     ``input`` is (N, C, L) or (N, C, H, W) and ``weight`` has the same rank; ``stride`` and
     ``dilation`` hold one int per spatial dim; ``padding`` holds one int per spatial dim
@@ -19,7 +20,7 @@ def conv2d_cpu(input, weight, bias, stride, padding, dilation, groups):
     if nd not in (1, 2) or weight.dim() != nd + 2:
         return None
     ts = [input, weight] + ([bias] if bias is not None else [])
-    if any(t.device.type != "cpu" or not t.is_floating_point() or t.dtype != input.dtype for t in ts):
+    if any(t.device != input.device or not t.is_floating_point() or t.dtype != input.dtype for t in ts):
         return None
     pads = []
     for p in padding:

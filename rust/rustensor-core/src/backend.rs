@@ -9,6 +9,7 @@
 //! backend, so such a layer plugs in there. See CONTRIBUTING.md.
 use crate::cpu_backend::{elementwise as ew, index as ki, matmul as km, reduce as kr, Strided};
 use crate::cpu_backend::scan as ks;
+use crate::cpu_backend::conv::{self as kc, Geom};
 use crate::op::{BinaryOp, ReduceOp, ScanOp, TernaryOp, UnaryOp};
 use crate::storage::StorageData;
 use crate::wgpu_backend::{self as gk, GpuStorage, Operand};
@@ -73,6 +74,15 @@ pub trait Backend: Sync {
     fn put(&self, dt: DType, dst: Strided, dims: &[usize], ishape: &[usize], indices: &[(Strided, DType)], values: Strided, acc: bool) -> Result<()>;
     /// The coordinates of `a`'s nonzero elements: (count, int64 storage of count * ndim).
     fn nonzero(&self, dt: DType, a: Strided) -> Result<(usize, StorageData)>;
+    /// `out = conv2d(x, w) (+ bias)` of geometry `g` (float32/float64 on the CPU, float32 on
+    /// the GPU; the op widens float16 first); `out` is contiguous.
+    fn conv2d(&self, dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &Geom) -> Result<()>;
+    /// The input gradient of [`Backend::conv2d`] into `gx` (contiguous, shaped as the input).
+    fn conv2d_grad_input(&self, dt: DType, w: Strided, gout: Strided, gx: Strided, g: &Geom) -> Result<()>;
+    /// The weight gradient into `gw` (contiguous, shaped as the weight).
+    fn conv2d_grad_weight(&self, dt: DType, x: Strided, gout: Strided, gw: Strided, g: &Geom) -> Result<()>;
+    /// The bias gradient into `gb` (one value per output channel).
+    fn conv2d_grad_bias(&self, dt: DType, gout: Strided, gb: Strided, g: &Geom) -> Result<()>;
 }
 
 pub struct CpuBackend;
@@ -146,6 +156,18 @@ impl Backend for CpuBackend {
     fn nonzero(&self, dt: DType, a: Strided) -> Result<(usize, StorageData)> {
         let (n, coords) = ki::nonzero(dt, a);
         Ok((n, StorageData::Cpu(crate::storage::CpuStorage::from_vec(coords))))
+    }
+    fn conv2d(&self, dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &Geom) -> Result<()> {
+        kc::conv2d(dt, x, w, bias, out, g)
+    }
+    fn conv2d_grad_input(&self, dt: DType, w: Strided, gout: Strided, gx: Strided, g: &Geom) -> Result<()> {
+        kc::conv2d_grad_input(dt, w, gout, gx, g)
+    }
+    fn conv2d_grad_weight(&self, dt: DType, x: Strided, gout: Strided, gw: Strided, g: &Geom) -> Result<()> {
+        kc::conv2d_grad_weight(dt, x, gout, gw, g)
+    }
+    fn conv2d_grad_bias(&self, dt: DType, gout: Strided, gb: Strided, g: &Geom) -> Result<()> {
+        kc::conv2d_grad_bias(dt, gout, gb, g)
     }
 }
 
@@ -252,5 +274,18 @@ impl Backend for GpuBackend {
         let bytes: Vec<u8> = coords.iter().flat_map(|c| c.to_le_bytes()).collect();
         let buf = g.upload(&bytes)?;
         Ok((count, StorageData::Gpu(GpuStorage { buf, bytes: bytes.len() as u64 })))
+    }
+    fn conv2d(&self, dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &Geom) -> Result<()> {
+        let b = bias.as_ref().map(|b| gop(b, dt)).transpose()?;
+        gk::conv2d(gop(&x, dt)?, gop(&w, dt)?, b, gop(&out, dt)?, g)
+    }
+    fn conv2d_grad_input(&self, dt: DType, w: Strided, gout: Strided, gx: Strided, g: &Geom) -> Result<()> {
+        gk::conv2d_grad_input(gop(&w, dt)?, gop(&gout, dt)?, gop(&gx, dt)?, g)
+    }
+    fn conv2d_grad_weight(&self, dt: DType, x: Strided, gout: Strided, gw: Strided, g: &Geom) -> Result<()> {
+        gk::conv2d_grad_weight(gop(&x, dt)?, gop(&gout, dt)?, gop(&gw, dt)?, g)
+    }
+    fn conv2d_grad_bias(&self, dt: DType, gout: Strided, gb: Strided, g: &Geom) -> Result<()> {
+        gk::conv2d_grad_bias(gop(&gout, dt)?, gop(&gb, dt)?, g)
     }
 }

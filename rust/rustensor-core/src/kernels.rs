@@ -104,38 +104,19 @@ pub fn nonzero(dt: DType, a: Strided) -> Result<(usize, StorageData)> {
     guarded("nonzero", || backend_of(&a).nonzero(dt, a))
 }
 
-fn cpu_only(name: &str, ts: &[&Strided]) -> Result<()> {
-    if ts.iter().any(|s| s.gpu.is_some()) {
-        bail!(Runtime, "{name}: the kernel runs on the CPU only");
-    }
-    Ok(())
-}
-
-/// `out = conv2d(x, w) (+ bias)` on the CPU (the op sends GPU tensors elsewhere).
+/// `out = conv2d(x, w) (+ bias)` on the operands' device.
 pub fn conv2d(dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &kc::Geom) -> Result<()> {
-    guarded("conv2d", || {
-        cpu_only("conv2d", &[&x, &w, &out])?;
-        kc::conv2d(dt, x, w, bias, out, g)
-    })
+    guarded("conv2d", || backend_of(&out).conv2d(dt, x, w, bias, out, g))
 }
 
 pub fn conv2d_grad_input(dt: DType, w: Strided, gout: Strided, gx: Strided, g: &kc::Geom) -> Result<()> {
-    guarded("conv2d_grad_input", || {
-        cpu_only("conv2d backward", &[&w, &gout, &gx])?;
-        kc::conv2d_grad_input(dt, w, gout, gx, g)
-    })
+    guarded("conv2d_grad_input", || backend_of(&gx).conv2d_grad_input(dt, w, gout, gx, g))
 }
 
 pub fn conv2d_grad_weight(dt: DType, x: Strided, gout: Strided, gw: Strided, g: &kc::Geom) -> Result<()> {
-    guarded("conv2d_grad_weight", || {
-        cpu_only("conv2d backward", &[&x, &gout, &gw])?;
-        kc::conv2d_grad_weight(dt, x, gout, gw, g)
-    })
+    guarded("conv2d_grad_weight", || backend_of(&gw).conv2d_grad_weight(dt, x, gout, gw, g))
 }
 
 pub fn conv2d_grad_bias(dt: DType, gout: Strided, gb: Strided, g: &kc::Geom) -> Result<()> {
-    guarded("conv2d_grad_bias", || {
-        cpu_only("conv2d backward", &[&gout, &gb])?;
-        kc::conv2d_grad_bias(dt, gout, gb, g)
-    })
+    guarded("conv2d_grad_bias", || backend_of(&gb).conv2d_grad_bias(dt, gout, gb, g))
 }

@@ -4,7 +4,7 @@ use crate::backprop::{is_grad_enabled, record, GradFn, Saved};
 use crate::cpu_backend::conv::Geom;
 use crate::error::fmt_shape;
 use crate::ops::{empty, same_device};
-use crate::{bail, DType, Device, Result, Tensor};
+use crate::{bail, DType, Result, Tensor};
 
 /// Stride, padding, dilation and groups of a 2-d convolution, already checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +186,7 @@ impl Tensor {
         }
         let mut all = vec![self, weight];
         all.extend(bias);
-        let dev = same_device("conv2d", &all)?;
+        same_device("conv2d", &all)?;
         if self.dtype() != weight.dtype() {
             bail!(
                 Runtime,
@@ -203,13 +203,6 @@ impl Tensor {
         let geom = geometry(self, weight, bias, args)?;
         if !self.dtype().is_float() {
             bail!(Type, "conv2d: the conv2d kernel takes float16, float32 or float64 tensors, got {}", self.dtype().name());
-        }
-        if dev != Device::Cpu {
-            bail!(
-                Runtime,
-                "conv2d: the conv2d kernel runs on the CPU only (got tensors on {}); GPU convolutions go through nn.functional's im2col path",
-                dev.name()
-            );
         }
         if matches!(self.dtype(), DType::F16 | DType::BF16) {
             // float16 widens to float32 once; the casts carry the gradient back
@@ -233,7 +226,7 @@ fn contiguous(t: &Tensor) -> Result<Tensor> {
 fn conv2d_geom(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, geom: &Geom) -> Result<Tensor> {
     let dt = x.dtype();
     let w = contiguous(weight)?;
-    let out = empty(&[geom.n, geom.o, geom.oh, geom.ow], dt, Device::Cpu)?;
+    let out = empty(&[geom.n, geom.o, geom.oh, geom.ow], dt, x.device())?;
     crate::kernels::conv2d(dt, x.strided(), w.strided(), bias.map(|b| b.strided()), out.strided(), geom)?;
     let mut all = vec![x, weight];
     all.extend(bias);
@@ -247,7 +240,7 @@ fn conv2d_geom(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, geom: &Geom) 
 fn grad_input(w: &Tensor, g: &Tensor, geom: &Geom) -> Result<Tensor> {
     let dt = g.dtype();
     let (wc, gc) = (contiguous(w)?, contiguous(g)?);
-    let t = empty(&[geom.n, geom.c, geom.h, geom.w], dt, Device::Cpu)?;
+    let t = empty(&[geom.n, geom.c, geom.h, geom.w], dt, g.device())?;
     crate::kernels::conv2d_grad_input(dt, wc.strided(), gc.strided(), t.strided(), geom)?;
     let geom = *geom;
     Ok(record(t, "ConvolutionBackwardBackward0", &[w, g], |_, _| GradFn::Conv2dGradInput { weight: Saved::input(w), grad: Saved::input(g), geom }))
@@ -257,18 +250,19 @@ fn grad_input(w: &Tensor, g: &Tensor, geom: &Geom) -> Result<Tensor> {
 fn grad_weight(x: &Tensor, g: &Tensor, geom: &Geom) -> Result<Tensor> {
     let dt = g.dtype();
     let gc = contiguous(g)?;
-    let t = empty(&[geom.o, geom.c / geom.groups, geom.kh, geom.kw], dt, Device::Cpu)?;
+    let t = empty(&[geom.o, geom.c / geom.groups, geom.kh, geom.kw], dt, g.device())?;
     crate::kernels::conv2d_grad_weight(dt, x.strided(), gc.strided(), t.strided(), geom)?;
     let geom = *geom;
     Ok(record(t, "ConvolutionBackwardBackward0", &[x, g], |_, _| GradFn::Conv2dGradWeight { input: Saved::input(x), grad: Saved::input(g), geom }))
 }
 
 fn check_grad(g: &Tensor, like: &Tensor) -> Result<()> {
-    if g.device() != Device::Cpu || g.dtype() != like.dtype() {
+    if g.device() != like.device() || g.dtype() != like.dtype() {
         bail!(
             Runtime,
-            "conv2d backward: expected a {} CPU gradient, got {} on {}",
+            "conv2d backward: expected a {} gradient on {}, got {} on {}",
             like.dtype().name(),
+            like.device().name(),
             g.dtype().name(),
             g.device().name()
         );
@@ -300,7 +294,7 @@ pub(crate) fn conv2d_backward(
             Some(g.sum_dims(&[0, 2, 3], false)?)
         } else {
             let gc = contiguous(g)?;
-            let t = empty(&[geom.o], g.dtype(), Device::Cpu)?;
+            let t = empty(&[geom.o], g.dtype(), g.device())?;
             crate::kernels::conv2d_grad_bias(g.dtype(), gc.strided(), t.strided(), geom)?;
             Some(t)
         });

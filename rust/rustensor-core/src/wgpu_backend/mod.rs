@@ -3,6 +3,7 @@
 //! Kernels take (buffer, layout) operands like the CPU ones, so views, transposes and
 //! broadcasts need no copies. Each kernel family is one `.wgsl` template in `wgsl/`; the Rust
 //! side fills in the dtype-specific loads, stores and expression, and caches the pipeline.
+mod conv;
 mod elementwise;
 mod index;
 mod matmul;
@@ -11,6 +12,7 @@ mod reduce;
 pub mod runtime;
 mod scan;
 
+pub use conv::{conv2d, conv2d_grad_bias, conv2d_grad_input, conv2d_grad_weight};
 pub use elementwise::{binary, cast, fill, ternary, unary, where_};
 pub use index::{gather, scatter, take, put};
 pub use matmul::matmul;

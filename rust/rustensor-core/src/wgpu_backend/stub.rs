@@ -89,6 +89,19 @@ pub fn put(dst: Operand, _: &[usize], _: &[usize], _: &[Operand], _: Operand, _:
     none(dst)
 }
 
+pub fn conv2d(_: Operand, _: Operand, _: Option<Operand>, y: Operand, _: &crate::cpu_backend::conv::Geom) -> Result<()> {
+    none(y)
+}
+pub fn conv2d_grad_input(_: Operand, _: Operand, dx: Operand, _: &crate::cpu_backend::conv::Geom) -> Result<()> {
+    none(dx)
+}
+pub fn conv2d_grad_weight(_: Operand, _: Operand, dw: Operand, _: &crate::cpu_backend::conv::Geom) -> Result<()> {
+    none(dw)
+}
+pub fn conv2d_grad_bias(_: Operand, db: Operand, _: &crate::cpu_backend::conv::Geom) -> Result<()> {
+    none(db)
+}
+
 pub fn fused_adam(_: &crate::cpu_backend::optim::AdamK<f32>, _: u8, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: Option<crate::cpu_backend::Strided>) -> Result<()> {
     bail!(Runtime, "rustensor was built without GPU support")
 }
