@@ -8,6 +8,7 @@ import math
 import warnings
 from ._functional_spatial import *  # noqa: F401,F403
 from ._functional_spatial import __all__ as _spatial_all
+from ._ctc import ctc_loss  # noqa: F401
 from .. import _rustensor as _C
 from .._tensor import Tensor
 
@@ -28,7 +29,7 @@ _core_all = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
     "margin_ranking_loss", "triplet_margin_loss", "gaussian_nll_loss", "poisson_nll_loss",
     "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
-    "triplet_margin_with_distance_loss", "multilabel_margin_loss",
+    "triplet_margin_with_distance_loss", "multilabel_margin_loss", "ctc_loss",
 ]
 __all__ = list(_spatial_all) + _core_all
 
@@ -1376,7 +1377,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 # without this check the composites above fail later with an AttributeError
 _TENSOR_ARGS = frozenset({"input", "target", "x1", "x2", "input1", "input2", "anchor", "positive", "negative",
                           "tensor", "logits", "weight", "bias", "running_mean", "running_var", "pos_weight",
-                          "offsets", "per_sample_weights"})
+                          "offsets", "per_sample_weights", "log_probs", "targets"})
 
 
 def _typechecked(name, fn):
@@ -1458,4 +1459,6 @@ for _name in _FP32_BOTH:
 for _name in _FP32_CUDA:
     globals()[_name] = _fp32_policy(globals()[_name], ("cuda",))
 binary_cross_entropy = _fp32_policy(binary_cross_entropy, ("cpu",), cuda_error=_BCE_UNSAFE)  # noqa: F811
+# torch autocasts ctc_loss to float32 in CPU regions only (it is not on the CUDA list)
+ctc_loss = _fp32_policy(ctc_loss, ("cpu",))  # noqa: F811
 del _name
