@@ -93,3 +93,21 @@ def test_pickle_and_copy_round_trip_the_class():
     x = torch.randn(2, 3)
     for y in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
         assert type(y) is torch.Tensor and np.array_equal(y.numpy(), x.numpy())
+
+
+def test_results_hold_one_reference_to_their_class():
+    """`wrap` retypes a fresh TensorBase instance as Tensor: each result must take one
+    reference to Tensor and give back the one to TensorBase, or the counts drift."""
+    import gc
+    import sys
+
+    base = torch._rustensor.TensorBase
+    x = torch.ones(3)
+    gc.collect()
+    before = (sys.getrefcount(torch.Tensor), sys.getrefcount(base))
+    kept = [x + i for i in range(1000)]
+    assert all(type(t) is torch.Tensor for t in kept)
+    assert 1000 <= sys.getrefcount(torch.Tensor) - before[0] <= 1002
+    del kept
+    gc.collect()
+    assert (sys.getrefcount(torch.Tensor), sys.getrefcount(base)) == before

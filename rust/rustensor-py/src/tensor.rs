@@ -37,8 +37,17 @@ pub fn _set_tensor_class(py: Python<'_>, cls: Bound<'_, pyo3::types::PyType>) ->
             return Err(PyRuntimeError::new_err("_set_tensor_class: the tensor class is already registered"));
         }
     }
+    // The checks CPython makes before `obj.__class__ = cls` (same size, same dict and weakref
+    // slots): when they hold, `wrap` may retype a TensorBase instance instead of calling tp_new.
+    let base = py.get_type::<PyTensor>();
+    let same = |attr: &str| -> PyResult<bool> { cls.getattr(attr)?.eq(base.getattr(attr)?) };
+    let compatible = same("__basicsize__")? && same("__dictoffset__")? && same("__weakrefoffset__")? && same("__itemsize__")?;
+    RETYPE.store(compatible, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
+
+/// Whether the registered class has TensorBase's memory layout (see `_set_tensor_class`).
+static RETYPE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Work above this many elements runs with the GIL released.
 const DETACH_MIN: usize = 1 << 15;
@@ -48,6 +57,24 @@ pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
     let Some(cls) = TENSOR_CLASS.get(py) else {
         return Ok(Py::new(py, PyTensor { t })?.into_any());
     };
+    if RETYPE.load(std::sync::atomic::Ordering::Relaxed) {
+        // What `obj.__class__ = cls` does, without the attribute machinery: a TensorBase
+        // instance made the fast way, then given the subclass (a heap type, so the instance
+        // holds a reference to it; the reference to TensorBase is dropped). tp_new through
+        // PyO3 (argument parsing, the hand-over) cost about 0.1 us per op result.
+        let obj = Py::new(py, PyTensor { t })?.into_any();
+        // SAFETY: `_set_tensor_class` checked that `cls` is a subclass of TensorBase with the
+        // same size, dict, weakref and item layout, the conditions under which CPython itself
+        // allows the assignment; the object is new and unshared, and the GIL is held.
+        unsafe {
+            let raw = obj.as_ptr();
+            let old = pyo3::ffi::Py_TYPE(raw);
+            pyo3::ffi::Py_INCREF(cls.as_ptr());
+            (*raw).ob_type = cls.as_ptr().cast();
+            pyo3::ffi::Py_DECREF(old.cast());
+        }
+        return Ok(obj);
+    }
     // TensorBase's own tp_new, called with the subclass: PyO3 allocates an instance of
     // `cls` and `new` below takes the pending tensor. A Python-level `Tensor(...)` call would
     // cost a type call, argument parsing and `__init__` on every op result.
