@@ -28,6 +28,7 @@ __all__ = [
     "from_buffer",
     "_panic_for_test",
     "_conv2d",
+    "_max_pool2d",
     "_full",
     "_arange",
     "_linspace",
@@ -390,5 +391,13 @@ def _conv2d(
     dilation: Union[builtins.int, Sequence[builtins.int], None] = None,
     groups: builtins.int = 1,
 ) -> Tensor: ...
+def _max_pool2d(
+    input: Tensor,
+    kernel: Sequence[builtins.int],
+    stride: Sequence[builtins.int],
+    padding: Sequence[builtins.int],
+    dilation: Sequence[builtins.int],
+    out: Sequence[builtins.int],
+) -> Tuple[Tensor, Tensor]: ...
 
 def _set_tensor_class(cls: Type[TensorBase]) -> None: ...

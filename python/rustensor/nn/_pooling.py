@@ -79,6 +79,19 @@ def _check_out(spatial, out, c):
         )
 
 
+def _empty_window(spatial, kernel, stride, padding, dilation, out):
+    """Whether a dilated window holds no input element (every tap in the padding or past the
+    end): torch returns -inf there with an index past the plane; the composite path keeps
+    the index inside it."""
+    if all(d == 1 for d in dilation):
+        return False  # pad <= kernel/2 keeps an undilated window on the input
+    return any(
+        not any(0 <= o * s - p + j * d < n for j in range(k))
+        for n, k, s, p, d, oc in zip(spatial, kernel, stride, padding, dilation, out)
+        for o in range(oc)
+    )
+
+
 def _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):
     x, unbatched = _pool_input(input, nd, op)
     kernel, stride, padding, dilation = _pool_args(kernel_size, stride, padding, dilation, nd, op)
@@ -90,6 +103,18 @@ def _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, return
     spatial = tuple(x.shape[2:])
     out = tuple(_pool_out(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation))
     _check_out(spatial, out, x.shape[1])
+    if nd in (1, 2) and x.is_floating_point() and not _empty_window(spatial, kernel, stride, padding, dilation, out):
+        # the core op: one kernel (either device) finds each window's maximum and its index;
+        # the values carry the gradient of a gather at those indices
+        lift = (lambda v: [1, v[0]]) if nd == 1 else list
+        x2 = x.unsqueeze(2) if nd == 1 else x
+        values, idx = _C._max_pool2d(x2, lift(kernel), lift(stride), [0, padding[0]] if nd == 1 else list(padding),
+                                     lift(dilation), lift(out))
+        if nd == 1:
+            values, idx = values.squeeze(2), idx.squeeze(2)
+        if unbatched:
+            values, idx = values.squeeze(0), idx.squeeze(0)
+        return (values, idx) if return_indices else values
     flat = []
     for n, k, s, p, d, o in reversed(list(zip(spatial, kernel, stride, padding, dilation, out))):
         right = max((o - 1) * s + d * (k - 1) + 1 - n - p, 0)

@@ -10,6 +10,7 @@
 use crate::cpu_backend::{elementwise as ew, index as ki, matmul as km, reduce as kr, Strided};
 use crate::cpu_backend::scan as ks;
 use crate::cpu_backend::conv::{self as kc, Geom};
+use crate::cpu_backend::pool::{self as kp, PoolGeom};
 use crate::op::{BinaryOp, ReduceOp, ScanOp, TernaryOp, UnaryOp};
 use crate::storage::StorageData;
 use crate::wgpu_backend::{self as gk, GpuStorage, Operand};
@@ -83,6 +84,9 @@ pub trait Backend: Sync {
     fn conv2d_grad_weight(&self, dt: DType, x: Strided, gout: Strided, gw: Strided, g: &Geom) -> Result<()>;
     /// The bias gradient into `gb` (one value per output channel).
     fn conv2d_grad_bias(&self, dt: DType, gout: Strided, gb: Strided, g: &Geom) -> Result<()>;
+    /// Each max-pool window's maximum and its flat input index: (values in `dt`, int64), each
+    /// N*C*OH*OW contiguous (float32/float64 on the CPU, float32 on the GPU).
+    fn max_pool2d(&self, dt: DType, x: Strided, g: &PoolGeom) -> Result<(StorageData, StorageData)>;
 }
 
 pub struct CpuBackend;
@@ -168,6 +172,10 @@ impl Backend for CpuBackend {
     }
     fn conv2d_grad_bias(&self, dt: DType, gout: Strided, gb: Strided, g: &Geom) -> Result<()> {
         kc::conv2d_grad_bias(dt, gout, gb, g)
+    }
+    fn max_pool2d(&self, dt: DType, x: Strided, g: &PoolGeom) -> Result<(StorageData, StorageData)> {
+        let (v, i) = kp::max_pool2d(dt, x, g)?;
+        Ok((StorageData::Cpu(v), StorageData::Cpu(i)))
     }
 }
 
@@ -287,5 +295,12 @@ impl Backend for GpuBackend {
     }
     fn conv2d_grad_bias(&self, dt: DType, gout: Strided, gb: Strided, g: &Geom) -> Result<()> {
         gk::conv2d_grad_bias(gop(&gout, dt)?, gop(&gb, dt)?, g)
+    }
+    fn max_pool2d(&self, dt: DType, x: Strided, g: &PoolGeom) -> Result<(StorageData, StorageData)> {
+        let l = crate::layout::Layout::contiguous(&[g.n, g.c, g.oh, g.ow]);
+        let (vb, ib) = ((l.numel().max(1) * 4) as u64, (l.numel().max(1) * 8) as u64);
+        let (vals, idx) = (gk::gpu()?.alloc(vb)?, gk::gpu()?.alloc(ib)?);
+        gk::max_pool2d(gop(&x, dt)?, Operand { buf: &vals, layout: &l, dtype: DType::F32 }, Operand { buf: &idx, layout: &l, dtype: DType::I64 }, g)?;
+        Ok((StorageData::Gpu(GpuStorage { buf: vals, bytes: vb }), StorageData::Gpu(GpuStorage { buf: idx, bytes: ib })))
     }
 }

@@ -104,6 +104,11 @@ pub fn nonzero(dt: DType, a: Strided) -> Result<(usize, StorageData)> {
     guarded("nonzero", || backend_of(&a).nonzero(dt, a))
 }
 
+/// The max-pool window maxima and their flat input indices, on the input's device.
+pub fn max_pool2d(dt: DType, x: Strided, g: &crate::cpu_backend::pool::PoolGeom) -> Result<(StorageData, StorageData)> {
+    guarded("max_pool2d", || backend_of(&x).max_pool2d(dt, x, g))
+}
+
 /// `out = conv2d(x, w) (+ bias)` on the operands' device.
 pub fn conv2d(dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &kc::Geom) -> Result<()> {
     guarded("conv2d", || backend_of(&out).conv2d(dt, x, w, bias, out, g))

@@ -35,3 +35,29 @@ pub fn _conv2d(
         wrap(py, y)
     })
 }
+
+/// `_max_pool2d(input, kernel, stride, padding, dilation, out)`: each window's maximum and its
+/// flat input index (see `Tensor::max_pool2d`); two ints per list.
+#[pyfunction]
+pub fn _max_pool2d(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    kernel: &Bound<'_, PyAny>,
+    stride: &Bound<'_, PyAny>,
+    padding: &Bound<'_, PyAny>,
+    dilation: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    crate::errors::guard("_max_pool2d", || {
+        let x = tensor_arg(input, "max_pool2d")?;
+        let two = |a: &Bound<'_, PyAny>, name: &str| -> PyResult<[usize; 2]> {
+            match int_list(a)?.as_slice() {
+                [p, q] if *p >= 0 && *q >= 0 => Ok([*p as usize, *q as usize]),
+                v => Err(pyo3::exceptions::PyRuntimeError::new_err(format!("max_pool2d: expected {name} as two non-negative ints, got {v:?}"))),
+            }
+        };
+        let (k, s, p, d, o) = (two(kernel, "kernel_size")?, two(stride, "stride")?, two(padding, "padding")?, two(dilation, "dilation")?, two(out, "output size")?);
+        let (v, i) = py.detach(|| x.max_pool2d(k, s, p, d, o)).py_err()?;
+        Ok(pyo3::types::PyTuple::new(py, [wrap(py, v)?, wrap(py, i)?])?.into_any().unbind())
+    })
+}

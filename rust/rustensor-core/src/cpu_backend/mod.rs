@@ -6,6 +6,7 @@ pub mod math;
 pub mod matmul;
 pub mod optim;
 pub mod parallel;
+pub mod pool;
 pub mod reduce;
 pub mod scan;
 pub mod strided;

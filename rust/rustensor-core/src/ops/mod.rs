@@ -7,6 +7,7 @@ pub mod index;
 pub mod matmul;
 pub mod optim;
 pub mod pointwise;
+pub mod pool;
 pub mod reduce;
 pub mod scan;
 pub mod unary;
