@@ -11,6 +11,9 @@ use crate::cpu_backend::{elementwise as ew, index as ki, matmul as km, reduce as
 use crate::cpu_backend::scan as ks;
 use crate::cpu_backend::conv::{self as kc, Geom};
 use crate::cpu_backend::pool::{self as kp, PoolGeom};
+use crate::cpu_backend::math::Float;
+use crate::cpu_backend::optim as ko;
+use crate::ops::optim::{adam_consts, adam_wd_mode, sgd_consts, AdamConfig, SgdConfig};
 use crate::op::{BinaryOp, ReduceOp, ScanOp, TernaryOp, UnaryOp};
 use crate::storage::StorageData;
 use crate::wgpu_backend::{self as gk, GpuStorage, Operand};
@@ -87,6 +90,68 @@ pub trait Backend: Sync {
     /// Each max-pool window's maximum and its flat input index: (values in `dt`, int64), each
     /// N*C*OH*OW contiguous (float32/float64 on the CPU, float32 on the GPU).
     fn max_pool2d(&self, dt: DType, x: Strided, g: &PoolGeom) -> Result<(StorageData, StorageData)>;
+    /// One Adam/AdamW step over every parameter in place (`steps[i]`: parameter i's step
+    /// count after it); the buffers are exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq.
+    fn fused_adam(&self, dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()>;
+    /// One SGD step over every parameter in place; the first buffer is the momentum buffer
+    /// (with momentum), new where `first[i]`.
+    fn fused_sgd(&self, dt: DType, ts: &[StepOperands], first: &[bool], c: &SgdConfig) -> Result<()>;
+}
+
+/// One parameter's tensors in a fused optimizer step: the parameter, its gradient and up to
+/// three state buffers, checked by the op (same shape, dtype and device, contiguous, no
+/// written element reachable through another operand).
+pub struct StepOperands<'a> {
+    pub p: Strided<'a>,
+    pub g: Strided<'a>,
+    pub bufs: [Option<Strided<'a>>; 3],
+}
+
+/// The first element of a contiguous CPU operand.
+fn data<T>(s: &Strided) -> *mut T {
+    // SAFETY: the offset lies within the storage (checked when the tensor was made).
+    unsafe { (s.ptr as *mut T).add(s.layout.offset) }
+}
+
+fn buf_or_null<T>(s: Option<Strided>) -> *mut T {
+    s.map(|s| data::<T>(&s)).unwrap_or(std::ptr::null_mut())
+}
+
+fn cpu_adam<T: Float>(ts: &[StepOperands], steps: &[f64], c: &AdamConfig) {
+    let v: Vec<_> = ts
+        .iter()
+        .zip(steps)
+        .map(|(t, &step)| {
+            let ptrs = ko::AdamPtrs {
+                p: data::<T>(&t.p),
+                g: data::<T>(&t.g) as *const T,
+                m: buf_or_null::<T>(t.bufs[0]),
+                v: buf_or_null::<T>(t.bufs[1]),
+                mx: buf_or_null::<T>(t.bufs[2]),
+                n: t.p.layout.numel(),
+            };
+            (adam_consts::<T>(c, step), ptrs)
+        })
+        .collect();
+    // SAFETY: the op validated shapes, dtypes, contiguity and aliasing; the tensors outlive the call.
+    unsafe { ko::adam::<T>(&v, adam_wd_mode(c), c.amsgrad) }
+}
+
+fn cpu_sgd<T: Float>(ts: &[StepOperands], first: &[bool], c: &SgdConfig) {
+    let mom = c.momentum != 0.0;
+    let v: Vec<_> = ts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ko::SgdPtrs {
+            p: data::<T>(&t.p),
+            g: data::<T>(&t.g) as *const T,
+            buf: if mom { buf_or_null::<T>(t.bufs[0]) } else { std::ptr::null_mut() },
+            first: mom && first.get(i).copied().unwrap_or(false),
+            n: t.p.layout.numel(),
+        })
+        .collect();
+    // SAFETY: as in cpu_adam.
+    unsafe { ko::sgd::<T>(&sgd_consts::<T>(c), &v, c.weight_decay != 0.0, mom, c.nesterov) }
 }
 
 pub struct CpuBackend;
@@ -176,6 +241,22 @@ impl Backend for CpuBackend {
     fn max_pool2d(&self, dt: DType, x: Strided, g: &PoolGeom) -> Result<(StorageData, StorageData)> {
         let (v, i) = kp::max_pool2d(dt, x, g)?;
         Ok((StorageData::Cpu(v), StorageData::Cpu(i)))
+    }
+    fn fused_adam(&self, dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()> {
+        match dt {
+            DType::F64 => cpu_adam::<f64>(ts, steps, c),
+            DType::F32 => cpu_adam::<f32>(ts, steps, c),
+            other => bail!(Runtime, "internal: fused Adam got {}", other.name()),
+        }
+        Ok(())
+    }
+    fn fused_sgd(&self, dt: DType, ts: &[StepOperands], first: &[bool], c: &SgdConfig) -> Result<()> {
+        match dt {
+            DType::F64 => cpu_sgd::<f64>(ts, first, c),
+            DType::F32 => cpu_sgd::<f32>(ts, first, c),
+            other => bail!(Runtime, "internal: fused SGD got {}", other.name()),
+        }
+        Ok(())
     }
 }
 
@@ -302,5 +383,24 @@ impl Backend for GpuBackend {
         let (vals, idx) = (gk::gpu()?.alloc(vb)?, gk::gpu()?.alloc(ib)?);
         gk::max_pool2d(gop(&x, dt)?, Operand { buf: &vals, layout: &l, dtype: DType::F32 }, Operand { buf: &idx, layout: &l, dtype: DType::I64 }, g)?;
         Ok((StorageData::Gpu(GpuStorage { buf: vals, bytes: vb }), StorageData::Gpu(GpuStorage { buf: idx, bytes: ib })))
+    }
+    /// One kernel per parameter, all in the same submission (float32 only: the op checked).
+    fn fused_adam(&self, _dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()> {
+        let wd_mode = adam_wd_mode(c);
+        for (t, &step) in ts.iter().zip(steps) {
+            let [m, v, mx] = t.bufs;
+            let (Some(m), Some(v)) = (m, v) else { bail!(Runtime, "internal: fused Adam without its state buffers") };
+            gk::fused_adam(&adam_consts::<f32>(c, step), wd_mode, t.p, t.g, m, v, mx)?;
+        }
+        Ok(())
+    }
+    fn fused_sgd(&self, _dt: DType, ts: &[StepOperands], first: &[bool], c: &SgdConfig) -> Result<()> {
+        let k = sgd_consts::<f32>(c);
+        let mom = c.momentum != 0.0;
+        for (i, t) in ts.iter().enumerate() {
+            let buf = if mom { t.bufs[0].map(|b| (b, first.get(i).copied().unwrap_or(false))) } else { None };
+            gk::fused_sgd(&k, c.weight_decay != 0.0, c.nesterov, t.p, t.g, buf)?;
+        }
+        Ok(())
     }
 }

@@ -104,6 +104,22 @@ pub fn nonzero(dt: DType, a: Strided) -> Result<(usize, StorageData)> {
     guarded("nonzero", || backend_of(&a).nonzero(dt, a))
 }
 
+/// One fused Adam/AdamW step over all parameters, on their device.
+pub fn fused_adam(op: &str, dt: DType, ts: &[crate::backend::StepOperands], steps: &[f64], c: &crate::ops::optim::AdamConfig) -> Result<()> {
+    match ts.first() {
+        None => Ok(()),
+        Some(t) => guarded(op, || backend_of(&t.p).fused_adam(dt, ts, steps, c)),
+    }
+}
+
+/// One fused SGD step over all parameters, on their device.
+pub fn fused_sgd(op: &str, dt: DType, ts: &[crate::backend::StepOperands], first: &[bool], c: &crate::ops::optim::SgdConfig) -> Result<()> {
+    match ts.first() {
+        None => Ok(()),
+        Some(t) => guarded(op, || backend_of(&t.p).fused_sgd(dt, ts, first, c)),
+    }
+}
+
 /// The max-pool window maxima and their flat input indices, on the input's device.
 pub fn max_pool2d(dt: DType, x: Strided, g: &crate::cpu_backend::pool::PoolGeom) -> Result<(StorageData, StorageData)> {
     guarded("max_pool2d", || backend_of(&x).max_pool2d(dt, x, g))

@@ -3,8 +3,9 @@
 //! single submission), instead of a dozen elementwise ops per parameter.
 use crate::cpu_backend::math::Float;
 use crate::cpu_backend::optim as ko;
+use crate::backend::StepOperands;
 use crate::storage::Device;
-use crate::{bail, DType, Element, Result, Tensor};
+use crate::{bail, DType, Result, Tensor};
 
 /// Adam/AdamW's hyper-parameters (torch's names).
 #[derive(Clone, Copy, Debug)]
@@ -88,12 +89,8 @@ fn validate(op: &str, params: &[Tensor], others: &[(&str, &[Tensor], bool)]) -> 
     Ok((device, dtype))
 }
 
-fn ptr<T: Element>(t: &Tensor) -> *mut T {
-    // SAFETY: the offset is within the storage (the layout was validated when the tensor was made).
-    unsafe { (t.strided().ptr as *mut T).add(t.storage_offset()) }
-}
-
-fn adam_consts<T: Float>(c: &AdamConfig, step: f64) -> ko::AdamK<T> {
+/// Adam's per-parameter constants in `T` (the backends' kernels read these).
+pub(crate) fn adam_consts<T: Float>(c: &AdamConfig, step: f64) -> ko::AdamK<T> {
     let w1 = 1.0 - c.beta1;
     let bc1 = 1.0 - c.beta1.powf(step);
     let bc2 = 1.0 - c.beta2.powf(step);
@@ -109,6 +106,33 @@ fn adam_consts<T: Float>(c: &AdamConfig, step: f64) -> ko::AdamK<T> {
         eps: T::from_f64(c.eps),
         neg_step_size: T::from_f64(-(c.lr / bc1)),
     }
+}
+
+/// 0: no weight decay, 1: decay added to the gradient (Adam), 2: decoupled (AdamW).
+pub(crate) fn adam_wd_mode(c: &AdamConfig) -> u8 {
+    if c.weight_decay == 0.0 {
+        0
+    } else if c.decoupled {
+        2
+    } else {
+        1
+    }
+}
+
+/// SGD's constants in `T`.
+pub(crate) fn sgd_consts<T: Float>(c: &SgdConfig) -> ko::SgdK<T> {
+    ko::SgdK {
+        sign: T::from_f64(if c.maximize { -1.0 } else { 1.0 }),
+        wd: T::from_f64(c.weight_decay),
+        momentum: T::from_f64(c.momentum),
+        one_minus_dampening: T::from_f64(1.0 - c.dampening),
+        neg_lr: T::from_f64(-c.lr),
+    }
+}
+
+/// The backend operands of one parameter: the parameter, its gradient and its state buffers.
+fn operands<'a>(p: &'a Tensor, g: &'a Tensor, bufs: [Option<&'a Tensor>; 3]) -> StepOperands<'a> {
+    StepOperands { p: p.strided(), g: g.strided(), bufs: bufs.map(|b| b.map(|t| t.strided())) }
 }
 
 fn bump(ts: &[&[Tensor]]) {
@@ -140,42 +164,15 @@ impl Tensor {
         if c.amsgrad {
             groups.push(("max_exp_avg_sqs", max_exp_avg_sqs, true));
         }
-        let (device, dtype) = validate(op, params, &groups)?;
-        let wd_mode = if c.weight_decay == 0.0 { 0 } else if c.decoupled { 2 } else { 1 };
-        crate::kernels::guarded(op, || {
-            if let Device::Gpu(_) = device {
-                for (i, p) in params.iter().enumerate() {
-                    let k = adam_consts::<f32>(c, steps[i]);
-                    let mx = if c.amsgrad { Some(&max_exp_avg_sqs[i]) } else { None };
-                    crate::wgpu_backend::fused_adam(&k, wd_mode, p.strided(), grads[i].strided(), exp_avgs[i].strided(), exp_avg_sqs[i].strided(), mx.map(|t| t.strided()))?;
-                }
-                return Ok(());
-            }
-            #[allow(clippy::too_many_arguments)]
-            fn run<T: Float>(params: &[Tensor], g: &[Tensor], m: &[Tensor], v: &[Tensor], mx: &[Tensor], steps: &[f64], c: &AdamConfig, wd_mode: u8) {
-                let ts: Vec<_> = (0..params.len())
-                    .map(|i| {
-                        let t = ko::AdamPtrs {
-                            p: ptr::<T>(&params[i]),
-                            g: ptr::<T>(&g[i]) as *const T,
-                            m: ptr::<T>(&m[i]),
-                            v: ptr::<T>(&v[i]),
-                            mx: if c.amsgrad { ptr::<T>(&mx[i]) } else { std::ptr::null_mut() },
-                            n: params[i].numel(),
-                        };
-                        (adam_consts::<T>(c, steps[i]), t)
-                    })
-                    .collect();
-                // SAFETY: validate() checked shapes, dtypes, contiguity and that no written
-                // element is reachable through another operand; the tensors outlive the call.
-                unsafe { ko::adam::<T>(&ts, wd_mode, c.amsgrad) }
-            }
-            match dtype {
-                DType::F64 => run::<f64>(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, c, wd_mode),
-                _ => run::<f32>(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, c, wd_mode),
-            }
-            Ok(())
-        })?;
+        // validated once here; the backend of the parameters' device runs the step
+        let (_, dtype) = validate(op, params, &groups)?;
+        let ts: Vec<StepOperands> = (0..params.len())
+            .map(|i| {
+                let mx = if c.amsgrad { Some(&max_exp_avg_sqs[i]) } else { None };
+                operands(&params[i], &grads[i], [Some(&exp_avgs[i]), Some(&exp_avg_sqs[i]), mx])
+            })
+            .collect();
+        crate::kernels::fused_adam(op, dtype, &ts, steps, c)?;
         bump(&[params, exp_avgs, exp_avg_sqs]);
         if c.amsgrad {
             bump(&[max_exp_avg_sqs]);
@@ -195,46 +192,11 @@ impl Tensor {
             }
             groups.push(("momentum_buffers", momentum_buffers, true));
         }
-        let (device, dtype) = validate(op, params, &groups)?;
-        let wd = c.weight_decay != 0.0;
-        crate::kernels::guarded(op, || {
-            fn consts<T: Float>(c: &SgdConfig) -> ko::SgdK<T> {
-                ko::SgdK {
-                    sign: T::from_f64(if c.maximize { -1.0 } else { 1.0 }),
-                    wd: T::from_f64(c.weight_decay),
-                    momentum: T::from_f64(c.momentum),
-                    one_minus_dampening: T::from_f64(1.0 - c.dampening),
-                    neg_lr: T::from_f64(-c.lr),
-                }
-            }
-            if let Device::Gpu(_) = device {
-                let k = consts::<f32>(c);
-                for (i, p) in params.iter().enumerate() {
-                    let buf = if mom { Some((momentum_buffers[i].strided(), first[i])) } else { None };
-                    crate::wgpu_backend::fused_sgd(&k, wd, c.nesterov, p.strided(), grads[i].strided(), buf)?;
-                }
-                return Ok(());
-            }
-            fn run<T: Float>(params: &[Tensor], g: &[Tensor], b: &[Tensor], first: &[bool], c: &SgdConfig, wd: bool) {
-                let mom = c.momentum != 0.0;
-                let ts: Vec<_> = (0..params.len())
-                    .map(|i| ko::SgdPtrs {
-                        p: ptr::<T>(&params[i]),
-                        g: ptr::<T>(&g[i]) as *const T,
-                        buf: if mom { ptr::<T>(&b[i]) } else { std::ptr::null_mut() },
-                        first: mom && first[i],
-                        n: params[i].numel(),
-                    })
-                    .collect();
-                // SAFETY: as in fused_adam_.
-                unsafe { ko::sgd::<T>(&consts::<T>(c), &ts, wd, mom, c.nesterov) }
-            }
-            match dtype {
-                DType::F64 => run::<f64>(params, grads, momentum_buffers, first, c, wd),
-                _ => run::<f32>(params, grads, momentum_buffers, first, c, wd),
-            }
-            Ok(())
-        })?;
+        // validated once here; the backend of the parameters' device runs the step
+        let (_, dtype) = validate(op, params, &groups)?;
+        let ts: Vec<StepOperands> =
+            (0..params.len()).map(|i| operands(&params[i], &grads[i], [if mom { Some(&momentum_buffers[i]) } else { None }, None, None])).collect();
+        crate::kernels::fused_sgd(op, dtype, &ts, first, c)?;
         bump(&[params]);
         if mom {
             bump(&[momentum_buffers]);
