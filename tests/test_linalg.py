@@ -228,3 +228,81 @@ def test_matrix_power_vecdot_cross(rng):
     x, y = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     assert_close(LA.vecdot(torch.tensor(x), torch.tensor(y)), (x * y).sum(-1))
     assert_close(LA.cross(torch.tensor(x), torch.tensor(y)), np.cross(x, y))
+
+
+# ---------------------------------------------------------------------------------------------
+# matrix_exp, and the torch.det / inverse / slogdet / logdet / matrix_power entry points
+
+def _expm_eig(a):
+    """exp of a symmetric matrix through its eigendecomposition (exact in float64)."""
+    w, v = np.linalg.eigh(a)
+    return (v * np.exp(w)[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 7.0, 40.0])
+def test_matrix_exp_matches_the_eigendecomposition(scale):
+    rng = np.random.default_rng(int(scale * 10))
+    b = rng.standard_normal((3, 4, 4))
+    a = (b + np.swapaxes(b, -1, -2)) * scale / 4
+    got = torch.linalg.matrix_exp(torch.tensor(a))
+    ref = _expm_eig(a)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(torch.matrix_exp(torch.tensor(a)).numpy(), got.numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(torch.tensor(a).matrix_exp().numpy(), got.numpy(), rtol=0, atol=0)
+
+
+def test_matrix_exp_closed_forms_and_edges():
+    t = 0.7
+    rot = torch.linalg.matrix_exp(torch.tensor([[0.0, -t], [t, 0.0]], dtype=torch.float64))
+    np.testing.assert_allclose(rot.numpy(), [[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]], rtol=1e-14)
+    nil = torch.linalg.matrix_exp(torch.tensor([[0.0, 3.0], [0.0, 0.0]], dtype=torch.float64))
+    np.testing.assert_allclose(nil.numpy(), [[1.0, 3.0], [0.0, 1.0]], atol=1e-15)
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((5, 5)) * 2  # not symmetric: exp(A) exp(-A) = I
+    e1, e2 = torch.linalg.matrix_exp(torch.tensor(a)), torch.linalg.matrix_exp(torch.tensor(-a))
+    np.testing.assert_allclose((e1 @ e2).numpy(), np.eye(5), atol=1e-9)
+    f = torch.linalg.matrix_exp(torch.tensor(a, dtype=torch.float32))
+    assert f.dtype == torch.float32
+    np.testing.assert_allclose(f.numpy(), e1.numpy(), rtol=1e-4, atol=1e-4 * np.abs(e1.numpy()).max())
+    assert tuple(torch.linalg.matrix_exp(torch.zeros(2, 0, 0)).shape) == (2, 0, 0)
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices, but they are 2 by 3 matrices"):
+        torch.linalg.matrix_exp(torch.zeros(2, 3))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        torch.linalg.matrix_exp(torch.zeros(3))
+    with pytest.raises(RuntimeError, match="floating point"):
+        torch.linalg.matrix_exp(torch.zeros(3, 3, dtype=torch.int64))
+
+
+def test_matrix_exp_gradients_to_second_order():
+    rng = np.random.default_rng(4)
+    a = torch.tensor(rng.standard_normal((2, 3, 3)) * 1.5, requires_grad=True)
+    assert torch.autograd.gradcheck(torch.linalg.matrix_exp, (a,))
+    assert torch.autograd.gradgradcheck(torch.linalg.matrix_exp, (a,))
+
+
+def test_top_level_determinant_and_inverse_functions():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 4, 4))
+    t = torch.tensor(a)
+    np.testing.assert_allclose(torch.det(t).numpy(), np.linalg.det(a), rtol=1e-10)
+    np.testing.assert_allclose(t.det().numpy(), np.linalg.det(a), rtol=1e-10)
+    np.testing.assert_allclose(torch.inverse(t).numpy(), np.linalg.inv(a), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(t.inverse().numpy(), np.linalg.inv(a), rtol=1e-9, atol=1e-12)
+    sign, logabs = torch.slogdet(t)
+    rs, rl = np.linalg.slogdet(a)
+    np.testing.assert_allclose(sign.numpy(), rs)
+    np.testing.assert_allclose(logabs.numpy(), rl, rtol=1e-10)
+    assert t.slogdet().sign.shape == (3,)
+    ld = torch.logdet(t).numpy()
+    det = np.linalg.det(a)
+    np.testing.assert_allclose(ld[det > 0], np.log(det[det > 0]), rtol=1e-10)
+    assert np.isnan(ld[det < 0]).all()
+    assert torch.logdet(torch.zeros(2, 2, dtype=torch.float64)).item() == float("-inf")
+    np.testing.assert_allclose(t.logdet().numpy(), ld, equal_nan=True)
+    np.testing.assert_allclose(torch.matrix_power(t, 3).numpy(), a @ a @ a, rtol=1e-10)
+    np.testing.assert_allclose(t.matrix_power(-2).numpy(), np.linalg.inv(a @ a), rtol=1e-8, atol=1e-10)
+    # the gradient of logdet where det > 0 is inv(A)^T
+    spd = a @ np.swapaxes(a, -1, -2) + np.eye(4)
+    s = torch.tensor(spd, requires_grad=True)
+    torch.logdet(s).sum().backward()
+    np.testing.assert_allclose(s.grad.numpy(), np.swapaxes(np.linalg.inv(spd), -1, -2), rtol=1e-8)

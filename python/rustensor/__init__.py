@@ -494,6 +494,18 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # 
 gpu = cuda
 
 from . import backends, distributions, linalg  # noqa: E402
+from .linalg import det, matrix_exp, matrix_power, slogdet  # noqa: E402
+from .linalg import inv as inverse  # noqa: E402
+
+
+def logdet(input):
+    """log(det(A)): NaN where the determinant is negative, -inf where it is 0 (as torch)."""
+    import math as _math  # `float` is torch's dtype in this namespace
+
+    sign, logabs = linalg.slogdet(input)
+    return where(sign >= 0, logabs, _math.nan)
+
+
 from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,  # noqa: E402
                       IntTensor, LongTensor, ShortTensor)
 

@@ -1448,6 +1448,37 @@ class Tensor(_C.TensorBase):
     def trace(self) -> Tensor:
         return _ops.trace(self)
 
+    # ---- torch.linalg's square-matrix functions as methods (torch.det and friends)
+    def det(self) -> Tensor:
+        from . import linalg
+
+        return linalg.det(self)
+
+    def inverse(self) -> Tensor:
+        from . import linalg
+
+        return linalg.inv(self)
+
+    def slogdet(self) -> Any:
+        from . import linalg
+
+        return linalg.slogdet(self)
+
+    def logdet(self) -> Tensor:
+        from . import logdet
+
+        return logdet(self)
+
+    def matrix_power(self, n: int) -> Tensor:
+        from . import linalg
+
+        return linalg.matrix_power(self, n)
+
+    def matrix_exp(self) -> Tensor:
+        from . import linalg
+
+        return linalg.matrix_exp(self)
+
     # ---- linear algebra (autocast casts the operands of the matrix products inside a region)
     def matmul(self, other: Tensor) -> Tensor:
         if _autocast_on():

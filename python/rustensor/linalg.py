@@ -351,6 +351,43 @@ def matrix_power(A, n, *, out=None):
     return _out(r if n != 0 else r.clone(), out)
 
 
+# Taylor degree for exp(X) with ||X||_1 <= 1: the remainder is below e / 19!, under float64's
+# rounding
+_EXP_DEGREE = 18
+
+
+def matrix_exp(A):
+    """exp(A) of (..., n, n) by scaling and squaring over a degree-18 Taylor polynomial,
+    written in matmuls (Paterson-Stockmeyer: 7 products), so it runs on any device and autograd
+    differentiates it, to any order. torch uses a Pade approximant with an exact backward;
+    the two agree to rounding (the polynomial is exact to float64's precision after scaling)."""
+    _square(A, "matrix_exp")
+    n = A.shape[-1]
+    if A.numel() == 0:
+        return A.clone()
+    norm1 = float(A.detach().abs().sum(-2).max())  # the largest 1-norm over the batch
+    s = 0 if not math.isfinite(norm1) or norm1 <= 1.0 else int(math.ceil(math.log2(norm1)))
+    X = A / float(2 ** s) if s else A
+    eye = _C._eye(n, n, A.dtype, A.device)
+    X2 = X.matmul(X)
+    powers = [eye, X, X2, X2.matmul(X)]
+    X4 = X2.matmul(X2)
+    coef = [1.0 / math.factorial(j) for j in range(_EXP_DEGREE + 1)]
+    blocks = []
+    for b in range(0, _EXP_DEGREE + 1, 4):
+        terms = [powers[i] * coef[b + i] for i in range(4) if b + i <= _EXP_DEGREE]
+        blk = terms[0]
+        for t in terms[1:]:
+            blk = blk + t
+        blocks.append(blk)
+    P = blocks[-1]
+    for blk in reversed(blocks[:-1]):
+        P = blk + X4.matmul(P)
+    for _ in range(s):
+        P = P.matmul(P)
+    return P
+
+
 def vecdot(x, y, *, dim=-1, out=None):
     return _out((x * y).sum(dim), out)
 

@@ -31,45 +31,10 @@ def _eye_like(n: int, k: int, like: Tensor) -> Tensor:
 
 # ------------------------------------------------------------------ matrix functions
 
-# Taylor degree for exp(X) with ||X||_1 <= 1: the remainder is below 1/(_EXP_DEGREE + 1)! * e,
-# under float64's rounding, so squaring afterwards keeps double precision.
-_EXP_DEGREE = 18
-
-
 def _matrix_exp(A: Tensor) -> Tensor:
-    """exp(A) for (..., n, n) by scaling and squaring over a Taylor polynomial, written in
-    matmuls so autograd differentiates it (and it runs on any device).
+    from ...linalg import matrix_exp
 
-    rustensor has no ``matrix_exp`` yet; torch uses a Padé approximant with an exact backward.
-    Differentiating the polynomial gives the derivative of an approximation of exp that is
-    exact to rounding, so the gradients agree with torch's to float precision."""
-    n = A.shape[-1]
-    if n == 0 or A.numel() == 0:
-        return A.clone()
-    with _no_grad():
-        norm1 = float(A.detach().abs().sum(-2).max())  # the largest 1-norm over the batch
-    s = 0 if not math.isfinite(norm1) or norm1 <= 1.0 else int(math.ceil(math.log2(norm1)))
-    X = A / float(2 ** s) if s else A
-    # Paterson-Stockmeyer: the degree-18 polynomial as a polynomial in X^4 whose coefficients
-    # are cubics in X, 7 matmuls instead of Horner's 18
-    eye = _eye_like(n, n, A)
-    X2 = X.matmul(X)
-    powers = [eye, X, X2, X2.matmul(X)]
-    X4 = X2.matmul(X2)
-    coef = [1.0 / math.factorial(j) for j in range(_EXP_DEGREE + 1)]
-    blocks = []
-    for b in range(0, _EXP_DEGREE + 1, 4):
-        terms = [powers[i] * coef[b + i] for i in range(4) if b + i <= _EXP_DEGREE]
-        blk = terms[0]
-        for t in terms[1:]:
-            blk = blk + t
-        blocks.append(blk)
-    P = blocks[-1]
-    for blk in reversed(blocks[:-1]):
-        P = blk + X4.matmul(P)
-    for _ in range(s):
-        P = P.matmul(P)
-    return P
+    return matrix_exp(A)
 
 
 def _householder_product(A: Tensor, tau: Tensor) -> Tensor:
