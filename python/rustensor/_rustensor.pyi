@@ -29,6 +29,7 @@ __all__ = [
     "_panic_for_test",
     "_conv2d",
     "_max_pool2d",
+    "_ctc_loss",
     "_full",
     "_arange",
     "_linspace",
@@ -399,5 +400,13 @@ def _max_pool2d(
     dilation: Sequence[builtins.int],
     out: Sequence[builtins.int],
 ) -> Tuple[Tensor, Tensor]: ...
+def _ctc_loss(
+    log_probs: Tensor,
+    labels: Sequence[builtins.int],
+    s: builtins.int,
+    input_lengths: Sequence[builtins.int],
+    target_lengths: Sequence[builtins.int],
+    blank: builtins.int,
+) -> Tensor: ...
 
 def _set_tensor_class(cls: Type[TensorBase]) -> None: ...

@@ -185,6 +185,11 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         # torch reads out of bounds here (garbage or a crash); an error is the useful answer
         raise IndexError(f"ctc_loss: target {int(labels[bad][0])} is out of bounds for {c} classes")
 
+    if lp.device.type == "cpu":
+        # one Rust kernel: both recursions and the gradient per sequence, in float64
+        loss = _C._ctc_loss(lp, labels.reshape(-1).tolist(), s_max, in_lens, tg_lens, blank)
+        return _reduce(loss, tg_lens, reduction, zero_infinity, batched, lp)
+
     width = 2 * s_max + 1
     ext = np.full((n, width), blank, dtype=np.int64)
     ext[:, 1::2] = labels
@@ -223,10 +228,17 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     before_pen = _on(np.where(tg_arr > 0, 0.0, -np.inf).astype(np_dt), lp).unsqueeze(1)
     loss = -_lse([alpha.gather(1, last), alpha.gather(1, before) + before_pen], k).squeeze(1)
 
+    return _reduce(loss, tg_lens, reduction, zero_infinity, batched, lp)
+
+
+def _reduce(loss: Tensor, tg_lens, reduction: str, zero_infinity: bool, batched: bool, lp: Tensor) -> Tensor:
+    from .. import where
+
     if zero_infinity:
-        loss = where(loss == float("inf"), k.zero, loss)
+        loss = where(loss == float("inf"), _Consts(lp).zero, loss)
     if reduction == "mean":
-        return (loss / _on(np.maximum(tg_arr, 1).astype(np_dt), lp)).mean()
+        np_dt = np.float64 if lp.dtype == _C.float64 else np.float32
+        return (loss / _on(np.maximum(np.asarray(tg_lens, dtype=np.int64), 1).astype(np_dt), lp)).mean()
     if reduction == "sum":
         return loss.sum()
     return loss if batched else loss.squeeze(0)

@@ -129,6 +129,8 @@ pub enum GradFn {
     /// A user-defined backward (`autograd.Function`); `outputs` is shared by the nodes of
     /// all the function's outputs and holds those its backward asked to keep.
     Custom { f: CustomBackward, inputs: usize, outputs: Arc<Mutex<Vec<Option<Saved>>>> },
+    /// ctc_loss per sequence: the kernel's gradient, scaled by each loss's incoming gradient.
+    Ctc { grad: Tensor },
     /// conv2d: inputs are (input, weight[, bias]); the backward runs three kernels.
     Conv2d { input: Saved, weight: Saved, has_bias: bool, geom: crate::cpu_backend::conv::Geom },
     /// conv2d's input gradient as a function of (weight, grad): double backward.

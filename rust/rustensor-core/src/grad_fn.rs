@@ -229,6 +229,7 @@ impl GradFn {
                 let parts = g.split_sizes(sizes, *dim as i64)?;
                 parts.into_iter().map(Some).collect()
             }
+            GradFn::Ctc { grad } => vec![Some(crate::ops::ctc::ctc_backward(g, grad)?)],
             GradFn::Conv2d { input, weight, has_bias, geom } => {
                 crate::ops::conv::conv2d_backward(name, g, input, weight, *has_bias, geom, [needs(0), needs(1), needs(2)])?
             }

@@ -1,4 +1,4 @@
-//! Binding of the core `conv2d` op: `_rustensor._conv2d`.
+//! Bindings of the core conv2d, max-pool and CTC ops: `_rustensor._conv2d`, `_max_pool2d`, `_ctc_loss`.
 use crate::errors::IntoPy;
 use crate::tensor::wrap;
 use crate::types::{int_list, tensor_arg};
@@ -59,5 +59,24 @@ pub fn _max_pool2d(
         let (k, s, p, d, o) = (two(kernel, "kernel_size")?, two(stride, "stride")?, two(padding, "padding")?, two(dilation, "dilation")?, two(out, "output size")?);
         let (v, i) = py.detach(|| x.max_pool2d(k, s, p, d, o)).py_err()?;
         Ok(pyo3::types::PyTuple::new(py, [wrap(py, v)?, wrap(py, i)?])?.into_any().unbind())
+    })
+}
+
+/// `_ctc_loss(log_probs, labels, s, input_lengths, target_lengths, blank)`: each sequence's CTC
+/// loss (see `Tensor::ctc_loss`); `labels` is the padded (N, s) table flattened.
+#[pyfunction]
+pub fn _ctc_loss(
+    py: Python<'_>,
+    log_probs: &Bound<'_, PyAny>,
+    labels: Vec<i64>,
+    s: usize,
+    input_lengths: Vec<usize>,
+    target_lengths: Vec<usize>,
+    blank: usize,
+) -> PyResult<Py<PyAny>> {
+    crate::errors::guard("_ctc_loss", || {
+        let lp = tensor_arg(log_probs, "ctc_loss")?;
+        let out = py.detach(|| lp.ctc_loss(&labels, s, &input_lengths, &target_lengths, blank)).py_err()?;
+        wrap(py, out)
     })
 }

@@ -1,5 +1,6 @@
 //! The CPU backend: strided iteration, elementwise, reductions, matmul and indexing kernels.
 pub mod conv;
+pub mod ctc;
 pub mod elementwise;
 pub mod index;
 pub mod math;

@@ -2,6 +2,7 @@
 pub mod binary;
 pub mod conv;
 pub mod create;
+pub mod ctc;
 pub mod device;
 pub mod index;
 pub mod matmul;
