@@ -91,22 +91,23 @@ pub(crate) struct Taps {
     x: Vec<(isize, usize, usize)>,
 }
 
-fn taps(g: &Geom) -> Taps {
-    let y = (0..g.kh)
+/// Per tap of one spatial dim (`k` taps, `dilation` apart, after `pad`): its input offset and
+/// the output positions `[lo, hi)` whose tap lands in `[0, len)`. Max pooling reads it too.
+pub(crate) fn tap_table(k: usize, dilation: usize, pad: usize, stride: usize, len: usize, out: usize) -> Vec<(isize, usize, usize)> {
+    (0..k)
         .map(|i| {
-            let off = (i * g.dilation[0]) as isize - g.pad[0] as isize;
-            let (lo, hi) = valid_range(off, g.stride[0], g.h, g.oh);
+            let off = (i * dilation) as isize - pad as isize;
+            let (lo, hi) = valid_range(off, stride, len, out);
             (off, lo, hi)
         })
-        .collect();
-    let x = (0..g.kw)
-        .map(|j| {
-            let off = (j * g.dilation[1]) as isize - g.pad[1] as isize;
-            let (lo, hi) = valid_range(off, g.stride[1], g.w, g.ow);
-            (off, lo, hi)
-        })
-        .collect();
-    Taps { y, x }
+        .collect()
+}
+
+fn taps(g: &Geom) -> Taps {
+    Taps {
+        y: tap_table(g.kh, g.dilation[0], g.pad[0], g.stride[0], g.h, g.oh),
+        x: tap_table(g.kw, g.dilation[1], g.pad[1], g.stride[1], g.w, g.ow),
+    }
 }
 
 /// Fills `cols` (K x L, row-major) with group `gi` of image `ni`: row (c, i, j), column
@@ -115,36 +116,8 @@ fn taps(g: &Geom) -> Taps {
 /// # Safety
 /// `x` with `v` must address a valid input of the geometry `g`.
 unsafe fn im2col<T: Float>(x: *const T, v: XView, g: &Geom, tp: &Taps, ni: usize, gi: usize, cols: &mut [T]) {
-    let (l, ow) = (g.l(), g.ow);
-    let zero = T::ZERO;
-    let mut row = 0;
-    for c in 0..g.cg() {
-        let base = v.off + ni as isize * v.s[0] + (gi * g.cg() + c) as isize * v.s[1];
-        for &(yoff, ylo, yhi) in &tp.y {
-            for &(xoff, xlo, xhi) in &tp.x {
-                let dst = &mut cols[row * l..(row + 1) * l];
-                dst[..ylo * ow].fill(zero);
-                dst[yhi * ow..].fill(zero);
-                for oy in ylo..yhi {
-                    let iy = (oy * g.stride[0]) as isize + yoff;
-                    let drow = &mut dst[oy * ow..(oy + 1) * ow];
-                    drow[..xlo].fill(zero);
-                    drow[xhi..].fill(zero);
-                    let src = x.offset(base + iy * v.s[2] + (xlo as isize * g.stride[1] as isize + xoff) * v.s[3]);
-                    let step = g.stride[1] as isize * v.s[3];
-                    if step == 1 {
-                        // SAFETY: (xhi - xlo) consecutive in-bounds elements of the input row.
-                        drow[xlo..xhi].copy_from_slice(std::slice::from_raw_parts(src, xhi - xlo));
-                    } else {
-                        for (k, d) in drow[xlo..xhi].iter_mut().enumerate() {
-                            *d = *src.offset(k as isize * step);
-                        }
-                    }
-                }
-                row += 1;
-            }
-        }
-    }
+    // SAFETY: the caller's contract; the whole image is the slice [0, L)
+    unsafe { im2col_seg(x, v, g, tp, ni, gi, 0, g.l(), cols, g.l(), 0) }
 }
 
 /// Adds `cols` (K x L) back into the contiguous input gradient of image `ni`, group `gi`:

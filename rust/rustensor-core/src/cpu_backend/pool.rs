@@ -31,19 +31,6 @@ fn first_tap(start: isize, dilation: usize) -> isize {
     }
 }
 
-/// The output columns `[lo, hi)` whose tap at `ox * stride + off` lies in `[0, len)`.
-fn valid_cols(off: isize, stride: usize, len: usize, out: usize) -> (usize, usize) {
-    let s = stride as isize;
-    let lo = if off >= 0 { 0 } else { ((-off) + s - 1) / s };
-    let last = len as isize - 1 - off;
-    let hi = if last < 0 { 0 } else { last / s + 1 };
-    let lo = (lo.max(0) as usize).min(out);
-    (lo, (hi.max(0) as usize).min(out).max(lo))
-}
-
-/// One (n, c) plane. The taps are the outer loops and a row of outputs the inner one, so the
-/// compares of neighbouring outputs are independent (one output's taps in a chain ran at about
-/// 14 cycles each); each output still sees its taps in torch's order (rows, then columns).
 /// The column taps (offset, valid output columns) and each output column's first in-range tap:
 /// the same for every row and plane, and worked out once (their divisions dominated the
 /// small planes of a CNN).
@@ -53,13 +40,7 @@ struct Cols {
 }
 
 fn cols(g: &PoolGeom) -> Cols {
-    let taps = (0..g.kernel[1])
-        .map(|j| {
-            let off = (j * g.dilation[1]) as isize - g.pad[1] as isize;
-            let (lo, hi) = valid_cols(off, g.stride[1], g.w, g.ow);
-            (off, lo, hi)
-        })
-        .collect();
+    let taps = super::conv::tap_table(g.kernel[1], g.dilation[1], g.pad[1], g.stride[1], g.w, g.ow);
     let first = (0..g.ow).map(|ox| first_tap((ox * g.stride[1]) as isize - g.pad[1] as isize, g.dilation[1])).collect();
     Cols { taps, first }
 }
