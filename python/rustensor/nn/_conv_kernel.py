@@ -1,6 +1,6 @@
 """The fast path of ``F.conv1d``/``F.conv2d``: the core conv2d op (on the CPU an im2col + gemm
-kernel, on the GPU direct WGSL kernels; either with its own three-kernel backward) in place of
-the composite im2col-from-views path."""
+kernel, on the GPU an im2col kernel and the tiled matmul; either with its own three-kernel
+backward) in place of the composite im2col-from-views path."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ fn params(threads: usize, g: &Geom, x: Option<&Layout>, y: Option<&Layout>, b: O
     for v in geo {
         p.push(i32_word(OP, v as isize)?);
     }
-    // X at 17, an unused slot at 22, Y at 27
-    for l in [x, None, y] {
+    // X at 17, Y at 22
+    for l in [x, y] {
         match l {
             Some(l) if l.strides.len() == 4 => {
                 p.push(i32_word(OP, l.offset as isize)?);
@@ -123,12 +123,12 @@ pub fn conv2d(x: Operand, w: Operand, bias: Option<Operand>, y: Operand, g: &Geo
     matmul(f32op(&t, &lt), Operand { buf: w.buf, layout: &lw, dtype: DType::F32 }, f32op(&cols, &lc))?;
     let n = g.n * g.o * g.oh * g.ow;
     let p = params(n, g, None, Some(y.layout), bias.as_ref().map(|b| b.layout))?;
-    let add = if bias.is_some() { format!("v = v + {};", ld("B3", "u32(pi(32u) + i32(o) * pi(33u))")) } else { String::new() };
+    let add = if bias.is_some() { format!("v = v + {};", ld("B3", "u32(pi(27u) + i32(o) * pi(28u))")) } else { String::new() };
     let body = format!(
         "    let l = i % L; var r = i / L; let o = r % O; let n = r / O;
     var v = bitcast<f32>(B1[(o * N + n) * L + l]);
     {add}
-    B2[at4(27u, n, o, l / OW, l % OW)] = bitcast<u32>(v);"
+    B2[at4(22u, n, o, l / OW, l % OW)] = bitcast<u32>(v);"
     );
     match bias {
         Some(b) => run("conv2d:unpermute:bias", &body, &[&t, y.buf, b.buf], &p, n),
@@ -194,10 +194,10 @@ pub fn conv2d_grad_bias(gy: Operand, db: Operand, g: &Geom) -> Result<()> {
     for (var n = 0u; n < N; n = n + 1u) {
         for (var oh = 0u; oh < OH; oh = oh + 1u) {
             for (var ow = 0u; ow < OW; ow = ow + 1u) {
-                acc = acc + bitcast<f32>(B1[at4(27u, n, o, oh, ow)]);
+                acc = acc + bitcast<f32>(B1[at4(22u, n, o, oh, ow)]);
             }
         }
     }
-    B2[u32(pi(32u) + i32(o) * pi(33u))] = bitcast<u32>(acc);";
+    B2[u32(pi(27u) + i32(o) * pi(28u))] = bitcast<u32>(acc);";
     run("conv2d:grad_bias", body, &[gy.buf, db.buf], &p, g.o)
 }

@@ -6,7 +6,7 @@
 // is one product per group.
 // Parameters P (u32 words): [0] threads, [1..17) the geometry N C H W O KH KW OH OW
 //   S0 S1 P0 P1 D0 D1 G, then per operand (offset, 4 strides as i32 words): X at 17,
-//   Y (the output or its gradient) at 27, and the bias (offset, stride) at 32.
+//   Y (the output or its gradient) at 22, and the bias (offset, stride) at 27.
 // Bodies (the Rust side fills one in):
 //   im2col: a thread per column element, B1 X -> B2 columns;
 //   col2im: a thread per input element, B1 column gradients -> B2 dX (a gather: each input
