@@ -29,6 +29,9 @@ __all__ = [
     "_panic_for_test",
     "_conv2d",
     "_max_pool2d",
+    "_lstm_cell",
+    "_gru_cell",
+    "_lstm_layer",
     "_ctc_loss",
     "_full",
     "_arange",
@@ -400,6 +403,9 @@ def _max_pool2d(
     dilation: Sequence[builtins.int],
     out: Sequence[builtins.int],
 ) -> Tuple[Tensor, Tensor]: ...
+def _lstm_cell(gates: Tensor, cx: Tensor) -> Tensor: ...
+def _gru_cell(input_gates: Tensor, hidden_gates: Tensor, hx: Tensor) -> Tensor: ...
+def _lstm_layer(xp: Tensor, hx: Tensor, cx: Tensor, weight_hh: Tensor, reverse: builtins.bool) -> Tensor: ...
 def _ctc_loss(
     log_probs: Tensor,
     labels: Sequence[builtins.int],

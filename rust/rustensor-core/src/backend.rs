@@ -12,6 +12,7 @@ use crate::cpu_backend::scan as ks;
 use crate::cpu_backend::conv::{self as kc, Geom};
 use crate::cpu_backend::pool::{self as kp, PoolGeom};
 use crate::cpu_backend::math::Float;
+use crate::cpu_backend::rnn::{self as krnn, CellKind};
 use crate::cpu_backend::optim as ko;
 use crate::ops::optim::{adam_consts, adam_wd_mode, sgd_consts, AdamConfig, SgdConfig};
 use crate::op::{BinaryOp, ReduceOp, ScanOp, TernaryOp, UnaryOp};
@@ -90,6 +91,10 @@ pub trait Backend: Sync {
     /// Each max-pool window's maximum and its flat input index: (values in `dt`, int64), each
     /// N*C*OH*OW contiguous (float32/float64 on the CPU, float32 on the GPU).
     fn max_pool2d(&self, dt: DType, x: Strided, g: &PoolGeom) -> Result<(StorageData, StorageData)>;
+    /// One fused LSTM/GRU cell pass over `rows` rows of `h` units: 2-d operands of the widths
+    /// [`CellKind::widths`] gives, unit stride inside a row, any row stride (float32/float64
+    /// on the CPU, float32 on the GPU).
+    fn rnn_cell(&self, dt: DType, kind: CellKind, ins: &[Strided], outs: &[Strided], rows: usize, h: usize) -> Result<()>;
     /// One Adam/AdamW step over every parameter in place (`steps[i]`: parameter i's step
     /// count after it); the buffers are exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq.
     fn fused_adam(&self, dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()>;
@@ -152,6 +157,17 @@ fn cpu_sgd<T: Float>(ts: &[StepOperands], first: &[bool], c: &SgdConfig) {
         .collect();
     // SAFETY: as in cpu_adam.
     unsafe { ko::sgd::<T>(&sgd_consts::<T>(c), &v, c.weight_decay != 0.0, mom, c.nesterov) }
+}
+
+fn cpu_cell<T: Float>(kind: CellKind, ins: &[Strided], outs: &[Strided], rows: usize, h: usize) {
+    let row = |s: &Strided| s.layout.strides[0] as usize;
+    let p = krnn::CellPtrs {
+        ins: ins.iter().map(|s| (data::<T>(s) as *const T, row(s))).collect(),
+        outs: outs.iter().map(|s| (data::<T>(s), row(s))).collect(),
+    };
+    // SAFETY: the op checked every operand's rows (widths, unit inner stride, non-negative row
+    // stride) and that the outputs overlap nothing else.
+    unsafe { krnn::run::<T>(kind, &p, rows, h) }
 }
 
 pub struct CpuBackend;
@@ -241,6 +257,14 @@ impl Backend for CpuBackend {
     fn max_pool2d(&self, dt: DType, x: Strided, g: &PoolGeom) -> Result<(StorageData, StorageData)> {
         let (v, i) = kp::max_pool2d(dt, x, g)?;
         Ok((StorageData::Cpu(v), StorageData::Cpu(i)))
+    }
+    fn rnn_cell(&self, dt: DType, kind: CellKind, ins: &[Strided], outs: &[Strided], rows: usize, h: usize) -> Result<()> {
+        match dt {
+            DType::F64 => cpu_cell::<f64>(kind, ins, outs, rows, h),
+            DType::F32 => cpu_cell::<f32>(kind, ins, outs, rows, h),
+            other => bail!(Runtime, "internal: rnn_cell got {}", other.name()),
+        }
+        Ok(())
     }
     fn fused_adam(&self, dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()> {
         match dt {
@@ -383,6 +407,11 @@ impl Backend for GpuBackend {
         let (vals, idx) = (gk::gpu()?.alloc(vb)?, gk::gpu()?.alloc(ib)?);
         gk::max_pool2d(gop(&x, dt)?, Operand { buf: &vals, layout: &l, dtype: DType::F32 }, Operand { buf: &idx, layout: &l, dtype: DType::I64 }, g)?;
         Ok((StorageData::Gpu(GpuStorage { buf: vals, bytes: vb }), StorageData::Gpu(GpuStorage { buf: idx, bytes: ib })))
+    }
+    fn rnn_cell(&self, dt: DType, kind: CellKind, ins: &[Strided], outs: &[Strided], rows: usize, h: usize) -> Result<()> {
+        let i = ins.iter().map(|s| gop(s, dt)).collect::<Result<Vec<_>>>()?;
+        let o = outs.iter().map(|s| gop(s, dt)).collect::<Result<Vec<_>>>()?;
+        gk::rnn_cell(kind, &i, &o, rows, h)
     }
     /// One kernel per parameter, all in the same submission (float32 only: the op checked).
     fn fused_adam(&self, _dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()> {

@@ -132,6 +132,13 @@ pub enum GradFn {
     /// ctc_loss per sequence: the kernel's gradient, scaled by each loss's incoming gradient.
     Ctc { grad: Tensor },
     /// conv2d: inputs are (input, weight[, bias]); the backward runs three kernels.
+    /// A fused LSTM cell step (`ops/rnn.rs`): gates and c in, [h' | c'] out.
+    LstmCell { gates: Saved, c: Saved, out: Saved },
+    /// A whole LSTM layer direction (`ops/rnn.rs`): the gate pre-activations of each step in
+    /// run order are kept for the backward.
+    LstmLayer { xp: Saved, h0: Saved, c0: Saved, w: Saved, hc: Saved, gates: Vec<Tensor>, reverse: bool },
+    /// A fused GRU cell step: input and hidden projections and the previous state in.
+    GruCell { xg: Saved, hg: Saved, hx: Saved },
     Conv2d { input: Saved, weight: Saved, has_bias: bool, geom: crate::cpu_backend::conv::Geom },
     /// conv2d's input gradient as a function of (weight, grad): double backward.
     Conv2dGradInput { weight: Saved, grad: Saved, geom: crate::cpu_backend::conv::Geom },

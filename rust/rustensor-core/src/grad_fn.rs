@@ -229,6 +229,11 @@ impl GradFn {
                 let parts = g.split_sizes(sizes, *dim as i64)?;
                 parts.into_iter().map(Some).collect()
             }
+            GradFn::LstmCell { gates, c, out } => crate::ops::rnn::lstm_cell_backward(name, g, gates, c, out)?,
+            GradFn::LstmLayer { xp, h0, c0, w, hc, gates, reverse } => {
+                crate::ops::rnn::lstm_layer_backward(name, g, xp, h0, c0, w, hc, gates, *reverse)?
+            }
+            GradFn::GruCell { xg, hg, hx } => crate::ops::rnn::gru_cell_backward(name, g, xg, hg, hx)?,
             GradFn::Ctc { grad } => vec![Some(crate::ops::ctc::ctc_backward(g, grad)?)],
             GradFn::Conv2d { input, weight, has_bias, geom } => {
                 crate::ops::conv::conv2d_backward(name, g, input, weight, *has_bias, geom, [needs(0), needs(1), needs(2)])?

@@ -125,6 +125,11 @@ pub fn max_pool2d(dt: DType, x: Strided, g: &crate::cpu_backend::pool::PoolGeom)
     guarded("max_pool2d", || backend_of(&x).max_pool2d(dt, x, g))
 }
 
+/// One fused recurrent-cell pass (`cpu_backend/rnn.rs`) on the operands' device.
+pub fn rnn_cell(dt: DType, kind: crate::cpu_backend::rnn::CellKind, ins: &[Strided], outs: &[Strided], rows: usize, h: usize) -> Result<()> {
+    guarded("rnn_cell", || backend_of(&outs[0]).rnn_cell(dt, kind, ins, outs, rows, h))
+}
+
 /// `out = conv2d(x, w) (+ bias)` on the operands' device.
 pub fn conv2d(dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &kc::Geom) -> Result<()> {
     guarded("conv2d", || backend_of(&out).conv2d(dt, x, w, bias, out, g))

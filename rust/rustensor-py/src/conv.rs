@@ -1,4 +1,5 @@
-//! Bindings of the core conv2d, max-pool and CTC ops: `_rustensor._conv2d`, `_max_pool2d`, `_ctc_loss`.
+//! Bindings of the core conv2d, max-pool, CTC and recurrent-cell ops: `_rustensor._conv2d`,
+//! `_max_pool2d`, `_ctc_loss`, `_lstm_cell`, `_gru_cell`, `_lstm_layer`.
 use crate::errors::IntoPy;
 use crate::tensor::wrap;
 use crate::types::{int_list, tensor_arg};
@@ -77,6 +78,48 @@ pub fn _ctc_loss(
     crate::errors::guard("_ctc_loss", || {
         let lp = tensor_arg(log_probs, "ctc_loss")?;
         let out = py.detach(|| lp.ctc_loss(&labels, s, &input_lengths, &target_lengths, blank)).py_err()?;
+        wrap(py, out)
+    })
+}
+
+/// `_lstm_cell(gates, cx)`: one LSTM step's pointwise math, [h' | c'] (see `Tensor::lstm_cell`).
+#[pyfunction]
+pub fn _lstm_cell(py: Python<'_>, gates: &Bound<'_, PyAny>, cx: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    crate::errors::guard("_lstm_cell", || {
+        let (g, c) = (tensor_arg(gates, "lstm_cell")?, tensor_arg(cx, "lstm_cell")?);
+        // a time step's cell is a few microseconds: releasing the GIL would cost a tenth of it
+        let out = g.lstm_cell(&c).py_err()?;
+        wrap(py, out)
+    })
+}
+
+/// `_gru_cell(input_gates, hidden_gates, hx)`: one GRU step's pointwise math, h' (see
+/// `Tensor::gru_cell`).
+#[pyfunction]
+pub fn _gru_cell(py: Python<'_>, input_gates: &Bound<'_, PyAny>, hidden_gates: &Bound<'_, PyAny>, hx: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    crate::errors::guard("_gru_cell", || {
+        let x = tensor_arg(input_gates, "gru_cell")?;
+        let (hg, h) = (tensor_arg(hidden_gates, "gru_cell")?, tensor_arg(hx, "gru_cell")?);
+        let out = x.gru_cell(&hg, &h).py_err()?;
+        wrap(py, out)
+    })
+}
+
+/// `_lstm_layer(xp, hx, cx, weight_hh, reverse)`: one direction of an LSTM layer over the whole
+/// sequence, (T, B, 2h) of [h_t | c_t] (see `Tensor::lstm_layer`).
+#[pyfunction]
+pub fn _lstm_layer(
+    py: Python<'_>,
+    xp: &Bound<'_, PyAny>,
+    hx: &Bound<'_, PyAny>,
+    cx: &Bound<'_, PyAny>,
+    weight_hh: &Bound<'_, PyAny>,
+    reverse: bool,
+) -> PyResult<Py<PyAny>> {
+    crate::errors::guard("_lstm_layer", || {
+        let x = tensor_arg(xp, "lstm_layer")?;
+        let (h, c, w) = (tensor_arg(hx, "lstm_layer")?, tensor_arg(cx, "lstm_layer")?, tensor_arg(weight_hh, "lstm_layer")?);
+        let out = py.detach(|| x.lstm_layer(&h, &c, &w, reverse)).py_err()?;
         wrap(py, out)
     })
 }

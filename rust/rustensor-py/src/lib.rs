@@ -493,6 +493,9 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_op_table, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_max_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_lstm_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_gru_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_lstm_layer, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_ctc_loss, m)?)?;
     Ok(())
 }

@@ -1,9 +1,12 @@
 """Recurrent layers: RNN (tanh/relu), LSTM (with projections), GRU and their cells, with
 torch's parameter names, layout, gate order and initialisation (owner: nn-spatial).
 
-Per layer and direction the input projection of every time step is one matmul; each step
-is then one matmul with the hidden weights and the fused gate math (one sigmoid over all
-sigmoid gates). PackedSequence inputs run on the padded batch with a per-step mask that
+Per layer and direction the input projection of every time step is one matmul. An LSTM
+direction without projections or packed masks (float32/float64) is then one core op over the
+whole sequence (`_lstm_layer`: per step a matmul and the fused cell kernel, with a backward
+through time in Rust); otherwise each step is one matmul with the hidden weights and one core
+op for the gate math and the state update (`_lstm_cell`/`_gru_cell`, with a one-kernel
+backward on either device). PackedSequence inputs run on the padded batch with a per-step mask that
 freezes finished sequences, which gives torch's outputs and final states.
 """
 
@@ -16,7 +19,7 @@ import warnings
 import numpy as np
 
 from ... import _rustensor as _C
-from ... import empty
+from ... import empty, float32, float64
 from .. import init
 from ...amp.autocast_mode import is_autocast_enabled
 from .._attention import _dropout
@@ -28,6 +31,8 @@ from .module import Module
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+# the dtypes the whole-layer LSTM op takes (others run step by step)
+_LAYER_DTYPES = (float32, float64)
 
 
 def _zeros(shape, like):
@@ -47,31 +52,29 @@ def _cat(ts, dim=0):
     return cat(ts, dim)
 
 
-def _lstm_step(xg, h, c, w_hh, b_hh, w_hr, H):
-    g = xg + h @ w_hh.t()
+def _lstm_step(xg, h, c, w_hh_t, b_hh, w_hr_t, H):
+    """One LSTM step; `w_hh_t`/`w_hr_t` are the transposed hidden and projection weights.
+    The gate math and state update are one core op (`_lstm_cell`) with a one-kernel backward."""
+    g = xg + h @ w_hh_t
     if b_hh is not None:
         g = g + b_hh
-    s = g.sigmoid()  # i, f and o in one op; the g slice of it is unused
-    i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
-    c = f * c + i * g[..., 2 * H:3 * H].tanh()
-    h = o * c.tanh()
-    if w_hr is not None:
-        h = h @ w_hr.t()
+    hc = _C._lstm_cell(g, c)
+    h, c = hc[:, :H], hc[:, H:]
+    if w_hr_t is not None:
+        h = h @ w_hr_t
     return h, c
 
 
-def _gru_step(xg, h, w_hh, b_hh, H):
-    gh = h @ w_hh.t()
+def _gru_step(xg, h, w_hh_t, b_hh, H):
+    """One GRU step: the hidden projection here, the gate math as one core op (`_gru_cell`)."""
+    gh = h @ w_hh_t
     if b_hh is not None:
         gh = gh + b_hh
-    rz = (xg[..., :2 * H] + gh[..., :2 * H]).sigmoid()
-    r, z = rz[..., :H], rz[..., H:]
-    n = (xg[..., 2 * H:] + r * gh[..., 2 * H:]).tanh()
-    return n + z * (h - n)
+    return _C._gru_cell(xg, gh, h)
 
 
-def _rnn_step(xg, h, w_hh, b_hh, relu):
-    g = xg + h @ w_hh.t()
+def _rnn_step(xg, h, w_hh_t, b_hh, relu):
+    g = xg + h @ w_hh_t
     if b_hh is not None:
         g = g + b_hh
     return g.relu() if relu else g.tanh()
@@ -231,16 +234,26 @@ class RNNBase(Module):
                 k = layer * D + d
                 h = h0[k]
                 c = c0[k] if c0 is not None else None
+                if self.mode == "LSTM" and w_hr is None and masks is None and xg.dtype in _LAYER_DTYPES:
+                    # the whole direction as one core op: (T, B, 2H) of [h_t | c_t]
+                    hcs = _C._lstm_layer(xg, h, c, w_hh, d == 1)
+                    last = hcs[0 if d == 1 else T - 1]
+                    hs.append(last[:, :H])
+                    cs.append(last[:, H:])
+                    outs.append(hcs[:, :, :H])
+                    continue
+                w_hh_t = w_hh.t()
+                w_hr_t = w_hr.t() if w_hr is not None else None
                 steps = range(T - 1, -1, -1) if d == 1 else range(T)
                 ys = [None] * T
                 for t in steps:
                     xt = xg[t]
                     if self.mode == "LSTM":
-                        hn, cn = _lstm_step(xt, h, c, w_hh, step_b_hh, w_hr, H)
+                        hn, cn = _lstm_step(xt, h, c, w_hh_t, step_b_hh, w_hr_t, H)
                     elif self.mode == "GRU":
-                        hn, cn = _gru_step(xt, h, w_hh, step_b_hh, H), None
+                        hn, cn = _gru_step(xt, h, w_hh_t, step_b_hh, H), None
                     else:
-                        hn, cn = _rnn_step(xt, h, w_hh, step_b_hh, self.mode == "RNN_RELU"), None
+                        hn, cn = _rnn_step(xt, h, w_hh_t, step_b_hh, self.mode == "RNN_RELU"), None
                     if masks is not None:
                         mt = masks[t]
                         hn = hn.where(mt, h)
@@ -252,7 +265,7 @@ class RNNBase(Module):
                 if c is not None:
                     cs.append(c)
                 outs.append(_stack(ys, 0) if T else _zeros((0, B, h.shape[-1]), x))
-            layer_input = outs[0] if D == 1 else _cat(outs, -1)
+            layer_input = outs[0].contiguous() if D == 1 else _cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = _dropout(layer_input, self.dropout)
         return layer_input, _stack(hs, 0), (_stack(cs, 0) if cs else None)
@@ -449,7 +462,7 @@ class RNNCellBase(Module):
         r = _autocast(x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, *states)
         x, w_ih, w_hh, b_ih, b_hh = r[:5]
         xg = x @ w_ih.t()
-        return (xg if b_ih is None else xg + b_ih), w_hh, b_hh, list(r[5:])
+        return (xg if b_ih is None else xg + b_ih), w_hh.t(), b_hh, list(r[5:])
 
 
 class RNNCell(RNNCellBase):
@@ -463,8 +476,8 @@ class RNNCell(RNNCellBase):
         if self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
         x, states, unbatched = self._prepare(input, hx, 1)
-        xg, w_hh, b_hh, (h,) = self._weights(x, states)
-        h = _rnn_step(xg, h, w_hh, b_hh, self.nonlinearity == "relu")
+        xg, w_hh_t, b_hh, (h,) = self._weights(x, states)
+        h = _rnn_step(xg, h, w_hh_t, b_hh, self.nonlinearity == "relu")
         return h.squeeze(0) if unbatched else h
 
 
@@ -474,8 +487,8 @@ class LSTMCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, states, unbatched = self._prepare(input, hx, 2)
-        xg, w_hh, b_hh, (h, c) = self._weights(x, states)
-        h, c = _lstm_step(xg, h, c, w_hh, b_hh, None, self.hidden_size)
+        xg, w_hh_t, b_hh, (h, c) = self._weights(x, states)
+        h, c = _lstm_step(xg, h, c, w_hh_t, b_hh, None, self.hidden_size)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -485,6 +498,6 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, states, unbatched = self._prepare(input, hx, 1)
-        xg, w_hh, b_hh, (h,) = self._weights(x, states)
-        h = _gru_step(xg, h, w_hh, b_hh, self.hidden_size)
+        xg, w_hh_t, b_hh, (h,) = self._weights(x, states)
+        h = _gru_step(xg, h, w_hh_t, b_hh, self.hidden_size)
         return h.squeeze(0) if unbatched else h

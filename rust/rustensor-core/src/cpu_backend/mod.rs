@@ -8,6 +8,7 @@ pub mod matmul;
 pub mod optim;
 pub mod parallel;
 pub mod pool;
+pub mod rnn;
 pub mod reduce;
 pub mod scan;
 pub mod strided;

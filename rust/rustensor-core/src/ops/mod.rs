@@ -9,6 +9,7 @@ pub mod matmul;
 pub mod optim;
 pub mod pointwise;
 pub mod pool;
+pub mod rnn;
 pub mod reduce;
 pub mod scan;
 pub mod unary;

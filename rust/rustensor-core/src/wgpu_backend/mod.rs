@@ -10,6 +10,7 @@ mod matmul;
 mod optim;
 mod pool;
 mod reduce;
+mod rnn;
 pub mod runtime;
 mod scan;
 
@@ -20,6 +21,7 @@ pub use matmul::matmul;
 pub use optim::{fused_adam, fused_sgd};
 pub use pool::max_pool2d;
 pub use reduce::reduce;
+pub use rnn::rnn_cell;
 pub use scan::scan;
 pub use runtime::{gpu, is_available, Buffer};
 

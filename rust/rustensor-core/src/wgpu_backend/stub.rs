@@ -106,6 +106,9 @@ pub fn max_pool2d(_: Operand, vals: Operand, _: Operand, _: &crate::cpu_backend:
     none(vals)
 }
 
+pub fn rnn_cell(_: crate::cpu_backend::rnn::CellKind, _: &[Operand], _: &[Operand], _: usize, _: usize) -> Result<()> {
+    bail!(Runtime, "rustensor was built without GPU support")
+}
 pub fn fused_adam(_: &crate::cpu_backend::optim::AdamK<f32>, _: u8, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: crate::cpu_backend::Strided, _: Option<crate::cpu_backend::Strided>) -> Result<()> {
     bail!(Runtime, "rustensor was built without GPU support")
 }
