@@ -355,3 +355,77 @@ def test_lstm_layer_gpu_matches_cpu(gpu):  # noqa: F811
         res.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts])
     for a, b in zip(*res):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def np_gru_layer(xp, h0, w, b, reverse):
+    T = xp.shape[0]
+    out = np.zeros((T,) + h0.shape)
+    h = h0
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        h = ref_gru(xp[t], h @ w.T + b, h)
+        out[t] = h
+    return out
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_gru_layer_op_matches_a_numpy_loop(seed, reverse):
+    rng = np.random.default_rng(300 + seed)
+    T, B, H = int(rng.integers(1, 6)), int(rng.choice([0, 1, 3])), int(rng.choice([1, 4]))
+    arrays = [rng.normal(size=(T, B, 3 * H)), rng.normal(size=(B, H)), rng.normal(size=(3 * H, H)), rng.normal(size=3 * H)]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = _C._gru_layer(*ts, reverse)
+    assert out.grad_fn.name() == "GruBackward0"
+    f = lambda *a: np_gru_layer(*a, reverse)  # noqa: E731
+    np.testing.assert_allclose(out.detach().numpy(), f(*arrays), rtol=1e-12, atol=1e-12)
+    gout = rng.normal(size=out.shape)
+    out.backward(torch.tensor(gout))
+    for k, t in enumerate(ts):
+        np.testing.assert_allclose(t.grad.numpy(), numeric_grad(f, [a.copy() for a in arrays], gout, k), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gru_layer_gradcheck_and_gradgradcheck(reverse):
+    rng = np.random.default_rng(14)
+    args = [torch.tensor(rng.normal(size=s), requires_grad=True) for s in ((3, 2, 6), (2, 2), (6, 2), (6,))]
+    assert torch.autograd.gradcheck(lambda *a: _C._gru_layer(*a, reverse), args)
+    assert torch.autograd.gradgradcheck(lambda *a: _C._gru_layer(*a, reverse), args)
+    # without the hidden bias
+    assert torch.autograd.gradcheck(lambda x, h, w: _C._gru_layer(x, h, w, None, reverse), args[:3])
+
+
+def test_gru_layer_errors_and_gpu_parity(gpu):  # noqa: F811
+    with pytest.raises(RuntimeError, match=r"gru_layer: expected bias_hh of dtype float32 and shape \[6\]"):
+        _C._gru_layer(torch.zeros(3, 2, 6), torch.zeros(2, 2), torch.zeros(6, 2), torch.zeros(4), False)
+    rng = np.random.default_rng(15)
+    arrays = [rng.normal(size=s).astype(np.float32) for s in ((5, 3, 12), (3, 4), (12, 4), (12,))]
+    gout = rng.normal(size=(5, 3, 4)).astype(np.float32)
+    res = []
+    for dev in ("cpu", gpu):
+        ts = [torch.tensor(a).to(dev).requires_grad_() for a in arrays]
+        out = _C._gru_layer(*ts, False)
+        out.backward(torch.tensor(gout).to(dev))
+        res.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_bidirectional_two_layer_gru_matches_numpy():
+    torch.manual_seed(2)
+    m = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    rng = np.random.default_rng(16)
+    x = rng.normal(size=(2, 5, 3))
+    out, hn = m(torch.tensor(x))
+    w = {n: p.detach().numpy() for n, p in m.named_parameters()}
+    inp, hs = x.transpose(1, 0, 2), []
+    for layer in range(2):
+        dirs = []
+        for sfx, rev in (("", False), ("_reverse", True)):
+            k = f"l{layer}{sfx}"
+            xp = inp @ w[f"weight_ih_{k}"].T + w[f"bias_ih_{k}"]
+            ys = np_gru_layer(xp, np.zeros((2, 4)), w[f"weight_hh_{k}"], w[f"bias_hh_{k}"], rev)
+            dirs.append(ys)
+            hs.append(ys[0 if rev else -1])
+        inp = np.concatenate(dirs, -1)
+    np.testing.assert_allclose(out.detach().numpy(), inp.transpose(1, 0, 2), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hn.detach().numpy(), np.stack(hs), rtol=1e-10, atol=1e-12)

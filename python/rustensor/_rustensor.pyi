@@ -32,6 +32,7 @@ __all__ = [
     "_lstm_cell",
     "_gru_cell",
     "_lstm_layer",
+    "_gru_layer",
     "_ctc_loss",
     "_full",
     "_arange",
@@ -406,6 +407,9 @@ def _max_pool2d(
 def _lstm_cell(gates: Tensor, cx: Tensor) -> Tensor: ...
 def _gru_cell(input_gates: Tensor, hidden_gates: Tensor, hx: Tensor) -> Tensor: ...
 def _lstm_layer(xp: Tensor, hx: Tensor, cx: Tensor, weight_hh: Tensor, reverse: builtins.bool) -> Tensor: ...
+def _gru_layer(
+    xp: Tensor, hx: Tensor, weight_hh: Tensor, bias_hh: Optional[Tensor], reverse: builtins.bool
+) -> Tensor: ...
 def _ctc_loss(
     log_probs: Tensor,
     labels: Sequence[builtins.int],

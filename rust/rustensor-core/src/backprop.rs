@@ -137,6 +137,8 @@ pub enum GradFn {
     /// A whole LSTM layer direction (`ops/rnn.rs`): the gate pre-activations of each step in
     /// run order are kept for the backward.
     LstmLayer { xp: Saved, h0: Saved, c0: Saved, w: Saved, hc: Saved, gates: Vec<Tensor>, reverse: bool },
+    /// A whole GRU layer direction: the hidden projections of each step in run order.
+    GruLayer { xp: Saved, h0: Saved, w: Saved, b: Option<Saved>, hs: Saved, hg: Vec<Tensor>, reverse: bool },
     /// A fused GRU cell step: input and hidden projections and the previous state in.
     GruCell { xg: Saved, hg: Saved, hx: Saved },
     Conv2d { input: Saved, weight: Saved, has_bias: bool, geom: crate::cpu_backend::conv::Geom },

@@ -233,6 +233,9 @@ impl GradFn {
             GradFn::LstmLayer { xp, h0, c0, w, hc, gates, reverse } => {
                 crate::ops::rnn::lstm_layer_backward(name, g, xp, h0, c0, w, hc, gates, *reverse)?
             }
+            GradFn::GruLayer { xp, h0, w, b, hs, hg, reverse } => {
+                crate::ops::rnn::gru_layer_backward(name, g, xp, h0, w, b.as_ref(), hs, hg, *reverse)?
+            }
             GradFn::GruCell { xg, hg, hx } => crate::ops::rnn::gru_cell_backward(name, g, xg, hg, hx)?,
             GradFn::Ctc { grad } => vec![Some(crate::ops::ctc::ctc_backward(g, grad)?)],
             GradFn::Conv2d { input, weight, has_bias, geom } => {

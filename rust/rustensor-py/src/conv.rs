@@ -1,5 +1,5 @@
 //! Bindings of the core conv2d, max-pool, CTC and recurrent-cell ops: `_rustensor._conv2d`,
-//! `_max_pool2d`, `_ctc_loss`, `_lstm_cell`, `_gru_cell`, `_lstm_layer`.
+//! `_max_pool2d`, `_ctc_loss`, `_lstm_cell`, `_gru_cell`, `_lstm_layer`, `_gru_layer`.
 use crate::errors::IntoPy;
 use crate::tensor::wrap;
 use crate::types::{int_list, tensor_arg};
@@ -120,6 +120,27 @@ pub fn _lstm_layer(
         let x = tensor_arg(xp, "lstm_layer")?;
         let (h, c, w) = (tensor_arg(hx, "lstm_layer")?, tensor_arg(cx, "lstm_layer")?, tensor_arg(weight_hh, "lstm_layer")?);
         let out = py.detach(|| x.lstm_layer(&h, &c, &w, reverse)).py_err()?;
+        wrap(py, out)
+    })
+}
+
+/// `_gru_layer(xp, hx, weight_hh, bias_hh, reverse)`: one direction of a GRU layer over the
+/// whole sequence, (T, B, h) (see `Tensor::gru_layer`).
+#[pyfunction]
+#[pyo3(signature = (xp, hx, weight_hh, bias_hh, reverse))]
+pub fn _gru_layer(
+    py: Python<'_>,
+    xp: &Bound<'_, PyAny>,
+    hx: &Bound<'_, PyAny>,
+    weight_hh: &Bound<'_, PyAny>,
+    bias_hh: Option<&Bound<'_, PyAny>>,
+    reverse: bool,
+) -> PyResult<Py<PyAny>> {
+    crate::errors::guard("_gru_layer", || {
+        let x = tensor_arg(xp, "gru_layer")?;
+        let (h, w) = (tensor_arg(hx, "gru_layer")?, tensor_arg(weight_hh, "gru_layer")?);
+        let b = bias_hh.filter(|b| !b.is_none()).map(|b| tensor_arg(b, "gru_layer")).transpose()?;
+        let out = py.detach(|| x.gru_layer(&h, &w, b.as_ref(), reverse)).py_err()?;
         wrap(py, out)
     })
 }

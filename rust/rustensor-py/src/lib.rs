@@ -496,6 +496,7 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv::_lstm_cell, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_gru_cell, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_lstm_layer, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_gru_layer, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_ctc_loss, m)?)?;
     Ok(())
 }

@@ -2,9 +2,9 @@
 torch's parameter names, layout, gate order and initialisation (owner: nn-spatial).
 
 Per layer and direction the input projection of every time step is one matmul. An LSTM
-direction without projections or packed masks (float32/float64) is then one core op over the
-whole sequence (`_lstm_layer`: per step a matmul and the fused cell kernel, with a backward
-through time in Rust); otherwise each step is one matmul with the hidden weights and one core
+direction without projections, or a GRU direction, without packed masks (float32/float64) is
+then one core op over the whole sequence (`_lstm_layer`/`_gru_layer`: per step a matmul and
+the fused cell kernel, with a backward through time in Rust); otherwise each step is one matmul with the hidden weights and one core
 op for the gate math and the state update (`_lstm_cell`/`_gru_cell`, with a one-kernel
 backward on either device). PackedSequence inputs run on the padded batch with a per-step mask that
 freezes finished sequences, which gives torch's outputs and final states.
@@ -241,6 +241,11 @@ class RNNBase(Module):
                     hs.append(last[:, :H])
                     cs.append(last[:, H:])
                     outs.append(hcs[:, :, :H])
+                    continue
+                if self.mode == "GRU" and masks is None and xg.dtype in _LAYER_DTYPES:
+                    ys_d = _C._gru_layer(xg, h, w_hh, step_b_hh, d == 1)
+                    hs.append(ys_d[0 if d == 1 else T - 1])
+                    outs.append(ys_d)
                     continue
                 w_hh_t = w_hh.t()
                 w_hr_t = w_hr.t() if w_hr is not None else None

@@ -115,24 +115,7 @@ impl Tensor {
     /// backwards in the same way and the hidden weights' gradient is one matmul over all
     /// steps (instead of a matmul and an accumulation per step).
     pub fn lstm_layer(&self, h0: &Tensor, c0: &Tensor, w_hh: &Tensor, reverse: bool) -> Result<Tensor> {
-        let op = "lstm_layer";
-        same_device(op, &[self, h0, c0, w_hh])?;
-        let sh = self.shape();
-        if sh.len() != 3 || !sh[2].is_multiple_of(4) || sh[0] == 0 {
-            bail!(Runtime, "{op}: expected input projections of shape (T > 0, B, 4h), got {}", fmt_shape(sh));
-        }
-        let (t_len, b, h) = (sh[0], sh[1], sh[2] / 4);
-        if !matches!(self.dtype(), DType::F32 | DType::F64) {
-            bail!(Type, "{op}: expected float32 or float64 tensors, got {}", self.dtype().name());
-        }
-        for (t, name, want) in [(h0, "hx", vec![b, h]), (c0, "cx", vec![b, h]), (w_hh, "weight_hh", vec![4 * h, h])] {
-            if t.dtype() != self.dtype() {
-                bail!(Runtime, "{op}: expected {name} of dtype {}, got {}", self.dtype().name(), t.dtype().name());
-            }
-            if t.shape() != want.as_slice() {
-                bail!(Runtime, "{op}: expected {name} of shape {}, got {}", fmt_shape(&want), fmt_shape(t.shape()));
-            }
-        }
+        let (t_len, b, h) = check_layer("lstm_layer", self, 4, &[(h0, "hx"), (c0, "cx")], w_hh)?;
         let hc = empty(&[t_len, b, 2 * h], self.dtype(), self.device())?;
         let mut gates = Vec::with_capacity(t_len);
         {
@@ -218,15 +201,8 @@ pub(crate) fn lstm_layer_backward(
     }
     let dgs: Vec<Tensor> = dgs.into_iter().flatten().collect();
     let dxp = Tensor::stack(&dgs, 0)?;
-    // the hidden state each step's gates saw, in time order
     let hs = cols(&hc.reshape(&[t_len * b, 2 * h])?, 0, h)?.reshape(&[t_len, b, h])?;
-    let h0e = h0.unsqueeze(0)?;
-    let hprev = match (t_len, reverse) {
-        (1, _) => h0e,
-        (_, false) => Tensor::cat(&[h0e, hs.narrow(0, 0, t_len as i64 - 1)?], 0)?,
-        (_, true) => Tensor::cat(&[hs.narrow(0, 1, t_len as i64 - 1)?, h0e], 0)?,
-    };
-    let dw = dxp.reshape(&[t_len * b, 4 * h])?.mt()?.matmul(&hprev.reshape(&[t_len * b, h])?)?;
+    let dw = dxp.reshape(&[t_len * b, 4 * h])?.mt()?.matmul(&previous_states(&hs, &h0, reverse)?)?;
     let (dh0, dc0) = carry.map(|(a, c)| (Some(a), Some(c))).unwrap_or((None, None));
     Ok(vec![Some(dxp), dh0, dc0, Some(dw)])
 }
@@ -286,25 +262,179 @@ pub(crate) fn lstm_cell_backward(name: &str, g: &Tensor, gates: &Saved, c: &Save
     Ok(vec![Some(dg), Some(dc)])
 }
 
-/// (d xg, d hg, d hx) of [`Tensor::gru_cell`] for the incoming gradient `g` of h'.
-pub(crate) fn gru_cell_backward(name: &str, g: &Tensor, xg: &Saved, hg: &Saved, hx: &Saved) -> Result<Vec<Option<Tensor>>> {
-    let (xt, ht, hp) = (xg.get(name)?, hg.get(name)?, hx.get(name)?);
-    let (rows, h) = (hp.shape()[0], hp.shape()[1]);
-    if !differentiable(&[g, &xt, &ht, &hp]) {
-        let g = g.to_dtype(xt.dtype())?;
-        let mut r = launch(CellKind::GruBackward, &[&xt, &ht, &hp, &g], rows, h)?;
-        let dh = r.pop();
-        let dhg = r.pop();
-        return Ok(vec![r.pop(), dhg, dh]);
+/// (d xg, d hg, d hx) of one GRU step for the incoming gradient `g` of h': the fused kernel,
+/// or differentiable ops when a graph is being recorded.
+fn gru_cell_grads(xt: &Tensor, ht: &Tensor, hp: &Tensor, g: &Tensor, rows: usize, h: usize) -> Result<[Tensor; 3]> {
+    if !differentiable(&[g, xt, ht, hp]) {
+        let mut r = launch(CellKind::GruBackward, &[xt, ht, hp, g], rows, h)?;
+        let (dh, dhg, dx) = (r.pop(), r.pop(), r.pop());
+        return match (dx, dhg, dh) {
+            (Some(a), Some(b), Some(c)) => Ok([a, b, c]),
+            _ => bail!(Runtime, "internal: gru_cell backward returned too few gradients"),
+        };
     }
-    let r = sig(&cols(&xt, 0, h)?.add(&cols(&ht, 0, h)?)?)?;
-    let z = sig(&cols(&xt, 1, h)?.add(&cols(&ht, 1, h)?)?)?;
-    let hn = cols(&ht, 2, h)?;
-    let n = tanh(&cols(&xt, 2, h)?.add(&r.mul(&hn)?)?)?;
+    let r = sig(&cols(xt, 0, h)?.add(&cols(ht, 0, h)?)?)?;
+    let z = sig(&cols(xt, 1, h)?.add(&cols(ht, 1, h)?)?)?;
+    let hn = cols(ht, 2, h)?;
+    let n = tanh(&cols(xt, 2, h)?.add(&r.mul(&hn)?)?)?;
     let dn = g.mul(&one_minus(&z)?)?.mul(&one_minus(&n.mul(&n)?)?)?;
     let dr = dn.mul(&hn)?.mul(&r)?.mul(&one_minus(&r)?)?;
     let dz = g.mul(&hp.sub(&n)?)?.mul(&z)?.mul(&one_minus(&z)?)?;
     let dx = Tensor::cat(&[dr.clone(), dz.clone(), dn.clone()], 1)?;
     let dhg = Tensor::cat(&[dr, dz, dn.mul(&r)?], 1)?;
-    Ok(vec![Some(dx), Some(dhg), Some(g.mul(&z)?)])
+    Ok([dx, dhg, g.mul(&z)?])
+}
+
+/// (d xg, d hg, d hx) of [`Tensor::gru_cell`] for the incoming gradient `g` of h'.
+pub(crate) fn gru_cell_backward(name: &str, g: &Tensor, xg: &Saved, hg: &Saved, hx: &Saved) -> Result<Vec<Option<Tensor>>> {
+    let (xt, ht, hp) = (xg.get(name)?, hg.get(name)?, hx.get(name)?);
+    let (rows, h) = (hp.shape()[0], hp.shape()[1]);
+    let g = g.to_dtype(xt.dtype())?;
+    Ok(gru_cell_grads(&xt, &ht, &hp, &g, rows, h)?.into_iter().map(Some).collect())
+}
+
+/// Checks the operands of a whole-layer op: (T > 0, B, gates * h) projections, (B, h) states
+/// and a (gates * h, h) hidden weight of one float32/float64 dtype and device.
+fn check_layer(op: &str, xp: &Tensor, gates: usize, states: &[(&Tensor, &str)], w: &Tensor) -> Result<(usize, usize, usize)> {
+    let mut all: Vec<&Tensor> = vec![xp, w];
+    all.extend(states.iter().map(|(t, _)| *t));
+    same_device(op, &all)?;
+    let sh = xp.shape();
+    if sh.len() != 3 || !sh[2].is_multiple_of(gates) || sh[0] == 0 {
+        bail!(Runtime, "{op}: expected input projections of shape (T > 0, B, {gates}h), got {}", fmt_shape(sh));
+    }
+    let (t_len, b, h) = (sh[0], sh[1], sh[2] / gates);
+    if !matches!(xp.dtype(), DType::F32 | DType::F64) {
+        bail!(Type, "{op}: expected float32 or float64 tensors, got {}", xp.dtype().name());
+    }
+    let mut want: Vec<(&Tensor, &str, Vec<usize>)> = states.iter().map(|(t, n)| (*t, *n, vec![b, h])).collect();
+    want.push((w, "weight_hh", vec![gates * h, h]));
+    for (t, name, shape) in want {
+        if t.dtype() != xp.dtype() {
+            bail!(Runtime, "{op}: expected {name} of dtype {}, got {}", xp.dtype().name(), t.dtype().name());
+        }
+        if t.shape() != shape.as_slice() {
+            bail!(Runtime, "{op}: expected {name} of shape {}, got {}", fmt_shape(&shape), fmt_shape(t.shape()));
+        }
+    }
+    Ok((t_len, b, h))
+}
+
+/// The hidden state each step saw, in time order, as (T * B, h): `hs` is (T, B, h) of the
+/// outputs, `h0` the initial state.
+fn previous_states(hs: &Tensor, h0: &Tensor, reverse: bool) -> Result<Tensor> {
+    let (t_len, b, h) = (hs.shape()[0], hs.shape()[1], hs.shape()[2]);
+    let h0e = h0.unsqueeze(0)?;
+    let prev = match (t_len, reverse) {
+        (1, _) => h0e,
+        (_, false) => Tensor::cat(&[h0e, hs.narrow(0, 0, t_len as i64 - 1)?], 0)?,
+        (_, true) => Tensor::cat(&[hs.narrow(0, 1, t_len as i64 - 1)?, h0e], 0)?,
+    };
+    prev.reshape(&[t_len * b, h])
+}
+
+impl Tensor {
+    /// One direction of a GRU layer over a whole sequence, as one recorded op: `self` holds
+    /// x W_ihᵀ + b_ih of every step (T, B, 3h), `h0` the initial state (B, h), `w_hh` (3h, h)
+    /// and `b_hh` (3h) the hidden weights. Returns the states (T, B, h); the final state is the
+    /// last-run step's. Per step one matmul and the cell kernel; the backward runs the
+    /// recurrence backwards and the weights' gradients are one matmul and one sum over steps.
+    pub fn gru_layer(&self, h0: &Tensor, w_hh: &Tensor, b_hh: Option<&Tensor>, reverse: bool) -> Result<Tensor> {
+        let op = "gru_layer";
+        let (t_len, b, h) = check_layer(op, self, 3, &[(h0, "hx")], w_hh)?;
+        if let Some(bias) = b_hh {
+            same_device(op, &[self, bias])?;
+            if bias.dtype() != self.dtype() || bias.shape() != [3 * h] {
+                bail!(Runtime, "{op}: expected bias_hh of dtype {} and shape [{}], got {} {}", self.dtype().name(), 3 * h, bias.dtype().name(), fmt_shape(bias.shape()));
+            }
+        }
+        let hs = empty(&[t_len, b, h], self.dtype(), self.device())?;
+        let mut hg = Vec::with_capacity(t_len);
+        {
+            let _ng = crate::backprop::GradModeGuard::new(false);
+            let wt = w_hh.t()?;
+            let mut prev = h0.clone();
+            for &t in &order(t_len, reverse) {
+                let gh = prev.matmul(&wt)?;
+                if let Some(bias) = b_hh {
+                    gh.add_inplace_raw(bias)?;
+                }
+                let out = hs.select(0, t as i64)?;
+                cell_into(CellKind::GruForward, &[&self.select(0, t as i64)?, &gh, &prev], &[&out], b, h)?;
+                hg.push(gh);
+                prev = out;
+            }
+        }
+        let mut inputs = vec![self, h0, w_hh];
+        inputs.extend(b_hh);
+        if !is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
+            return Ok(hs);
+        }
+        Ok(record(hs, "GruBackward0", &inputs, |o, wk| GradFn::GruLayer {
+            xp: Saved::input(self),
+            h0: Saved::input(h0),
+            w: Saved::input(w_hh),
+            b: b_hh.map(Saved::input),
+            hs: Saved::output(o, wk),
+            hg,
+            reverse,
+        }))
+    }
+}
+
+/// The gradients of [`Tensor::gru_layer`] for (xp, h0, w_hh[, b_hh]); `hg` are the forward's
+/// hidden projections in run order (recomputed with differentiable ops under create_graph).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gru_layer_backward(
+    name: &str,
+    g: &Tensor,
+    xp: &Saved,
+    h0: &Saved,
+    w: &Saved,
+    b: Option<&Saved>,
+    hs: &Saved,
+    hg: &[Tensor],
+    reverse: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    let (xp, h0, w, hs) = (xp.get(name)?, h0.get(name)?, w.get(name)?, hs.get(name)?);
+    let bias = b.map(|b| b.get(name)).transpose()?;
+    let (t_len, bsz, h) = (hs.shape()[0], hs.shape()[1], hs.shape()[2]);
+    let g = g.to_dtype(hs.dtype())?;
+    let mut check: Vec<&Tensor> = vec![&g, &xp, &h0, &w];
+    check.extend(bias.as_ref());
+    let diff = differentiable(&check);
+    let run = order(t_len, reverse);
+    let prev = |p: usize| -> Result<Tensor> { if p == 0 { Ok(h0.clone()) } else { hs.select(0, run[p - 1] as i64) } };
+    let (mut dxs, mut dhs): (Vec<Option<Tensor>>, Vec<Option<Tensor>>) = (vec![None; t_len], vec![None; t_len]);
+    let mut carry: Option<Tensor> = None;
+    let wt = w.t()?;
+    for p in (0..t_len).rev() {
+        let t = run[p] as i64;
+        let mut gh = g.select(0, t)?;
+        if let Some(c) = &carry {
+            gh = gh.add(c)?;
+        }
+        let hp = prev(p)?;
+        let ht = if diff {
+            let m = hp.matmul(&wt)?;
+            match &bias {
+                Some(b) => m.add(b)?,
+                None => m,
+            }
+        } else {
+            hg[p].clone()
+        };
+        let [dx, dhg, dh] = gru_cell_grads(&xp.select(0, t)?, &ht, &hp, &gh, bsz, h)?;
+        carry = Some(dh.add(&dhg.matmul(&w)?)?);
+        dxs[t as usize] = Some(dx);
+        dhs[t as usize] = Some(dhg);
+    }
+    let dxp = Tensor::stack(&dxs.into_iter().flatten().collect::<Vec<_>>(), 0)?;
+    let dhg = Tensor::stack(&dhs.into_iter().flatten().collect::<Vec<_>>(), 0)?.reshape(&[t_len * bsz, 3 * h])?;
+    let dw = dhg.mt()?.matmul(&previous_states(&hs, &h0, reverse)?)?;
+    let mut out = vec![Some(dxp), carry, Some(dw)];
+    if bias.is_some() {
+        out.push(Some(dhg.sum_dims(&[0], false)?));
+    }
+    Ok(out)
 }
