@@ -15,6 +15,22 @@ fn st(k: usize, _width: usize, gate: usize, v: &str) -> String {
     format!("B{}[at({k}u, r, {gate}u * h + j)] = bitcast<u32>({v});", k + 1)
 }
 
+/// The GRU gates r (`rg`), z and n of the element from the projections in B1 and B2.
+fn gru_gates() -> String {
+    format!(
+        "    let rg = sigmoid_f({} + {});
+    let z = sigmoid_f({} + {});
+    let hn = {};
+    let n = tanh_f({} + rg * hn);",
+        ld(0, 3, 0),
+        ld(1, 3, 0),
+        ld(0, 3, 1),
+        ld(1, 3, 1),
+        ld(1, 3, 2),
+        ld(0, 3, 2)
+    )
+}
+
 fn body(kind: CellKind) -> String {
     match kind {
         CellKind::LstmForward => format!(
@@ -54,24 +70,9 @@ fn body(kind: CellKind) -> String {
             do_ = st(4, 4, 3, "gh * t * so * (1.0 - so)"),
             dc = st(5, 1, 0, "d * sf"),
         ),
-        CellKind::GruForward => format!(
-            "    let rg = sigmoid_f({xr} + {hr});
-    let z = sigmoid_f({xz} + {hz});
-    let n = tanh_f({xn} + rg * {hn});
-    {s}",
-            xr = ld(0, 3, 0),
-            hr = ld(1, 3, 0),
-            xz = ld(0, 3, 1),
-            hz = ld(1, 3, 1),
-            xn = ld(0, 3, 2),
-            hn = ld(1, 3, 2),
-            s = st(3, 1, 0, &format!("n + z * ({} - n)", ld(2, 1, 0))),
-        ),
+        CellKind::GruForward => format!("{}\n    {}", gru_gates(), st(3, 1, 0, &format!("n + z * ({} - n)", ld(2, 1, 0)))),
         CellKind::GruBackward => format!(
-            "    let rg = sigmoid_f({xr} + {hr});
-    let z = sigmoid_f({xz} + {hz});
-    let hn = {hn};
-    let n = tanh_f({xn} + rg * hn);
+            "{gates}
     let g = {g};
     let dn = g * (1.0 - z) * (1.0 - n * n);
     let dr = dn * hn * rg * (1.0 - rg);
@@ -83,12 +84,7 @@ fn body(kind: CellKind) -> String {
     {e}
     {f}
     {dh}",
-            xr = ld(0, 3, 0),
-            hr = ld(1, 3, 0),
-            xz = ld(0, 3, 1),
-            hz = ld(1, 3, 1),
-            xn = ld(0, 3, 2),
-            hn = ld(1, 3, 2),
+            gates = gru_gates(),
             hp = ld(2, 1, 0),
             g = ld(3, 1, 0),
             a = st(4, 3, 0, "dr"),
