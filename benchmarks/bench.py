@@ -501,6 +501,73 @@ def _adam_t(**flags: Any) -> Callable[[Ctx], Thunk]:
     return setup
 
 
+LN_SHAPE = (32, 128, 512)  # batch, length, model width (a Transformer block's norm)
+BN_SHAPE = (32, 16, 32, 32)  # the conv2d case's activations
+
+
+def _layer_norm_np() -> Thunk:
+    x, w, b = arr("lnx", *LN_SHAPE), arr("lnw", LN_SHAPE[-1]), arr("lnb", LN_SHAPE[-1])
+    g = np.cos(np.arange(x.size, dtype=np.float32)).reshape(x.shape)
+
+    def step() -> Any:
+        mu = x.mean(-1, keepdims=True)
+        rstd = 1 / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+        xh = (x - mu) * rstd
+        y = xh * w + b
+        gw = g * w
+        dx = rstd * (gw - gw.mean(-1, keepdims=True) - xh * (gw * xh).mean(-1, keepdims=True))
+        return y, dx, (g * xh).sum((0, 1)), g.sum((0, 1))
+
+    return step
+
+
+def _layer_norm_t(c: Ctx) -> Thunk:
+    x = c.t(arr("lnx", *LN_SHAPE), requires_grad=True)
+    w = c.t(arr("lnw", LN_SHAPE[-1]), requires_grad=True)
+    b = c.t(arr("lnb", LN_SHAPE[-1]), requires_grad=True)
+    g = c.t(np.cos(np.arange(x.numel(), dtype=np.float32)).reshape(LN_SHAPE))
+    F = c.T.nn.functional
+
+    def step() -> Any:
+        for q in (x, w, b):
+            q.grad = None
+        F.layer_norm(x, (LN_SHAPE[-1],), w, b).backward(g)
+        return x.grad
+
+    return step
+
+
+def _batch_norm_np() -> Thunk:
+    x, w, b = arr("bnx", *BN_SHAPE), arr("bnw", BN_SHAPE[1]), arr("bnb", BN_SHAPE[1])
+    g = np.cos(np.arange(x.size, dtype=np.float32)).reshape(x.shape)
+    ax, v = (0, 2, 3), (1, -1, 1, 1)
+
+    def step() -> Any:
+        mu = x.mean(ax, keepdims=True)
+        rstd = 1 / np.sqrt(x.var(ax, keepdims=True) + 1e-5)
+        xh = (x - mu) * rstd
+        y = xh * w.reshape(v) + b.reshape(v)
+        gw = g * w.reshape(v)
+        dx = rstd * (gw - gw.mean(ax, keepdims=True) - xh * (gw * xh).mean(ax, keepdims=True))
+        return y, dx, (g * xh).sum(ax), g.sum(ax)
+
+    return step
+
+
+def _batch_norm_t(c: Ctx) -> Thunk:
+    bn = c.T.nn.BatchNorm2d(BN_SHAPE[1]).to(c.device)
+    x = c.t(arr("bnx", *BN_SHAPE), requires_grad=True)
+    g = c.t(np.cos(np.arange(x.numel(), dtype=np.float32)).reshape(BN_SHAPE))
+
+    def step() -> Any:
+        bn.zero_grad(set_to_none=True)
+        x.grad = None
+        bn(x).backward(g)
+        return x.grad
+
+    return step
+
+
 def _none_np() -> Thunk:
     raise NotImplementedError("no NumPy counterpart")
 
@@ -532,6 +599,8 @@ CASES: List[Case] = [
     Case("conv2d_fwd_bwd_32x16x32^2", "t>=0.9", _conv_np, _conv_t),
     Case("lstm2_fwd_bwd_b32_t50_h128", "t>=0.9", _none_np, _lstm_t),
     Case("sdpa_causal_fwd_bwd_8x8x256", "t>=0.9", _sdpa_np, _sdpa_t),
+    Case("layer_norm_fwd_bwd_32x128x512", "t>=0.9", _layer_norm_np, _layer_norm_t),
+    Case("batch_norm2d_fwd_bwd_32x16x32^2", "t>=0.9", _batch_norm_np, _batch_norm_t),
     Case("digits_mlp_epoch", "t>=1.0", _none_np, _epoch("mlp")),
     Case("digits_cnn_epoch", "t>=0.83", _none_np, _epoch("cnn")),
     Case("adam_step_10x1024^2", "t>=0.9", _adam_np, _adam_t()),

@@ -33,6 +33,9 @@ __all__ = [
     "_gru_cell",
     "_lstm_layer",
     "_gru_layer",
+    "_layer_norm",
+    "_group_norm",
+    "_batch_norm",
     "_ctc_loss",
     "_full",
     "_arange",
@@ -410,6 +413,25 @@ def _lstm_layer(xp: Tensor, hx: Tensor, cx: Tensor, weight_hh: Tensor, reverse: 
 def _gru_layer(
     xp: Tensor, hx: Tensor, weight_hh: Tensor, bias_hh: Optional[Tensor], reverse: builtins.bool
 ) -> Tensor: ...
+def _layer_norm(
+    input: Tensor,
+    normalized_shape: Sequence[builtins.int],
+    weight: Optional[Tensor],
+    bias: Optional[Tensor],
+    eps: builtins.float,
+    rms: builtins.bool,
+) -> Tensor: ...
+def _group_norm(
+    input: Tensor, num_groups: builtins.int, weight: Optional[Tensor], bias: Optional[Tensor], eps: builtins.float
+) -> Tensor: ...
+def _batch_norm(
+    input: Tensor,
+    weight: Optional[Tensor],
+    bias: Optional[Tensor],
+    running_mean: Optional[Tensor],
+    running_var: Optional[Tensor],
+    eps: builtins.float,
+) -> Tuple[Tensor, Tensor, Tensor]: ...
 def _ctc_loss(
     log_probs: Tensor,
     labels: Sequence[builtins.int],

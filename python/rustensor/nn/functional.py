@@ -743,64 +743,50 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and t.numel() != c:
             raise RuntimeError(f"running_mean should contain {c} elements not {t.numel()}" if name == "running_mean" else
                                f"{name} should contain {c} elements not {t.numel()}")
-    dims = tuple([0] + list(range(2, input.ndim)))
     if training:
         count = input.numel() // max(c, 1)
         if count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
-        mean = input.mean(dims, keepdim=True)
-        var = input.var(dims, correction=0, keepdim=True)
+        # one fused kernel for the statistics and the output (and one for the backward)
+        out, mean, invstd = _C._batch_norm(input, weight, bias, None, None, float(eps))
         if running_mean is not None or running_var is not None:
             from .. import no_grad
 
             with no_grad():
                 if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1).to(running_mean.dtype) * momentum)
+                    running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
                 if running_var is not None:
-                    unbiased = var.detach().reshape(-1) * (count / (count - 1))
-                    running_var.mul_(1 - momentum).add_(unbiased.to(running_var.dtype) * momentum)
-    else:
-        if running_mean is None or running_var is None:
-            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
-        mean = _channel_view(running_mean, input.ndim)
-        var = _channel_view(running_var, input.ndim)
-    out = (input - mean) * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * _channel_view(weight, input.ndim)
-    if bias is not None:
-        out = out + _channel_view(bias, input.ndim)
-    return out
+                    # the batch's biased variance from 1/std, made unbiased as torch's running_var is
+                    var = invstd.pow(-2) - eps
+                    running_var.mul_(1 - momentum).add_(var.to(running_var.dtype) * (momentum * count / (count - 1)))
+        return out
+    if running_mean is None or running_var is None:
+        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    return _C._batch_norm(input, weight, bias, running_mean, running_var, float(eps))[0]
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True, momentum=0.1, eps=1e-5):
     if input.ndim < 3:
         raise ValueError(f"expected 3D or higher input (got {input.ndim}D input)")
     dims = tuple(range(2, input.ndim))
-    if use_input_stats:
+    if not use_input_stats:
+        # the running statistics for every instance: batch norm's eval mode
+        return _C._batch_norm(input, weight, bias, running_mean, running_var, float(eps))[0]
+    if running_mean is not None or running_var is not None:
+        from .. import no_grad
+
         count = 1
         for s in tuple(input.shape)[2:]:
             count *= s
-        mean = input.mean(dims, keepdim=True)
-        var = input.var(dims, correction=0, keepdim=True)
-        if running_mean is not None or running_var is not None:
-            from .. import no_grad
-
-            with no_grad():
-                # the running stats average the per-instance statistics over the batch
-                if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(mean.detach().mean(0).reshape(-1) * momentum)
-                if running_var is not None:
-                    corr = count / (count - 1) if count > 1 else float("nan")
-                    running_var.mul_(1 - momentum).add_(var.detach().mean(0).reshape(-1) * (corr * momentum))
-    else:
-        mean = _channel_view(running_mean, input.ndim)
-        var = _channel_view(running_var, input.ndim)
-    out = (input - mean) * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * _channel_view(weight, input.ndim)
-    if bias is not None:
-        out = out + _channel_view(bias, input.ndim)
-    return out
+        with no_grad():
+            # the running stats average the per-instance statistics over the batch
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(input.mean(dims).mean(0).reshape(-1) * momentum)
+            if running_var is not None:
+                corr = count / (count - 1) if count > 1 else float("nan")
+                running_var.mul_(1 - momentum).add_(input.var(dims, correction=0).mean(0).reshape(-1) * (corr * momentum))
+    # each (sample, channel) normalised on its own: group norm with a group per channel
+    return _C._group_norm(input, input.shape[1], weight, bias, float(eps))
 
 
 def _norm_dims(input, normalized_shape, op):
@@ -817,47 +803,31 @@ def _norm_dims(input, normalized_shape, op):
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    normalized_shape, dims = _norm_dims(input, normalized_shape, "layer_norm")
-    mean = input.mean(dims, keepdim=True)
-    var = input.var(dims, correction=0, keepdim=True)
-    out = (input - mean) * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    normalized_shape, _ = _norm_dims(input, normalized_shape, "layer_norm")
+    # one fused kernel forward and one backward (the core's layer_norm op)
+    return _C._layer_norm(input, normalized_shape, weight, bias, float(eps), False)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
-    normalized_shape, dims = _norm_dims(input, normalized_shape, "rms_norm")
+    normalized_shape, _ = _norm_dims(input, normalized_shape, "rms_norm")
+    if not input.dtype.is_floating_point:
+        from ._ctc import _dtype_name
+
+        raise NotImplementedError(f"\"rms_norm\" not implemented for '{_dtype_name(input.dtype)}'")
     if eps is None:
         from .. import finfo
 
         eps = finfo(input.dtype).eps
-    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    return out
+    return _C._layer_norm(input, normalized_shape, weight, None, float(eps), True)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
-    n, c = input.shape[0], input.shape[1]
-    if c % num_groups != 0:
-        raise RuntimeError(
-            f"Expected number of channels in input to be divisible by num_groups, but got input of shape "
-            f"{list(input.shape)} and num_groups={num_groups}"
-        )
-    g = input.reshape(n, num_groups, -1)
-    mean = g.mean(-1, keepdim=True)
-    var = g.var(-1, correction=0, keepdim=True)
-    out = ((g - mean) * (var + eps).rsqrt()).reshape(*input.shape)
-    if weight is not None:
-        out = out * _channel_view(weight, input.ndim)
-    if bias is not None:
-        out = out + _channel_view(bias, input.ndim)
-    return out
+    num_groups = int(num_groups)
+    if num_groups < 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    return _C._group_norm(input, num_groups, weight, bias, float(eps))
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

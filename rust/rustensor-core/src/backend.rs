@@ -13,6 +13,7 @@ use crate::cpu_backend::conv::{self as kc, Geom};
 use crate::cpu_backend::pool::{self as kp, PoolGeom};
 use crate::cpu_backend::math::Float;
 use crate::cpu_backend::rnn::{self as krnn, CellKind};
+use crate::cpu_backend::norm::{self as knorm, NormGeom};
 use crate::cpu_backend::optim as ko;
 use crate::ops::optim::{adam_consts, adam_wd_mode, sgd_consts, AdamConfig, SgdConfig};
 use crate::op::{BinaryOp, ReduceOp, ScanOp, TernaryOp, UnaryOp};
@@ -95,6 +96,12 @@ pub trait Backend: Sync {
     /// [`CellKind::widths`] gives, unit stride inside a row, any row stride (float32/float64
     /// on the CPU, float32 on the GPU).
     fn rnn_cell(&self, dt: DType, kind: CellKind, ins: &[Strided], outs: &[Strided], rows: usize, h: usize) -> Result<()>;
+    /// Layer/RMS/group normalisation forward over `g.rows` contiguous rows: `a.out` (y),
+    /// `a.mean` and `a.rstd` from x, w and b (float32/float64 on the CPU, float32 on the GPU).
+    fn norm_forward(&self, dt: DType, a: &NormOperands, g: &NormGeom) -> Result<()>;
+    /// Its backward from x, w, gy and the saved statistics: `a.out` (gx), `a.dw`, `a.db`,
+    /// each only when present.
+    fn norm_backward(&self, dt: DType, a: &NormOperands, g: &NormGeom) -> Result<()>;
     /// One Adam/AdamW step over every parameter in place (`steps[i]`: parameter i's step
     /// count after it); the buffers are exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq.
     fn fused_adam(&self, dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()>;
@@ -110,6 +117,45 @@ pub struct StepOperands<'a> {
     pub p: Strided<'a>,
     pub g: Strided<'a>,
     pub bufs: [Option<Strided<'a>>; 3],
+}
+
+/// The operands of a normalisation launch (`cpu_backend/norm.rs`), all contiguous: x, the
+/// optional weight and bias, the incoming gradient (backward), the per-row statistics, the
+/// output (y forward, gx backward) and the weight and bias gradients (backward).
+pub struct NormOperands<'a> {
+    pub x: Strided<'a>,
+    pub w: Option<Strided<'a>>,
+    pub b: Option<Strided<'a>>,
+    pub gy: Option<Strided<'a>>,
+    pub mean: Strided<'a>,
+    pub rstd: Strided<'a>,
+    pub out: Option<Strided<'a>>,
+    pub dw: Option<Strided<'a>>,
+    pub db: Option<Strided<'a>>,
+}
+
+fn cpu_norm<T: Float>(a: &NormOperands, g: &NormGeom, backward: bool) {
+    let c = |s: Option<Strided>| buf_or_null::<T>(s) as *const T;
+    let p = knorm::NormPtrs {
+        x: data::<T>(&a.x) as *const T,
+        w: c(a.w),
+        b: c(a.b),
+        gy: c(a.gy),
+        mean: data::<T>(&a.mean),
+        rstd: data::<T>(&a.rstd),
+        out: buf_or_null::<T>(a.out),
+        dw: buf_or_null::<T>(a.dw),
+        db: buf_or_null::<T>(a.db),
+    };
+    // SAFETY: the op made every operand contiguous with the sizes the geometry gives, and the
+    // outputs fresh buffers.
+    unsafe {
+        if backward {
+            knorm::backward::<T>(&p, g)
+        } else {
+            knorm::forward::<T>(&p, g)
+        }
+    }
 }
 
 /// The first element of a contiguous CPU operand.
@@ -266,6 +312,22 @@ impl Backend for CpuBackend {
         }
         Ok(())
     }
+    fn norm_forward(&self, dt: DType, a: &NormOperands, g: &NormGeom) -> Result<()> {
+        match dt {
+            DType::F64 => cpu_norm::<f64>(a, g, false),
+            DType::F32 => cpu_norm::<f32>(a, g, false),
+            other => bail!(Runtime, "internal: norm got {}", other.name()),
+        }
+        Ok(())
+    }
+    fn norm_backward(&self, dt: DType, a: &NormOperands, g: &NormGeom) -> Result<()> {
+        match dt {
+            DType::F64 => cpu_norm::<f64>(a, g, true),
+            DType::F32 => cpu_norm::<f32>(a, g, true),
+            other => bail!(Runtime, "internal: norm got {}", other.name()),
+        }
+        Ok(())
+    }
     fn fused_adam(&self, dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()> {
         match dt {
             DType::F64 => cpu_adam::<f64>(ts, steps, c),
@@ -289,6 +351,22 @@ fn gop<'a>(s: &Strided<'a>, dtype: DType) -> Result<Operand<'a>> {
         Some(buf) => Ok(Operand { buf, layout: s.layout, dtype }),
         None => bail!(Runtime, "internal: a CPU operand reached a GPU kernel"),
     }
+}
+
+/// A normalisation launch's operands as GPU operands.
+fn gpu_norm<'a>(a: &NormOperands<'a>, dt: DType) -> Result<gk::NormOps<'a>> {
+    let o = |s: &Option<Strided<'a>>| s.as_ref().map(|s| gop(s, dt)).transpose();
+    Ok(gk::NormOps {
+        x: gop(&a.x, dt)?,
+        w: o(&a.w)?,
+        b: o(&a.b)?,
+        gy: o(&a.gy)?,
+        mean: gop(&a.mean, dt)?,
+        rstd: gop(&a.rstd, dt)?,
+        out: o(&a.out)?,
+        dw: o(&a.dw)?,
+        db: o(&a.db)?,
+    })
 }
 
 impl Backend for GpuBackend {
@@ -412,6 +490,12 @@ impl Backend for GpuBackend {
         let i = ins.iter().map(|s| gop(s, dt)).collect::<Result<Vec<_>>>()?;
         let o = outs.iter().map(|s| gop(s, dt)).collect::<Result<Vec<_>>>()?;
         gk::rnn_cell(kind, &i, &o, rows, h)
+    }
+    fn norm_forward(&self, dt: DType, a: &NormOperands, g: &NormGeom) -> Result<()> {
+        gk::norm(&gpu_norm(a, dt)?, g, false)
+    }
+    fn norm_backward(&self, dt: DType, a: &NormOperands, g: &NormGeom) -> Result<()> {
+        gk::norm(&gpu_norm(a, dt)?, g, true)
     }
     /// One kernel per parameter, all in the same submission (float32 only: the op checked).
     fn fused_adam(&self, _dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()> {

@@ -139,6 +139,9 @@ pub enum GradFn {
     LstmLayer { xp: Saved, h0: Saved, c0: Saved, w: Saved, hc: Saved, gates: Vec<Tensor>, reverse: bool },
     /// A whole GRU layer direction: the hidden projections of each step in run order.
     GruLayer { xp: Saved, h0: Saved, w: Saved, b: Option<Saved>, hs: Saved, hg: Vec<Tensor>, reverse: bool },
+    /// Layer/RMS/group normalisation (`ops/norm.rs`): inputs are (x[, weight][, bias]); the
+    /// per-row mean and 1/std of the forward are kept.
+    Norm { x: Saved, w: Option<Saved>, has_bias: bool, mean: Tensor, rstd: Tensor, geom: crate::cpu_backend::norm::NormGeom, wshape: Vec<usize> },
     /// A fused GRU cell step: input and hidden projections and the previous state in.
     GruCell { xg: Saved, hg: Saved, hx: Saved },
     Conv2d { input: Saved, weight: Saved, has_bias: bool, geom: crate::cpu_backend::conv::Geom },

@@ -236,6 +236,9 @@ impl GradFn {
             GradFn::GruLayer { xp, h0, w, b, hs, hg, reverse } => {
                 crate::ops::rnn::gru_layer_backward(name, g, xp, h0, w, b.as_ref(), hs, hg, *reverse)?
             }
+            GradFn::Norm { x, w, has_bias, mean, rstd, geom, wshape } => {
+                crate::ops::norm::norm_backward(name, g, x, w.as_ref(), *has_bias, mean, rstd, geom, wshape, needs)?
+            }
             GradFn::GruCell { xg, hg, hx } => crate::ops::rnn::gru_cell_backward(name, g, xg, hg, hx)?,
             GradFn::Ctc { grad } => vec![Some(crate::ops::ctc::ctc_backward(g, grad)?)],
             GradFn::Conv2d { input, weight, has_bias, geom } => {

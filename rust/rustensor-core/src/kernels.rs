@@ -130,6 +130,16 @@ pub fn rnn_cell(dt: DType, kind: crate::cpu_backend::rnn::CellKind, ins: &[Strid
     guarded("rnn_cell", || backend_of(&outs[0]).rnn_cell(dt, kind, ins, outs, rows, h))
 }
 
+/// A fused normalisation pass (`cpu_backend/norm.rs`) on the operands' device.
+pub fn norm(dt: DType, a: &crate::backend::NormOperands, g: &crate::cpu_backend::norm::NormGeom, backward: bool) -> Result<()> {
+    let be = backend_of(&a.x);
+    if backward {
+        guarded("norm_backward", || be.norm_backward(dt, a, g))
+    } else {
+        guarded("norm", || be.norm_forward(dt, a, g))
+    }
+}
+
 /// `out = conv2d(x, w) (+ bias)` on the operands' device.
 pub fn conv2d(dt: DType, x: Strided, w: Strided, bias: Option<Strided>, out: Strided, g: &kc::Geom) -> Result<()> {
     guarded("conv2d", || backend_of(&out).conv2d(dt, x, w, bias, out, g))

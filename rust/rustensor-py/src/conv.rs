@@ -1,5 +1,6 @@
 //! Bindings of the core conv2d, max-pool, CTC and recurrent-cell ops: `_rustensor._conv2d`,
-//! `_max_pool2d`, `_ctc_loss`, `_lstm_cell`, `_gru_cell`, `_lstm_layer`, `_gru_layer`.
+//! `_max_pool2d`, `_ctc_loss`, `_lstm_cell`, `_gru_cell`, `_lstm_layer`, `_gru_layer`,
+//! `_layer_norm`, `_group_norm`, `_batch_norm`.
 use crate::errors::IntoPy;
 use crate::tensor::wrap;
 use crate::types::{int_list, tensor_arg};
@@ -142,5 +143,80 @@ pub fn _gru_layer(
         let b = bias_hh.filter(|b| !b.is_none()).map(|b| tensor_arg(b, "gru_layer")).transpose()?;
         let out = py.detach(|| x.gru_layer(&h, &w, b.as_ref(), reverse)).py_err()?;
         wrap(py, out)
+    })
+}
+
+/// An optional tensor argument (`None` → absent).
+fn opt_tensor(t: Option<&Bound<'_, PyAny>>, op: &str) -> PyResult<Option<rustensor_core::Tensor>> {
+    t.filter(|t| !t.is_none()).map(|t| tensor_arg(t, op)).transpose()
+}
+
+/// `_layer_norm(input, normalized_shape, weight, bias, eps, rms)`: layer norm, or RMS norm
+/// when `rms`, over the trailing dims (see `Tensor::layer_norm`).
+#[pyfunction]
+#[pyo3(signature = (input, normalized_shape, weight, bias, eps, rms))]
+pub fn _layer_norm(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    normalized_shape: Vec<usize>,
+    weight: Option<&Bound<'_, PyAny>>,
+    bias: Option<&Bound<'_, PyAny>>,
+    eps: f64,
+    rms: bool,
+) -> PyResult<Py<PyAny>> {
+    let op = if rms { "rms_norm" } else { "layer_norm" };
+    crate::errors::guard(op, || {
+        let x = tensor_arg(input, op)?;
+        let (w, b) = (opt_tensor(weight, op)?, opt_tensor(bias, op)?);
+        let out = py.detach(|| x.layer_norm(&normalized_shape, w.as_ref(), b.as_ref(), eps, rms)).py_err()?;
+        wrap(py, out)
+    })
+}
+
+/// `_group_norm(input, num_groups, weight, bias, eps)` (see `Tensor::group_norm`).
+#[pyfunction]
+#[pyo3(signature = (input, num_groups, weight, bias, eps))]
+pub fn _group_norm(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    num_groups: usize,
+    weight: Option<&Bound<'_, PyAny>>,
+    bias: Option<&Bound<'_, PyAny>>,
+    eps: f64,
+) -> PyResult<Py<PyAny>> {
+    crate::errors::guard("group_norm", || {
+        let x = tensor_arg(input, "group_norm")?;
+        let (w, b) = (opt_tensor(weight, "group_norm")?, opt_tensor(bias, "group_norm")?);
+        let out = py.detach(|| x.group_norm(num_groups, w.as_ref(), b.as_ref(), eps)).py_err()?;
+        wrap(py, out)
+    })
+}
+
+/// `_batch_norm(input, weight, bias, running_mean, running_var, eps)` → (y, mean, invstd) per
+/// channel: eval mode when the running statistics are given, else the batch's (see
+/// `Tensor::batch_norm`; the caller updates the running statistics).
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias, running_mean, running_var, eps))]
+pub fn _batch_norm(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    weight: Option<&Bound<'_, PyAny>>,
+    bias: Option<&Bound<'_, PyAny>>,
+    running_mean: Option<&Bound<'_, PyAny>>,
+    running_var: Option<&Bound<'_, PyAny>>,
+    eps: f64,
+) -> PyResult<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
+    let op = "batch_norm";
+    crate::errors::guard(op, || {
+        let x = tensor_arg(input, op)?;
+        let (w, b) = (opt_tensor(weight, op)?, opt_tensor(bias, op)?);
+        let (m, v) = (opt_tensor(running_mean, op)?, opt_tensor(running_var, op)?);
+        let running = match (&m, &v) {
+            (Some(m), Some(v)) => Some((m, v)),
+            (None, None) => None,
+            _ => return Err(pyo3::exceptions::PyRuntimeError::new_err("batch_norm: give both running_mean and running_var, or neither")),
+        };
+        let (y, mean, rstd) = py.detach(|| x.batch_norm(w.as_ref(), b.as_ref(), running, eps)).py_err()?;
+        Ok((wrap(py, y)?, wrap(py, mean)?, wrap(py, rstd)?))
     })
 }

@@ -494,6 +494,9 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv::_conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_lstm_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_layer_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_group_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_batch_norm, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_gru_cell, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_lstm_layer, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_gru_layer, m)?)?;

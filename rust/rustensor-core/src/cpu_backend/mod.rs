@@ -5,6 +5,7 @@ pub mod elementwise;
 pub mod index;
 pub mod math;
 pub mod matmul;
+pub mod norm;
 pub mod optim;
 pub mod parallel;
 pub mod pool;

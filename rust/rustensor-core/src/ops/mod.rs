@@ -6,6 +6,7 @@ pub mod ctc;
 pub mod device;
 pub mod index;
 pub mod matmul;
+pub mod norm;
 pub mod optim;
 pub mod pointwise;
 pub mod pool;

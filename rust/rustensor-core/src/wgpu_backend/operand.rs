@@ -15,3 +15,16 @@ pub struct Operand<'a> {
     pub layout: &'a Layout,
     pub dtype: DType,
 }
+
+/// The operands of a GPU normalisation launch (see `crate::backend::NormOperands`).
+pub struct NormOps<'a> {
+    pub x: Operand<'a>,
+    pub w: Option<Operand<'a>>,
+    pub b: Option<Operand<'a>>,
+    pub gy: Option<Operand<'a>>,
+    pub mean: Operand<'a>,
+    pub rstd: Operand<'a>,
+    pub out: Option<Operand<'a>>,
+    pub dw: Option<Operand<'a>>,
+    pub db: Option<Operand<'a>>,
+}
