@@ -779,3 +779,732 @@ def test_against_torch():
             assert (a is None) == (r is None)
             if a is not None:
                 np.testing.assert_allclose(r, a, rtol=1e-10, atol=1e-11)
+
+
+# --------------------------------------------------------------------------- batch_norm / instance_norm
+
+def _red(x):
+    """The dims batch norm reduces over: all but the channel dim 1."""
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def np_batch_norm(x, w=None, b=None, eps=1e-5, mean=None, var=None):
+    """batch_norm in float64: with the batch's statistics (biased variance) when mean/var are
+    None (training), with the given running statistics otherwise (eval)."""
+    if mean is None:
+        mean, var = x.mean(_red(x)), x.var(_red(x))
+    cs = _cshape(x)
+    y = (x - mean.reshape(cs)) / np.sqrt(var.reshape(cs) + eps)
+    if w is not None:
+        y = y * w.reshape(cs)
+    if b is not None:
+        y = y + b.reshape(cs)
+    return y
+
+
+def np_batch_norm_grad(x, w, g, eps=1e-5, mean=None, var=None):
+    """(d input, d weight, d bias) of sum(np_batch_norm(x, w, b, eps, mean, var) * g)."""
+    red, cs = _red(x), _cshape(x)
+    training = mean is None
+    if training:
+        mean, var = x.mean(red), x.var(red)
+    rstd = (1.0 / np.sqrt(var + eps)).reshape(cs)
+    xhat = (x - mean.reshape(cs)) * rstd
+    gh = g * (w.reshape(cs) if w is not None else 1.0)
+    if training:
+        dx = rstd * (gh - gh.mean(red, keepdims=True) - xhat * (gh * xhat).mean(red, keepdims=True))
+    else:
+        dx = gh * rstd  # the statistics are constants
+    return dx, (g * xhat).sum(red), g.sum(red)
+
+
+def np_running_update(rm, rv, x, momentum):
+    """torch's running-stat update: the batch mean, and the unbiased batch variance."""
+    red = _red(x)
+    return (1 - momentum) * rm + momentum * x.mean(red), (1 - momentum) * rv + momentum * x.var(red, ddof=1)
+
+
+BN_LAYOUTS = ("contiguous", "transposed", "sliced", "permuted")
+
+
+def bn_tensor(a, layout):
+    """make_tensor, plus "permuted": a channels-last buffer seen as (N, C, ...) (for 2-d
+    inputs: transposed)."""
+    if layout != "permuted":
+        return make_tensor(a, layout)
+    if a.ndim == 2:
+        return make_tensor(a, "transposed")
+    base = torch.tensor(np.ascontiguousarray(np.moveaxis(a, 1, -1)))
+    t = base.permute(0, a.ndim - 1, *range(1, a.ndim - 1))
+    assert tuple(t.shape) == a.shape
+    assert not t.is_contiguous() or a.shape[1] == 1 or math.prod(a.shape[2:]) == 1
+    return t, a.copy()
+
+
+BN_SHAPES = [
+    (8, 5),            # BatchNorm1d on features
+    (5, 33),           # (N, C), more channels than 16 lanes
+    (3, 5, 7),         # (N, C, L)
+    (2, 1, 17),        # one channel
+    (3, 5, 7, 9),      # odd sizes
+    (4, 3, 1, 1),      # H*W = 1
+    (2, 16, 3, 3),
+    (2, 3, 4, 5, 6),   # (N, C, D, H, W)
+    (3, 2, 5, 1, 4),
+]
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", AFFINE)
+@pytest.mark.parametrize("case", range(len(BN_SHAPES)))
+def test_batch_norm_matches_numpy(case, affine, training):
+    shape = BN_SHAPES[case]
+    seed = 1000 + case * 8 + AFFINE.index(affine) * 2 + training
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x = rng.normal(loc=rng.normal(size=c).reshape((1, c) + (1,) * (len(shape) - 2)) * 3, scale=2.0, size=shape)
+    xt, xref = bn_tensor(x, BN_LAYOUTS[seed % 4])
+    xt.requires_grad_()
+    wt, w, bt, b = affine_params(rng, (c,), affine, "sliced" if seed % 3 == 0 else "contiguous")
+    eps = (1e-5, 1e-3)[(case + training) % 2]
+    rm0, rv0 = rng.normal(size=c), rng.uniform(0.5, 2.0, size=c)
+    rmt, rvt = torch.tensor(rm0), torch.tensor(rv0)
+    y = F.batch_norm(xt, rmt, rvt, wt, bt, training=training, momentum=0.1, eps=eps)
+    assert y.dtype == torch.float64 and tuple(y.shape) == shape
+    if training:
+        ref = np_batch_norm(xref, w, b, eps)
+        rm, rv = np_running_update(rm0, rv0, xref, 0.1)
+    else:
+        ref = np_batch_norm(xref, w, b, eps, rm0, rv0)
+        rm, rv = rm0, rv0
+    close(y.detach().numpy(), ref)
+    close(rmt.numpy(), rm)
+    close(rvt.numpy(), rv)
+    g = rng.normal(size=shape)
+    gt, gref = make_tensor(g, LAYOUTS[(seed + 1) % 4])  # a strided upstream gradient too
+    y.backward(gt)
+    dx, dw, db = np_batch_norm_grad(xref, w, gref, eps, *((None, None) if training else (rm0, rv0)))
+    assert tuple(xt.grad.shape) == shape
+    close(xt.grad.numpy(), dx, rtol=1e-9, atol=1e-10)
+    if wt is not None:
+        assert tuple(wt.grad.shape) == (c,)
+        close(wt.grad.numpy(), dw, rtol=1e-9, atol=1e-10)
+    if bt is not None:
+        close(bt.grad.numpy(), db, rtol=1e-9, atol=1e-10)
+    # the running stats take no gradient
+    assert rmt.grad is None and rvt.grad is None
+
+
+def test_batch_norm_training_without_running_stats_and_upstream_layouts():
+    rng = np.random.default_rng(1100)
+    x = rng.normal(loc=2.0, size=(6, 4, 5))
+    w, b = rng.normal(size=4), rng.normal(size=4)
+    for kind in ("sum", "transposed", "expanded", "sliced", "permuted"):
+        ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = F.batch_norm(ts[0], None, None, ts[1], ts[2], training=True)
+        close(y.detach().numpy(), np_batch_norm(x, w, b))
+        if kind == "sum":
+            y.sum().backward()
+            g = np.ones_like(x)
+        elif kind == "permuted":
+            g = rng.normal(size=x.shape)
+            gt, g = bn_tensor(g, "permuted")
+            y.backward(gt)
+        else:
+            gt, g = make_tensor(rng.normal(size=x.shape), kind)
+            assert not gt.is_contiguous()
+            y.backward(gt)
+        dx, dw, db = np_batch_norm_grad(x, w, g)
+        close(ts[0].grad.numpy(), dx, rtol=1e-9, atol=1e-10)
+        close(ts[1].grad.numpy(), dw, rtol=1e-9, atol=1e-10)
+        close(ts[2].grad.numpy(), db, rtol=1e-9, atol=1e-10)
+    # without weight the gradient of a sum is zero: every channel's output sums to a constant
+    xt = torch.tensor(x, requires_grad=True)
+    F.batch_norm(xt, None, None, training=True).sum().backward()
+    close(xt.grad.numpy(), np.zeros_like(x), atol=1e-10)
+    # a (N, C) input that is a column slice of a wider one
+    big = rng.normal(size=(7, 12))
+    xt = torch.tensor(big)[:, 2:9]
+    assert not xt.is_contiguous()
+    close(F.batch_norm(xt, None, None, training=True).numpy(), np_batch_norm(big[:, 2:9]))
+
+
+# --------------------------------------------------------------------------- running statistics
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5])
+def test_batch_norm_running_stats_over_several_steps(momentum):
+    rng = np.random.default_rng(1110 + int(momentum * 10))
+    c = 3
+    rm, rv = rng.normal(size=c), rng.uniform(0.5, 2.0, size=c)
+    rmt, rvt = torch.tensor(rm), torch.tensor(rv)
+    rm32t, rv32t = torch.tensor(rm.astype(np.float32)), torch.tensor(rv.astype(np.float32))
+    rm32, rv32 = rm.astype(np.float32).astype(np.float64), rv.astype(np.float32).astype(np.float64)
+    w, b = rng.normal(size=c), rng.normal(size=c)
+    for shape in ((4, c, 5), (2, c, 3), (7, c, 1), (2, c, 2), (5, c, 6)):  # counts 20, 6, 7, 4, 30
+        x = rng.normal(loc=rng.normal() * 4, scale=rng.uniform(0.5, 3.0), size=shape)
+        y = F.batch_norm(torch.tensor(x), rmt, rvt, torch.tensor(w), torch.tensor(b), True, momentum)
+        close(y.numpy(), np_batch_norm(x, w, b))  # the output uses the batch's statistics only
+        rm, rv = np_running_update(rm, rv, x, momentum)
+        close(rmt.numpy(), rm)
+        close(rvt.numpy(), rv)
+        x32 = x.astype(np.float32)
+        F.batch_norm(torch.tensor(x32), rm32t, rv32t, None, None, True, momentum)
+        assert rm32t.dtype == torch.float32 and rv32t.dtype == torch.float32
+        rm32, rv32 = np_running_update(rm32, rv32, x32.astype(np.float64), momentum)
+        np.testing.assert_allclose(rm32t.numpy(), rm32, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(rv32t.numpy(), rv32, rtol=1e-5, atol=1e-6)
+    # eval mode leaves them as they are and normalises with them
+    x = rng.normal(size=(4, c, 3))
+    y = F.batch_norm(torch.tensor(x), rmt, rvt, torch.tensor(w), torch.tensor(b), False, momentum)
+    close(y.numpy(), np_batch_norm(x, w, b, 1e-5, rm, rv))
+    close(rmt.numpy(), rm)
+    close(rvt.numpy(), rv)
+
+
+def test_batch_norm_running_var_of_a_near_constant_channel():
+    # torch computes the batch variance itself (in double on the CPU): a float32 channel with
+    # a variance far below eps, and a constant channel, keep a precise (and non-negative)
+    # running_var
+    rng = np.random.default_rng(1115)
+    x = rng.normal(size=(8, 3, 5)).astype(np.float32)
+    x[:, 1] = (1.0 + 1e-4 * rng.normal(size=(8, 5))).astype(np.float32)  # variance ~1e-8
+    x[:, 2] = 0.5  # variance 0
+    rm, rv = torch.zeros(3), torch.ones(3)
+    F.batch_norm(torch.tensor(x), rm, rv, training=True, momentum=1.0)
+    ref = x.astype(np.float64).var(_red(x), ddof=1)
+    got = rv.numpy().astype(np.float64)
+    assert got[2] >= 0.0
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-14)
+
+
+def test_batch_norm_module_running_stats_and_eval():
+    rng = np.random.default_rng(1120)
+    m = torch.nn.BatchNorm2d(3, eps=1e-4, momentum=0.1).double()
+    w, b = rng.normal(size=3), rng.normal(size=3)
+    _set(m.weight, w)
+    _set(m.bias, b)
+    rm, rv = np.zeros(3), np.ones(3)
+    assert int(m.num_batches_tracked) == 0
+    for step in range(4):
+        x = rng.normal(loc=step - 1.0, scale=1.0 + step, size=(3, 3, 4, 5))
+        xt = torch.tensor(x, requires_grad=True)
+        y = m(xt)
+        close(y.detach().numpy(), np_batch_norm(x, w, b, 1e-4))
+        g = rng.normal(size=x.shape)
+        y.backward(torch.tensor(g))
+        dx, dw, db = np_batch_norm_grad(x, w, g, 1e-4)
+        close(xt.grad.numpy(), dx, rtol=1e-9, atol=1e-10)
+        close(m.weight.grad.numpy(), dw, rtol=1e-9, atol=1e-10)
+        close(m.bias.grad.numpy(), db, rtol=1e-9, atol=1e-10)
+        m.zero_grad()
+        rm, rv = np_running_update(rm, rv, x, 0.1)
+        assert int(m.num_batches_tracked) == step + 1
+        close(m.running_mean.numpy(), rm)
+        close(m.running_var.numpy(), rv)
+    m.eval()
+    x = rng.normal(size=(2, 3, 4, 5))
+    xt = torch.tensor(x, requires_grad=True)
+    y = m(xt)
+    close(y.detach().numpy(), np_batch_norm(x, w, b, 1e-4, rm, rv))
+    g = rng.normal(size=x.shape)
+    y.backward(torch.tensor(g))
+    dx, dw, db = np_batch_norm_grad(x, w, g, 1e-4, rm, rv)
+    close(xt.grad.numpy(), dx, rtol=1e-9, atol=1e-10)
+    close(m.weight.grad.numpy(), dw, rtol=1e-9, atol=1e-10)
+    close(m.bias.grad.numpy(), db, rtol=1e-9, atol=1e-10)
+    assert int(m.num_batches_tracked) == 4
+    close(m.running_mean.numpy(), rm)
+    close(m.running_var.numpy(), rv)
+    # an eval-mode batch of one sample is fine
+    x1 = rng.normal(size=(1, 3, 1, 1))
+    close(m(torch.tensor(x1)).detach().numpy(), np_batch_norm(x1, w, b, 1e-4, rm, rv))
+
+
+def test_batch_norm_module_cumulative_average_and_no_tracking():
+    rng = np.random.default_rng(1125)
+    m = torch.nn.BatchNorm2d(4, momentum=None, affine=False).double()
+    xs = [rng.normal(loc=k, scale=1.0 + k, size=(2 + k, 4, 3, 2)) for k in range(4)]
+    for k, x in enumerate(xs):
+        close(m(torch.tensor(x)).numpy(), np_batch_norm(x))
+        assert int(m.num_batches_tracked) == k + 1
+        # momentum=None: the plain average of the batches' statistics so far
+        close(m.running_mean.numpy(), np.mean([a.mean(_red(a)) for a in xs[:k + 1]], 0))
+        close(m.running_var.numpy(), np.mean([a.var(_red(a), ddof=1) for a in xs[:k + 1]], 0))
+    m.eval()
+    x = rng.normal(size=(2, 4, 3, 2))
+    rm = np.mean([a.mean(_red(a)) for a in xs], 0)
+    rv = np.mean([a.var(_red(a), ddof=1) for a in xs], 0)
+    close(m(torch.tensor(x)).numpy(), np_batch_norm(x, None, None, 1e-5, rm, rv))
+    # track_running_stats=False: batch statistics in eval mode too, and no buffers
+    m = torch.nn.BatchNorm1d(4, track_running_stats=False).double()
+    assert m.running_mean is None and m.running_var is None and m.num_batches_tracked is None
+    m.eval()
+    x = rng.normal(size=(5, 4))
+    close(m(torch.tensor(x)).detach().numpy(), np_batch_norm(x))
+    # BatchNorm1d on (N, C, L) and BatchNorm3d
+    for mod, shape in ((torch.nn.BatchNorm1d(4), (3, 4, 7)), (torch.nn.BatchNorm3d(4), (2, 4, 3, 2, 3))):
+        mod = mod.double()
+        x = rng.normal(loc=1.0, size=shape)
+        close(mod(torch.tensor(x)).detach().numpy(), np_batch_norm(x))
+        rm, rv = np_running_update(np.zeros(4), np.ones(4), x, 0.1)
+        close(mod.running_mean.numpy(), rm)
+        close(mod.running_var.numpy(), rv)
+        mod.eval()
+        close(mod(torch.tensor(x)).detach().numpy(), np_batch_norm(x, None, None, 1e-5, rm, rv))
+
+
+# --------------------------------------------------------------------------- batch_norm gradcheck
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", AFFINE)
+def test_batch_norm_gradcheck_and_gradgradcheck(affine, training):
+    rng = np.random.default_rng(1130 + AFFINE.index(affine) * 2 + training)
+    x = torch.tensor(rng.normal(size=(3, 2, 4)), requires_grad=True)
+    w = torch.tensor(rng.normal(size=2), requires_grad=True)
+    b = torch.tensor(rng.normal(size=2), requires_grad=True)
+    rm, rv = (None, None) if training else (torch.tensor(rng.normal(size=2)), torch.tensor(rng.uniform(0.5, 2, 2)))
+    args, f = {
+        "both": ((x, w, b), lambda x_, w_, b_: F.batch_norm(x_, rm, rv, w_, b_, training, 0.1, 1e-3)),
+        "weight": ((x, w), lambda x_, w_: F.batch_norm(x_, rm, rv, w_, None, training, 0.1, 1e-3)),
+        "bias": ((x, b), lambda x_, b_: F.batch_norm(x_, rm, rv, None, b_, training, 0.1, 1e-3)),
+        "none": ((x,), lambda x_: F.batch_norm(x_, rm, rv, None, None, training, 0.1, 1e-3)),
+    }[affine]
+    assert torch.autograd.gradcheck(f, args)
+    assert torch.autograd.gradgradcheck(f, args)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_2d_and_4d_gradgradcheck(training):
+    rng = np.random.default_rng(1140 + training)
+    for shape in ((4, 3), (2, 2, 2, 3)):
+        c = shape[1]
+        x = torch.tensor(rng.normal(size=shape), requires_grad=True)
+        w = torch.tensor(rng.normal(size=c), requires_grad=True)
+        b = torch.tensor(rng.normal(size=c), requires_grad=True)
+        rm, rv = (None, None) if training else (torch.tensor(rng.normal(size=c)), torch.tensor(rng.uniform(0.5, 2, c)))
+        f = lambda x_, w_, b_: F.batch_norm(x_, rm, rv, w_, b_, training, 0.1, 1e-4)  # noqa: E731
+        assert torch.autograd.gradcheck(f, (x, w, b))
+        assert torch.autograd.gradgradcheck(f, (x, w, b))
+
+
+def test_instance_norm_gradcheck_and_gradgradcheck():
+    rng = np.random.default_rng(1145)
+    x = torch.tensor(rng.normal(size=(2, 3, 4)), requires_grad=True)
+    w = torch.tensor(rng.normal(size=3), requires_grad=True)
+    b = torch.tensor(rng.normal(size=3), requires_grad=True)
+    rm, rv = torch.tensor(rng.normal(size=3)), torch.tensor(rng.uniform(0.5, 2, 3))
+    for f in (lambda x_, w_, b_: F.instance_norm(x_, None, None, w_, b_, eps=1e-3),
+              lambda x_, w_, b_: F.instance_norm(x_, rm, rv, w_, b_, use_input_stats=False)):
+        assert torch.autograd.gradcheck(f, (x, w, b))
+        assert torch.autograd.gradgradcheck(f, (x, w, b))
+    assert torch.autograd.gradgradcheck(lambda x_: F.instance_norm(x_), (x,))
+
+
+# --------------------------------------------------------------------------- batch_norm big launches
+
+@pytest.mark.parametrize("shape", [(32, 16, 32, 32), (256, 64)])
+def test_large_batch_norm_split_over_threads(shape):
+    rng = np.random.default_rng(1150)
+    c = shape[1]
+    x = rng.normal(loc=rng.normal(size=c).reshape(_cshape(np.empty(shape))) * 2, size=shape).astype(np.float32)
+    w = rng.normal(size=c).astype(np.float32)
+    b = rng.normal(size=c).astype(np.float32)
+    g = rng.normal(size=shape).astype(np.float32)
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    rm, rv = torch.zeros(c), torch.ones(c)
+    y = F.batch_norm(ts[0], rm, rv, ts[1], ts[2], training=True)
+    assert y.dtype == torch.float32
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    _close32(y.detach().numpy(), np_batch_norm(x64, w64, b.astype(np.float64)))
+    rm_ref, rv_ref = np_running_update(np.zeros(c), np.ones(c), x64, 0.1)
+    _close32(rm.numpy(), rm_ref)
+    _close32(rv.numpy(), rv_ref)
+    y.backward(torch.tensor(g))
+    dx, dw, db = np_batch_norm_grad(x64, w64, g.astype(np.float64))
+    for t, ref in zip(ts, (dx, dw, db)):
+        assert t.grad.dtype == torch.float32
+        _close32(t.grad.numpy(), ref)
+    # eval mode over the same launch
+    xe = torch.tensor(x, requires_grad=True)
+    y = F.batch_norm(xe, rm, rv, ts[1].detach(), ts[2].detach())
+    _close32(y.detach().numpy(), np_batch_norm(x64, w64, b.astype(np.float64), 1e-5, rm_ref, rv_ref))
+    y.backward(torch.tensor(g))
+    _close32(xe.grad.numpy(), np_batch_norm_grad(x64, w64, g.astype(np.float64), 1e-5, rm_ref, rv_ref)[0])
+
+
+# --------------------------------------------------------------------------- batch_norm reduced precision
+
+@pytest.mark.parametrize("dt,tol", [("float16", 2e-3), ("bfloat16", 1.6e-2)])
+def test_batch_norm_float16_and_bfloat16(dt, tol):
+    dt = getattr(torch, dt)
+    rng = np.random.default_rng(1160)
+    x = rng.normal(loc=0.5, size=(6, 4, 5)).astype(np.float32)
+    w = rng.normal(size=4).astype(np.float32)
+    b = rng.normal(size=4).astype(np.float32)
+    xt = torch.tensor(x).to(dt)
+    x32 = xt.float()  # the same (rounded) values in float32
+    for training in (True, False):
+        rm, rv = torch.tensor(rng.normal(size=4).astype(np.float32)), torch.ones(4) * 2.0
+        rm32, rv32 = rm.clone(), rv.clone()
+        xg, xg32 = xt.detach().requires_grad_(), x32.detach().requires_grad_()
+        wt, w32 = torch.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+        y = F.batch_norm(xg, rm, rv, wt, torch.tensor(b), training)
+        ref = F.batch_norm(xg32, rm32, rv32, w32, torch.tensor(b), training)
+        assert y.dtype == dt and tuple(y.shape) == (6, 4, 5)
+        np.testing.assert_allclose(y.detach().float().numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
+        # the running stats stay float32, updated from the float32 statistics
+        assert rm.dtype == torch.float32 and rv.dtype == torch.float32
+        np.testing.assert_allclose(rm.numpy(), rm32.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(rv.numpy(), rv32.numpy(), rtol=1e-5, atol=1e-6)
+        gout = torch.tensor(rng.normal(size=(6, 4, 5)).astype(np.float32)).to(dt)
+        y.backward(gout)
+        ref.backward(gout.float())
+        assert xg.grad.dtype == dt and wt.grad.dtype == torch.float32
+        scale = float(np.abs(xg32.grad.numpy()).max())
+        np.testing.assert_allclose(xg.grad.float().numpy(), xg32.grad.numpy(), rtol=4 * tol, atol=4 * tol * scale)
+        scale = float(np.abs(w32.grad.numpy()).max())
+        np.testing.assert_allclose(wt.grad.numpy(), w32.grad.numpy(), rtol=4 * tol, atol=4 * tol * scale)
+    # the module (float32 parameters and buffers) on a reduced-precision input
+    m = torch.nn.BatchNorm1d(4)
+    y = m(xt)
+    assert y.dtype == dt and m.running_mean.dtype == torch.float32 and m.running_var.dtype == torch.float32
+    np.testing.assert_allclose(y.detach().float().numpy(), np_batch_norm(x32.numpy().astype(np.float64)),
+                               rtol=tol, atol=tol)
+    rm_ref, rv_ref = np_running_update(np.zeros(4), np.ones(4), x32.numpy().astype(np.float64), 0.1)
+    np.testing.assert_allclose(m.running_mean.numpy(), rm_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(m.running_var.numpy(), rv_ref, rtol=1e-5, atol=1e-6)
+    # the core op returns the statistics in float32
+    out, mean, invstd = _C._batch_norm(xt, None, None, None, None, 1e-5)
+    assert out.dtype == dt and mean.dtype == torch.float32 and invstd.dtype == torch.float32
+    np.testing.assert_allclose(mean.numpy(), x32.numpy().astype(np.float64).mean((0, 2)), rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- instance_norm
+
+IN_SHAPES = [(2, 3, 5), (3, 4, 2, 3), (1, 2, 17), (2, 5, 3, 1), (2, 3, 2, 2, 3)]
+
+
+@pytest.mark.parametrize("affine", AFFINE)
+@pytest.mark.parametrize("case", range(len(IN_SHAPES)))
+def test_instance_norm_matches_numpy(case, affine):
+    shape = IN_SHAPES[case]
+    seed = 1200 + case * 4 + AFFINE.index(affine)
+    rng = np.random.default_rng(seed)
+    n, c = shape[:2]
+    x = rng.normal(loc=rng.normal() * 3, scale=2.0, size=shape)
+    xt, xref = bn_tensor(x, BN_LAYOUTS[seed % 4])
+    xt.requires_grad_()
+    wt, w, bt, b = affine_params(rng, (c,), affine)
+    eps = (1e-5, 1e-3)[seed % 2]
+    rm0, rv0 = rng.normal(size=c), rng.uniform(0.5, 2.0, size=c)
+    dims = tuple(range(2, len(shape)))
+    m = np.prod(shape[2:])
+    for stats in (False, True):
+        rmt, rvt = (torch.tensor(rm0), torch.tensor(rv0)) if stats else (None, None)
+        y = F.instance_norm(xt, rmt, rvt, wt, bt, use_input_stats=True, momentum=0.3, eps=eps)
+        assert y.dtype == torch.float64 and tuple(y.shape) == shape
+        close(y.detach().numpy(), np_group_norm(xref, c, w, b, eps))  # a group per channel
+        if stats:
+            # the running stats average the instances' statistics over the batch
+            close(rmt.numpy(), 0.7 * rm0 + 0.3 * xref.mean(dims).mean(0))
+            close(rvt.numpy(), 0.7 * rv0 + 0.3 * xref.var(dims).mean(0) * m / (m - 1))
+        g = rng.normal(size=shape)
+        gt, gref = make_tensor(g, LAYOUTS[(seed + stats) % 4])
+        xt.grad = None
+        for t in (wt, bt):
+            if t is not None:
+                t.grad = None
+        y.backward(gt)
+        dx, dw, db = np_group_norm_grad(xref, c, w, gref, eps)
+        close(xt.grad.numpy(), dx, rtol=1e-9, atol=1e-10)
+        if wt is not None:
+            close(wt.grad.numpy(), dw, rtol=1e-9, atol=1e-10)
+        if bt is not None:
+            close(bt.grad.numpy(), db, rtol=1e-9, atol=1e-10)
+    # use_input_stats=False: every instance normalised with the running stats
+    rmt, rvt = torch.tensor(rm0), torch.tensor(rv0)
+    xt.grad = None
+    y = F.instance_norm(xt, rmt, rvt, wt, bt, use_input_stats=False, eps=eps)
+    close(y.detach().numpy(), np_batch_norm(xref, w, b, eps, rm0, rv0))
+    close(rmt.numpy(), rm0)
+    close(rvt.numpy(), rv0)
+    g = rng.normal(size=shape)
+    y.backward(torch.tensor(g))
+    close(xt.grad.numpy(), np_batch_norm_grad(xref, w, g, eps, rm0, rv0)[0], rtol=1e-9, atol=1e-10)
+
+
+def test_instance_norm_module_train_then_eval():
+    rng = np.random.default_rng(1220)
+    m = torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True).double()
+    w, b = rng.normal(size=3), rng.normal(size=3)
+    _set(m.weight, w)
+    _set(m.bias, b)
+    rm, rv = np.zeros(3), np.ones(3)
+    for step in range(3):
+        x = rng.normal(loc=step, scale=1.0 + step, size=(2 + step, 3, 4, 3))
+        xt = torch.tensor(x, requires_grad=True)
+        y = m(xt)
+        close(y.detach().numpy(), np_group_norm(x, 3, w, b))
+        g = rng.normal(size=x.shape)
+        y.backward(torch.tensor(g))
+        dx, dw, db = np_group_norm_grad(x, 3, w, g)
+        close(xt.grad.numpy(), dx, rtol=1e-9, atol=1e-10)
+        close(m.weight.grad.numpy(), dw, rtol=1e-9, atol=1e-10)
+        close(m.bias.grad.numpy(), db, rtol=1e-9, atol=1e-10)
+        m.zero_grad()
+        rm = 0.9 * rm + 0.1 * x.mean((2, 3)).mean(0)
+        rv = 0.9 * rv + 0.1 * x.var((2, 3), ddof=1).mean(0)
+        close(m.running_mean.numpy(), rm)
+        close(m.running_var.numpy(), rv)
+    m.eval()
+    x = rng.normal(size=(2, 3, 4, 3))
+    close(m(torch.tensor(x)).detach().numpy(), np_batch_norm(x, w, b, 1e-5, rm, rv))
+    # unbatched (C, H, W)
+    close(m(torch.tensor(x[1])).detach().numpy(), np_batch_norm(x[1:], w, b, 1e-5, rm, rv)[0])
+    close(m.running_mean.numpy(), rm)
+    # without running stats an eval-mode module still uses the instance statistics
+    m2 = torch.nn.InstanceNorm1d(3).double()
+    m2.eval()
+    x3 = rng.normal(size=(2, 3, 6))
+    close(m2(torch.tensor(x3)).numpy(), np_group_norm(x3, 3))
+    close(m2(torch.tensor(x3[0])).numpy(), np_group_norm(x3[:1], 3)[0])
+
+
+# --------------------------------------------------------------------------- batch_norm errors
+
+def test_batch_norm_argument_errors():
+    x = torch.zeros(2, 3)
+    rm, rv = torch.zeros(3), torch.ones(3)
+    # torch: nn.BatchNorm1d raises ValueError "expected 2D or 3D input (got 1D input)"; F.batch_norm on a
+    # 1-d input fails on its channel dim (a RuntimeError or IndexError in torch)
+    with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 1D input\)"):
+        torch.nn.BatchNorm1d(3)(torch.zeros(3))
+    with pytest.raises(ValueError, match=r"expected 4D input \(got 3D input\)"):
+        torch.nn.BatchNorm2d(3)(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match=r"expected 5D input \(got 4D input\)"):
+        torch.nn.BatchNorm3d(3)(torch.zeros(2, 3, 4, 4))
+    for training in (True, False):
+        with pytest.raises((ValueError, RuntimeError, IndexError)):
+            F.batch_norm(torch.zeros(3), rm, rv, training=training)
+        with pytest.raises(RuntimeError, match="running_mean should contain 3 elements not 4"):
+            F.batch_norm(x, torch.zeros(4), rv, training=training)
+        with pytest.raises(RuntimeError, match="running_var should contain 3 elements not 4"):
+            F.batch_norm(x, rm, torch.ones(4), training=training)
+        with pytest.raises(RuntimeError, match="weight should contain 3 elements not 4"):
+            F.batch_norm(x, rm, rv, torch.ones(4), training=training)
+        with pytest.raises(RuntimeError, match="bias should contain 3 elements not 2"):
+            F.batch_norm(x, rm, rv, None, torch.ones(2), training=training)
+    with pytest.raises(RuntimeError, match="weight should contain 3 elements not 4"):
+        F.batch_norm(x, None, None, torch.ones(4), training=True)
+    for shape in ((1, 3), (1, 3, 1), (1, 3, 1, 1)):
+        with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+            F.batch_norm(torch.zeros(shape), rm, rv, training=True)
+        mod = torch.nn.BatchNorm1d(3) if len(shape) < 4 else torch.nn.BatchNorm2d(3)
+        with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+            mod(torch.zeros(shape))
+    np.testing.assert_array_equal(rm.numpy(), np.zeros(3))  # nothing was updated
+    np.testing.assert_array_equal(rv.numpy(), np.ones(3))
+    # torch: "running_mean must be defined in evaluation mode" / "running_var must be ..."
+    with pytest.raises(RuntimeError, match="running_mean .*must be defined in evaluation mode"):
+        F.batch_norm(x, None, None)
+    with pytest.raises(RuntimeError, match="running_var must be defined in evaluation mode"):
+        F.batch_norm(x, rm, None)
+    with pytest.raises(RuntimeError, match="must be defined in evaluation mode"):
+        F.batch_norm(x, None, rv)
+    with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
+        F.batch_norm(x.long(), None, None, training=True)
+    with pytest.raises(ValueError):
+        F.instance_norm(x)  # torch: ValueError too (it needs a spatial dim)
+    with pytest.raises(RuntimeError):
+        F.instance_norm(torch.zeros(2, 3, 4), None, None, torch.ones(4))
+    with pytest.raises(RuntimeError):
+        F.instance_norm(torch.zeros(2, 3, 4), torch.zeros(4), torch.ones(4))
+    # the core op checks its arguments itself (no crash when called directly)
+    with pytest.raises((ValueError, RuntimeError)):
+        _C._batch_norm(torch.zeros(3), None, None, None, None, 1e-5)
+    with pytest.raises(RuntimeError, match="running_mean should contain 3 elements not 4"):
+        _C._batch_norm(x, None, None, torch.zeros(4), torch.ones(4), 1e-5)
+    with pytest.raises(RuntimeError, match="weight should contain 3 elements not 4"):
+        _C._batch_norm(x, torch.ones(4), None, None, None, 1e-5)
+    with pytest.raises(RuntimeError, match="bias should contain 3 elements not 4"):
+        _C._batch_norm(x, None, torch.ones(4), None, None, 1e-5)
+    with pytest.raises(RuntimeError):
+        _C._batch_norm(x, None, None, rm, None, 1e-5)
+    with pytest.raises(RuntimeError):
+        _C._batch_norm(x, None, None, None, rv, 1e-5)
+    with pytest.raises(TypeError):
+        _C._batch_norm(x, "w", None, None, None, 1e-5)
+    # the process is still fine
+    xs = np.array([[1.0, 2.0], [3.0, 5.0]])
+    close(F.batch_norm(torch.tensor(xs), None, None, training=True).numpy(), np_batch_norm(xs))
+
+
+def test_batch_norm_training_needs_both_running_stats_or_neither():
+    # torch: ValueError "running_mean and running_var must either both be None or neither be None"
+    rm = torch.zeros(3)
+    with pytest.raises(ValueError, match="running_mean and running_var must either both be None or neither be None"):
+        F.batch_norm(torch.ones(4, 3), rm, None, training=True)
+    with pytest.raises(ValueError, match="must either both be None or neither be None"):
+        F.batch_norm(torch.ones(4, 3), None, torch.ones(3), training=True)
+
+
+def test_instance_norm_without_input_stats_needs_running_stats():
+    # torch: RuntimeError "Expected running_mean and running_var to be defined when use_input_stats is false"
+    with pytest.raises(RuntimeError, match="Expected running_mean and running_var to be defined when use_input_stats"):
+        F.instance_norm(torch.randn(2, 3, 4), None, None, use_input_stats=False)
+
+
+def test_instance_norm_needs_more_than_one_spatial_element():
+    # torch: ValueError "Expected more than 1 spatial element when training, got input size [2, 3, 1]"
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
+        F.instance_norm(torch.randn(2, 3, 1))
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
+        torch.nn.InstanceNorm2d(3)(torch.randn(2, 3, 1, 1))
+
+
+def test_batch_norm_empty_batch():
+    # torch: an empty batch in training mode gives an empty output and leaves the running stats
+    rm, rv = torch.zeros(3), torch.ones(3)
+    for training in (True, False):
+        xt = torch.zeros(0, 3, 4, requires_grad=True)
+        y = F.batch_norm(xt, rm, rv, training=training)
+        assert tuple(y.shape) == (0, 3, 4)
+    np.testing.assert_array_equal(rm.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(rv.numpy(), np.ones(3))
+
+
+# --------------------------------------------------------------------------- batch_norm on the GPU
+
+def _bn_run_on(dev, x, w, b, g, training, rm=None, rv=None, layout="contiguous", fn=None):
+    """batch_norm (or fn) on dev with backward gout g: [out, x.grad, w.grad, b.grad, running_mean,
+    running_var] on the CPU (None where absent)."""
+    xt = make_tensor(x, layout, device=dev)[0].detach().requires_grad_()
+    wt = None if w is None else torch.tensor(w).to(dev).requires_grad_()
+    bt = None if b is None else torch.tensor(b).to(dev).requires_grad_()
+    rmt = None if rm is None else torch.tensor(rm).to(dev)
+    rvt = None if rv is None else torch.tensor(rv).to(dev)
+    if fn is None:
+        out = F.batch_norm(xt, rmt, rvt, wt, bt, training, 0.2, 1e-5)
+    else:
+        out = fn(xt, rmt, rvt, wt, bt)
+    assert out.device.type == torch.device(dev).type and out.dtype == torch.float32
+    out.backward(torch.tensor(g).to(dev))
+    res = [out.detach(), xt.grad] + [None if t is None else t.grad for t in (wt, bt)] + [rmt, rvt]
+    for t in res[2:]:
+        if t is not None:
+            assert t.device.type == torch.device(dev).type
+    return [None if t is None else t.cpu().numpy() for t in res]
+
+
+def test_gpu_batch_norm_matches_cpu(gpu):  # noqa: F811
+    rng = np.random.default_rng(1300)
+    for i, shape in enumerate([(4, 3), (8, 16, 9, 9), (2, 5, 300), (6, 300), (3, 4, 1, 1)]):
+        c = shape[1]
+        x = rng.normal(loc=rng.normal(size=c).reshape(_cshape(np.empty(shape))), size=shape).astype(np.float32)
+        w = rng.normal(size=c).astype(np.float32)
+        b = rng.normal(size=c).astype(np.float32)
+        g = rng.normal(size=shape).astype(np.float32)
+        rm = rng.normal(size=c).astype(np.float32)
+        rv = rng.uniform(0.5, 2.0, size=c).astype(np.float32)
+        layout = ("contiguous", "transposed", "sliced")[i % 3]
+        for training in (True, False):
+            for ww, bb in ((w, b), (None, None), (w, None)):
+                res = [_bn_run_on(dev, x, ww, bb, g, training, rm, rv, layout) for dev in ("cpu", gpu)]
+                for a, bgpu in zip(*res):
+                    assert (a is None) == (bgpu is None)
+                    if a is not None:
+                        _gpu_close(bgpu, a)
+        # training without running stats
+        res = [_bn_run_on(dev, x, w, b, g, True) for dev in ("cpu", gpu)]
+        for a, bgpu in zip(*res[:4]):
+            if a is not None:
+                _gpu_close(bgpu, a)
+    # and against NumPy, with the module's buffers on the GPU
+    x = rng.normal(loc=1.0, size=(8, 16, 9, 9)).astype(np.float32)
+    m = torch.nn.BatchNorm2d(16).to(gpu)
+    y = m(torch.tensor(x).to(gpu))
+    x64 = x.astype(np.float64)
+    _close32(y.detach().cpu().numpy(), np_batch_norm(x64))
+    rm_ref, rv_ref = np_running_update(np.zeros(16), np.ones(16), x64, 0.1)
+    _close32(m.running_mean.cpu().numpy(), rm_ref)
+    _close32(m.running_var.cpu().numpy(), rv_ref)
+    assert int(m.num_batches_tracked.cpu()) == 1
+    m.eval()
+    _close32(m(torch.tensor(x).to(gpu)).detach().cpu().numpy(), np_batch_norm(x64, None, None, 1e-5, rm_ref, rv_ref))
+
+
+def test_gpu_instance_norm_matches_cpu(gpu):  # noqa: F811
+    rng = np.random.default_rng(1310)
+    for i, shape in enumerate([(2, 3, 5), (4, 16, 9, 9), (2, 5, 300), (1, 300, 4)]):
+        c = shape[1]
+        x = rng.normal(loc=1.0, size=shape).astype(np.float32)
+        w = rng.normal(size=c).astype(np.float32)
+        b = rng.normal(size=c).astype(np.float32)
+        g = rng.normal(size=shape).astype(np.float32)
+        rm = rng.normal(size=c).astype(np.float32)
+        rv = rng.uniform(0.5, 2.0, size=c).astype(np.float32)
+        layout = ("contiguous", "transposed", "sliced")[i % 3]
+        for use_input_stats in (True, False):
+            def fn(x_, rm_, rv_, w_, b_, u=use_input_stats):
+                return F.instance_norm(x_, rm_, rv_, w_, b_, u, 0.2)
+            for ww, bb in ((w, b), (None, None)):
+                res = [_bn_run_on(dev, x, ww, bb, g, None, rm, rv, layout, fn) for dev in ("cpu", gpu)]
+                for a, bgpu in zip(*res):
+                    assert (a is None) == (bgpu is None)
+                    if a is not None:
+                        _gpu_close(bgpu, a)
+    res = [_bn_run_on(dev, x, w, b, g, None, None, None, "contiguous",
+                      lambda x_, rm_, rv_, w_, b_: F.instance_norm(x_, None, None, w_, b_)) for dev in ("cpu", gpu)]
+    for a, bgpu in zip(*res[:4]):
+        if a is not None:
+            _gpu_close(bgpu, a)
+
+
+def test_gpu_batch_norm_double_backward(gpu):  # noqa: F811
+    rng = np.random.default_rng(1320)
+    x0 = rng.normal(size=(4, 3, 5)).astype(np.float32)
+    w0 = rng.normal(size=3).astype(np.float32)
+    rm0, rv0 = rng.normal(size=3).astype(np.float32), rng.uniform(0.5, 2, 3).astype(np.float32)
+    res = []
+    for dev in ("cpu", gpu):
+        out = []
+        for training in (True, False):
+            x = torch.tensor(x0).to(dev).requires_grad_()
+            w = torch.tensor(w0).to(dev).requires_grad_()
+            rm, rv = (None, None) if training else (torch.tensor(rm0).to(dev), torch.tensor(rv0).to(dev))
+            y = F.batch_norm(x, rm, rv, w, None, training)
+            (dx,) = torch.autograd.grad((y ** 3).sum(), x, create_graph=True)
+            ddx, ddw = torch.autograd.grad((dx ** 2).sum(), (x, w))
+            out += [ddx.cpu().numpy(), ddw.cpu().numpy()]
+        res.append(out)
+    for a, b in zip(*res):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(a).max())))
+
+
+# --------------------------------------------------------------------------- batch_norm against real torch
+
+def test_batch_norm_against_torch():
+    th = pytest.importorskip("torch")
+    rng = np.random.default_rng(1400)
+    x = rng.normal(loc=1.0, size=(4, 3, 5, 2))
+    w, b = rng.normal(size=3), rng.normal(size=3)
+    rm0, rv0 = rng.normal(size=3), rng.uniform(0.5, 2.0, size=3)
+    g = rng.normal(size=x.shape)
+    cases = [
+        lambda m, x_, w_, b_, rm_, rv_: m.nn.functional.batch_norm(x_, rm_, rv_, w_, b_, True, 0.3, 1e-4),
+        lambda m, x_, w_, b_, rm_, rv_: m.nn.functional.batch_norm(x_, rm_, rv_, w_, b_, False, 0.3, 1e-4),
+        lambda m, x_, w_, b_, rm_, rv_: m.nn.functional.batch_norm(x_, None, None, None, b_, True) + w_.sum() * 0,
+        lambda m, x_, w_, b_, rm_, rv_: m.nn.functional.instance_norm(x_, rm_, rv_, w_, b_, True, 0.3),
+        lambda m, x_, w_, b_, rm_, rv_: m.nn.functional.instance_norm(x_, rm_, rv_, w_, b_, False),
+        lambda m, x_, w_, b_, rm_, rv_: m.nn.functional.instance_norm(x_, None, None, None, None) + (w_ + b_).sum() * 0,
+    ]
+    for f in cases:
+        outs = []
+        for m in (th, torch):
+            ts = [m.tensor(a, requires_grad=True) for a in (x, w, b)]
+            rm, rv = m.tensor(rm0), m.tensor(rv0)
+            y = f(m, *ts, rm, rv)
+            y.backward(m.tensor(g))
+            outs.append([y.detach().numpy(), rm.numpy(), rv.numpy()] + [t.grad.numpy() for t in ts])
+        for a, r in zip(*outs):
+            np.testing.assert_allclose(r, a, rtol=1e-10, atol=1e-11)

@@ -36,6 +36,7 @@ __all__ = [
     "_layer_norm",
     "_group_norm",
     "_batch_norm",
+    "_cross_entropy",
     "_ctc_loss",
     "_full",
     "_arange",
@@ -432,6 +433,9 @@ def _batch_norm(
     running_var: Optional[Tensor],
     eps: builtins.float,
 ) -> Tuple[Tensor, Tensor, Tensor]: ...
+def _cross_entropy(
+    input: Tensor, target: Tensor, weight: Optional[Tensor], ignore_index: builtins.int, label_smoothing: builtins.float
+) -> Tensor: ...
 def _ctc_loss(
     log_probs: Tensor,
     labels: Sequence[builtins.int],

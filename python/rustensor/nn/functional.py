@@ -744,21 +744,20 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise RuntimeError(f"running_mean should contain {c} elements not {t.numel()}" if name == "running_mean" else
                                f"{name} should contain {c} elements not {t.numel()}")
     if training:
+        if (running_mean is None) != (running_var is None):
+            raise ValueError("running_mean and running_var must either both be None or neither be None")
         count = input.numel() // max(c, 1)
-        if count <= 1:
+        if count == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
         # one fused kernel for the statistics and the output (and one for the backward)
-        out, mean, invstd = _C._batch_norm(input, weight, bias, None, None, float(eps))
-        if running_mean is not None or running_var is not None:
+        out, mean, var = _C._batch_norm(input, weight, bias, None, None, float(eps))
+        if running_mean is not None and count > 0:
             from .. import no_grad
 
             with no_grad():
-                if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
-                if running_var is not None:
-                    # the batch's biased variance from 1/std, made unbiased as torch's running_var is
-                    var = invstd.pow(-2) - eps
-                    running_var.mul_(1 - momentum).add_(var.to(running_var.dtype) * (momentum * count / (count - 1)))
+                running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
+                # the batch's biased variance, made unbiased as torch's running_var is
+                running_var.mul_(1 - momentum).add_(var.to(running_var.dtype) * (momentum * count / (count - 1)))
         return out
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
@@ -770,14 +769,18 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"expected 3D or higher input (got {input.ndim}D input)")
     dims = tuple(range(2, input.ndim))
     if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
         # the running statistics for every instance: batch norm's eval mode
         return _C._batch_norm(input, weight, bias, running_mean, running_var, float(eps))[0]
+    count = 1
+    for s in tuple(input.shape)[2:]:
+        count *= s
+    if count == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
     if running_mean is not None or running_var is not None:
         from .. import no_grad
 
-        count = 1
-        for s in tuple(input.shape)[2:]:
-            count *= s
         with no_grad():
             # the running stats average the per-instance statistics over the batch
             if running_mean is not None:
@@ -1051,7 +1054,6 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise RuntimeError("cross_entropy: input must have at least one dimension (the classes), got a 0-d tensor")
     cdim = _class_dim(input)
     n_classes = input.shape[cdim]
-    logp = input.log_softmax(cdim)
     wview = None
     if weight is not None:
         if weight.ndim != 1 or weight.numel() != n_classes:
@@ -1060,6 +1062,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
     if tuple(target.shape) == tuple(input.shape):
         # class probabilities
+        logp = input.log_softmax(cdim)
         if not target.dtype.is_floating_point:
             raise RuntimeError(f"Expected floating point type for target with class probabilities, got {_C_name(target.dtype)}")
         if label_smoothing > 0:
@@ -1076,6 +1079,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if target.dtype.is_floating_point:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_C_name(target.dtype)}")
     _check_nll_shapes(input, target)
+    if input.dtype.is_floating_point and target.dtype == _C.int64:
+        return _fused_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, cdim, n_classes)
+    logp = input.log_softmax(cdim)
     nll, w, valid = _nll_parts(logp, target, weight, ignore_index)
     if reduction == "none":
         nll_red = nll
@@ -1096,6 +1102,37 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         # torch divides by the same total weight as the nll term
         smooth_red = _mean_of(smooth, w if weight is not None else valid)
     return nll_red * (1 - label_smoothing) + smooth_red * (label_smoothing / n_classes)
+
+
+def _fused_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, cdim, n_classes):
+    """Class-index cross-entropy through the core's fused op (one kernel forward, one
+    backward, no log-probability or one-hot matrix): the rows' losses, then the reduction."""
+    if weight is not None and (weight.ndim != 1 or weight.numel() != n_classes):
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes or no classes but got weight tensor of shape: {list(weight.shape)}")
+    any_ignored = _check_target_range(target, ignore_index, n_classes)
+    if input.ndim == 1:
+        rows, tgt = input.reshape(1, n_classes), target.reshape(1)
+    elif input.ndim == 2:
+        rows, tgt = input, target
+    else:
+        # (N, C, d1, ...): the classes last, one row per element
+        rows, tgt = input.movedim(cdim, -1).reshape(-1, n_classes), target.reshape(-1)
+    losses = _C._cross_entropy(rows, tgt, weight, int(ignore_index), float(label_smoothing))
+    if reduction == "none":
+        return losses.reshape(*target.shape)
+    if reduction == "sum":
+        return losses.sum()
+    if weight is None and not any_ignored:
+        return losses.mean()
+    # torch's mean: divided by the summed weights of the counted targets
+    if weight is None:
+        total = (tgt != ignore_index).sum().to(losses.dtype)
+    else:
+        valid = tgt != ignore_index
+        safe = _where(valid, tgt, _scalar(0, tgt)) if any_ignored else tgt
+        w = weight.detach().to(losses.dtype).index_select(0, safe)
+        total = (w * valid.to(losses.dtype)).sum() if any_ignored else w.sum()
+    return losses.sum() / total
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):

@@ -14,6 +14,7 @@ use crate::cpu_backend::pool::{self as kp, PoolGeom};
 use crate::cpu_backend::math::Float;
 use crate::cpu_backend::rnn::{self as krnn, CellKind};
 use crate::cpu_backend::norm::{self as knorm, NormGeom};
+use crate::cpu_backend::xent::{self as kxent, XentGeom};
 use crate::cpu_backend::optim as ko;
 use crate::ops::optim::{adam_consts, adam_wd_mode, sgd_consts, AdamConfig, SgdConfig};
 use crate::op::{BinaryOp, ReduceOp, ScanOp, TernaryOp, UnaryOp};
@@ -102,6 +103,9 @@ pub trait Backend: Sync {
     /// Its backward from x, w, gy and the saved statistics: `a.out` (gx), `a.dw`, `a.db`,
     /// each only when present.
     fn norm_backward(&self, dt: DType, a: &NormOperands, g: &NormGeom) -> Result<()>;
+    /// Cross-entropy of logit rows against int64 targets: forward (`a.lse`, `a.loss`) or,
+    /// with `backward`, `a.gx` from the saved lse and the per-row gradient `a.g`.
+    fn xent(&self, dt: DType, a: &XentOperands, g: &XentGeom, backward: bool) -> Result<()>;
     /// One Adam/AdamW step over every parameter in place (`steps[i]`: parameter i's step
     /// count after it); the buffers are exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq.
     fn fused_adam(&self, dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()>;
@@ -129,9 +133,43 @@ pub struct NormOperands<'a> {
     pub gy: Option<Strided<'a>>,
     pub mean: Strided<'a>,
     pub rstd: Strided<'a>,
+    /// The biased variance per row (forward; the CPU writes it, the GPU leaves it).
+    pub var: Option<Strided<'a>>,
     pub out: Option<Strided<'a>>,
     pub dw: Option<Strided<'a>>,
     pub db: Option<Strided<'a>>,
+}
+
+/// The operands of a cross-entropy launch (`cpu_backend/xent.rs`), all contiguous.
+pub struct XentOperands<'a> {
+    pub x: Strided<'a>,
+    pub target: Strided<'a>,
+    pub w: Option<Strided<'a>>,
+    pub lse: Strided<'a>,
+    pub loss: Option<Strided<'a>>,
+    pub g: Option<Strided<'a>>,
+    pub gx: Option<Strided<'a>>,
+}
+
+fn cpu_xent<T: Float>(a: &XentOperands, g: &XentGeom, backward: bool) {
+    let p = kxent::XentPtrs {
+        x: data::<T>(&a.x) as *const T,
+        target: data::<i64>(&a.target) as *const i64,
+        w: buf_or_null::<T>(a.w) as *const T,
+        lse: data::<T>(&a.lse),
+        loss: buf_or_null::<T>(a.loss),
+        g: buf_or_null::<T>(a.g) as *const T,
+        gx: buf_or_null::<T>(a.gx),
+    };
+    // SAFETY: the op made every operand contiguous with the sizes the geometry gives, and the
+    // outputs fresh buffers.
+    unsafe {
+        if backward {
+            kxent::backward::<T>(&p, g)
+        } else {
+            kxent::forward::<T>(&p, g)
+        }
+    }
 }
 
 fn cpu_norm<T: Float>(a: &NormOperands, g: &NormGeom, backward: bool) {
@@ -143,6 +181,7 @@ fn cpu_norm<T: Float>(a: &NormOperands, g: &NormGeom, backward: bool) {
         gy: c(a.gy),
         mean: data::<T>(&a.mean),
         rstd: data::<T>(&a.rstd),
+        var: buf_or_null::<T>(a.var),
         out: buf_or_null::<T>(a.out),
         dw: buf_or_null::<T>(a.dw),
         db: buf_or_null::<T>(a.db),
@@ -328,6 +367,14 @@ impl Backend for CpuBackend {
         }
         Ok(())
     }
+    fn xent(&self, dt: DType, a: &XentOperands, g: &XentGeom, backward: bool) -> Result<()> {
+        match dt {
+            DType::F64 => cpu_xent::<f64>(a, g, backward),
+            DType::F32 => cpu_xent::<f32>(a, g, backward),
+            other => bail!(Runtime, "internal: cross_entropy got {}", other.name()),
+        }
+        Ok(())
+    }
     fn fused_adam(&self, dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()> {
         match dt {
             DType::F64 => cpu_adam::<f64>(ts, steps, c),
@@ -496,6 +543,21 @@ impl Backend for GpuBackend {
     }
     fn norm_backward(&self, dt: DType, a: &NormOperands, g: &NormGeom) -> Result<()> {
         gk::norm(&gpu_norm(a, dt)?, g, true)
+    }
+    fn xent(&self, dt: DType, a: &XentOperands, g: &XentGeom, backward: bool) -> Result<()> {
+        fn o<'a>(s: &Option<Strided<'a>>, dt: DType) -> Result<Option<Operand<'a>>> {
+            s.as_ref().map(|s| gop(s, dt)).transpose()
+        }
+        let ops = gk::XentOps {
+            x: gop(&a.x, dt)?,
+            target: gop(&a.target, DType::I64)?,
+            w: o(&a.w, dt)?,
+            lse: gop(&a.lse, dt)?,
+            loss: o(&a.loss, dt)?,
+            g: o(&a.g, dt)?,
+            gx: o(&a.gx, dt)?,
+        };
+        gk::xent(&ops, g, backward)
     }
     /// One kernel per parameter, all in the same submission (float32 only: the op checked).
     fn fused_adam(&self, _dt: DType, ts: &[StepOperands], steps: &[f64], c: &AdamConfig) -> Result<()> {

@@ -142,6 +142,9 @@ pub enum GradFn {
     /// Layer/RMS/group normalisation (`ops/norm.rs`): inputs are (x[, weight][, bias]); the
     /// per-row mean and 1/std of the forward are kept.
     Norm { x: Saved, w: Option<Saved>, has_bias: bool, mean: Tensor, rstd: Tensor, geom: crate::cpu_backend::norm::NormGeom, wshape: Vec<usize> },
+    /// Per-row cross-entropy of logits (`ops/xent.rs`): the targets, the (constant) class
+    /// weights and each row's log-sum-exp are kept.
+    Xent { x: Saved, target: Tensor, w: Option<Tensor>, lse: Tensor, geom: crate::cpu_backend::xent::XentGeom },
     /// A fused GRU cell step: input and hidden projections and the previous state in.
     GruCell { xg: Saved, hg: Saved, hx: Saved },
     Conv2d { input: Saved, weight: Saved, has_bias: bool, geom: crate::cpu_backend::conv::Geom },

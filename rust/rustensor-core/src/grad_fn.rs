@@ -239,6 +239,7 @@ impl GradFn {
             GradFn::Norm { x, w, has_bias, mean, rstd, geom, wshape } => {
                 crate::ops::norm::norm_backward(name, g, x, w.as_ref(), *has_bias, mean, rstd, geom, wshape, needs)?
             }
+            GradFn::Xent { x, target, w, lse, geom } => crate::ops::xent::xent_backward(name, g, x, target, w.as_ref(), lse, geom)?,
             GradFn::GruCell { xg, hg, hx } => crate::ops::rnn::gru_cell_backward(name, g, xg, hg, hx)?,
             GradFn::Ctc { grad } => vec![Some(crate::ops::ctc::ctc_backward(g, grad)?)],
             GradFn::Conv2d { input, weight, has_bias, geom } => {

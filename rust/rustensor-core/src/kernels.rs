@@ -130,6 +130,12 @@ pub fn rnn_cell(dt: DType, kind: crate::cpu_backend::rnn::CellKind, ins: &[Strid
     guarded("rnn_cell", || backend_of(&outs[0]).rnn_cell(dt, kind, ins, outs, rows, h))
 }
 
+/// A fused cross-entropy pass (`cpu_backend/xent.rs`) on the operands' device.
+pub fn xent(dt: DType, a: &crate::backend::XentOperands, g: &crate::cpu_backend::xent::XentGeom, backward: bool) -> Result<()> {
+    let be = backend_of(&a.x);
+    guarded("cross_entropy", || be.xent(dt, a, g, backward))
+}
+
 /// A fused normalisation pass (`cpu_backend/norm.rs`) on the operands' device.
 pub fn norm(dt: DType, a: &crate::backend::NormOperands, g: &crate::cpu_backend::norm::NormGeom, backward: bool) -> Result<()> {
     let be = backend_of(&a.x);

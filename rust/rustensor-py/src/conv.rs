@@ -1,6 +1,6 @@
 //! Bindings of the core conv2d, max-pool, CTC and recurrent-cell ops: `_rustensor._conv2d`,
 //! `_max_pool2d`, `_ctc_loss`, `_lstm_cell`, `_gru_cell`, `_lstm_layer`, `_gru_layer`,
-//! `_layer_norm`, `_group_norm`, `_batch_norm`.
+//! `_layer_norm`, `_group_norm`, `_batch_norm`, `_cross_entropy`.
 use crate::errors::IntoPy;
 use crate::tensor::wrap;
 use crate::types::{int_list, tensor_arg};
@@ -218,5 +218,26 @@ pub fn _batch_norm(
         };
         let (y, mean, rstd) = py.detach(|| x.batch_norm(w.as_ref(), b.as_ref(), running, eps)).py_err()?;
         Ok((wrap(py, y)?, wrap(py, mean)?, wrap(py, rstd)?))
+    })
+}
+
+/// `_cross_entropy(input, target, weight, ignore_index, label_smoothing)`: the (N) losses of
+/// (N, C) logits against int64 class indices (see `Tensor::cross_entropy_rows`).
+#[pyfunction]
+#[pyo3(signature = (input, target, weight, ignore_index, label_smoothing))]
+pub fn _cross_entropy(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    target: &Bound<'_, PyAny>,
+    weight: Option<&Bound<'_, PyAny>>,
+    ignore_index: i64,
+    label_smoothing: f64,
+) -> PyResult<Py<PyAny>> {
+    let op = "cross_entropy";
+    crate::errors::guard(op, || {
+        let (x, t) = (tensor_arg(input, op)?, tensor_arg(target, op)?);
+        let w = opt_tensor(weight, op)?;
+        let out = py.detach(|| x.cross_entropy_rows(&t, w.as_ref(), ignore_index, label_smoothing)).py_err()?;
+        wrap(py, out)
     })
 }

@@ -497,6 +497,7 @@ fn _rustensor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv::_layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_group_norm, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_batch_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_gru_cell, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_lstm_layer, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_gru_layer, m)?)?;

@@ -13,5 +13,6 @@ pub mod rnn;
 pub mod reduce;
 pub mod scan;
 pub mod strided;
+pub mod xent;
 
 pub use elementwise::Strided;

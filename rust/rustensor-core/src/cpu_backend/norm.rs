@@ -62,6 +62,9 @@ pub struct NormPtrs<T> {
     pub gy: *const T,
     pub mean: *mut T,
     pub rstd: *mut T,
+    /// The rows' biased variance (forward, when not null: batch norm's running statistics
+    /// need it more exactly than 1/rstd² - eps gives it).
+    pub var: *mut T,
     pub out: *mut T,
     pub dw: *mut T,
     pub db: *mut T,
@@ -79,7 +82,7 @@ const LANES: usize = 16;
 /// rows come as chunks of LANES so that the loop carries no bounds checks. (One sum per call:
 /// with two accumulator arrays in one loop the compiler left it scalar.)
 #[inline(always)]
-fn lane_sum<T: Float>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T) -> T {
+pub(crate) fn lane_sum<T: Float>(a: &[T], b: &[T], c: &[T], f: impl Fn(T, T, T) -> T) -> T {
     let n = a.len();
     let (b, c) = (&b[..n], &c[..n]);
     let mut s = [T::ZERO; LANES];
@@ -141,11 +144,12 @@ unsafe fn sl_mut<'a, T>(p: *mut T, r: std::ops::Range<usize>) -> &'a mut [T] {
     std::slice::from_raw_parts_mut(p.add(r.start), r.len())
 }
 
-/// The row's (mean, rstd): computed over its segments, or `fixed` (batch norm in eval mode).
+/// The row's (mean, rstd, var): computed over its segments, or `fixed` (batch norm in eval
+/// mode; var is then NaN).
 #[inline(always)]
-unsafe fn stats<T: Float>(x: *const T, rs: RowShape, rms: bool, eps: T, fixed: Option<(T, T)>) -> (T, T) {
-    if let Some(f) = fixed {
-        return f;
+unsafe fn stats<T: Float>(x: *const T, rs: RowShape, rms: bool, eps: T, fixed: Option<(T, T)>) -> (T, T, T) {
+    if let Some((m, r)) = fixed {
+        return (m, r, T::NAN);
     }
     let inv_n = T::ONE / T::from_f64(rs.n as f64);
     let mean = if rms { T::ZERO } else { rs.segs().fold(T::ZERO, |a, r| a + {
@@ -156,14 +160,15 @@ unsafe fn stats<T: Float>(x: *const T, rs: RowShape, rms: bool, eps: T, fixed: O
         let xs = sl(x, r);
         lane_sum(xs, xs, xs, |v, _, _| (v - mean) * (v - mean))
     }) * inv_n;
-    (mean, T::ONE / (var + eps).sqrt())
+    (mean, T::ONE / (var + eps).sqrt(), var)
 }
 
-/// One row forward: returns (mean, rstd) and writes y. `w`/`b` are the row's n / inner weights;
+/// One row forward: returns (mean, rstd, var) and writes y. `w`/`b` are the row's n / inner weights;
 /// x and y span the row (see [`RowShape`]).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn forward_row<T: Float>(x: *const T, y: *mut T, w: Option<&[T]>, b: Option<&[T]>, rs: RowShape, rms: bool, eps: T, fixed: Option<(T, T)>) -> (T, T) {
-    let (mean, rstd) = stats(x, rs, rms, eps, fixed);
+unsafe fn forward_row<T: Float>(x: *const T, y: *mut T, w: Option<&[T]>, b: Option<&[T]>, rs: RowShape, rms: bool, eps: T, fixed: Option<(T, T)>) -> (T, T, T) {
+    let (mean, rstd, var) = stats(x, rs, rms, eps, fixed);
     if rs.inner == 1 && rs.seg == rs.n {
         let n = rs.n;
         let (x, y) = (sl(x, 0..n), sl_mut(y, 0..n));
@@ -206,7 +211,7 @@ unsafe fn forward_row<T: Float>(x: *const T, y: *mut T, w: Option<&[T]>, b: Opti
             }
         }
     }
-    (mean, rstd)
+    (mean, rstd, var)
 }
 
 /// One row backward: writes gx (when asked) and adds the row's terms of dw (Σ gy x̂) and db
@@ -301,7 +306,7 @@ unsafe fn backward_row<T: Float>(
 /// Kernels compiled per ISA, taking rows as slices (as `rnn.rs` does, so the loops vectorise).
 #[allow(clippy::type_complexity)]
 struct Kernels<T> {
-    fwd: unsafe fn(*const T, *mut T, Option<&[T]>, Option<&[T]>, RowShape, bool, T, Option<(T, T)>) -> (T, T),
+    fwd: unsafe fn(*const T, *mut T, Option<&[T]>, Option<&[T]>, RowShape, bool, T, Option<(T, T)>) -> (T, T, T),
     bwd: unsafe fn(*const T, *const T, Option<&[T]>, T, T, *mut T, &mut [T], &mut [T], RowShape, bool, bool),
 }
 
@@ -311,7 +316,7 @@ macro_rules! isa_kernels {
         mod $m {
             use super::{Float, RowShape};
             $(#[target_feature(enable = $feat)])?
-            pub unsafe fn fwd<T: Float>(x: *const T, y: *mut T, w: Option<&[T]>, b: Option<&[T]>, rs: RowShape, rms: bool, eps: T, fixed: Option<(T, T)>) -> (T, T) {
+            pub unsafe fn fwd<T: Float>(x: *const T, y: *mut T, w: Option<&[T]>, b: Option<&[T]>, rs: RowShape, rms: bool, eps: T, fixed: Option<(T, T)>) -> (T, T, T) {
                 super::forward_row(x, y, w, b, rs, rms, eps, fixed)
             }
             $(#[target_feature(enable = $feat)])?
@@ -374,9 +379,12 @@ pub unsafe fn forward<T: Float>(p: &NormPtrs<T>, g: &NormGeom) {
                 let w = (!p.w.is_null()).then(|| std::slice::from_raw_parts(p.w.add(ws), wl));
                 let b = (!p.b.is_null()).then(|| std::slice::from_raw_parts(p.b.add(ws), wl));
                 let fixed = g.fixed.then(|| (*p.mean.add(r), *p.rstd.add(r)));
-                let (m, s) = (k.fwd)(x, y, w, b, rs, g.rms, eps, fixed);
+                let (m, s, v) = (k.fwd)(x, y, w, b, rs, g.rms, eps, fixed);
                 *p.mean.add(r) = m;
                 *p.rstd.add(r) = s;
+                if !p.var.is_null() {
+                    *p.var.add(r) = v;
+                }
             }
         }
     });

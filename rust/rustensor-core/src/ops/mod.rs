@@ -15,6 +15,7 @@ pub mod reduce;
 pub mod scan;
 pub mod unary;
 pub mod view;
+pub mod xent;
 
 use crate::cpu_backend::Strided;
 use crate::storage::{CpuStorage, Device, StorageData};

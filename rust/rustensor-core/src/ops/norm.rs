@@ -43,9 +43,9 @@ impl Tensor {
             }
         }
         let n: usize = normalized.iter().product();
-        let rows = if n == 0 { sh[..sh.len() - k].iter().product() } else { self.numel() / n };
+        let rows = sh[..sh.len() - k].iter().product();
         let g = NormGeom::rows(rows, n, 1, 1, rms, eps);
-        Ok(norm(op, if rms { "RmsNormBackward0" } else { "NativeLayerNormBackward0" }, self, weight, bias, g, normalized, None)?.0)
+        Ok(norm(op, if rms { "RmsNormBackward0" } else { "NativeLayerNormBackward0" }, self, weight, bias, g, normalized, None, false)?.0)
     }
 
     /// torch's `group_norm`: `self` is (N, C, *), normalised over each of `groups` groups of
@@ -78,13 +78,13 @@ impl Tensor {
         }
         let inner: usize = sh[2..].iter().product();
         let g = NormGeom::rows(nb * groups, c / groups * inner, groups, inner, false, eps);
-        Ok(norm("group_norm", "NativeGroupNormBackward0", self, weight, bias, g, &[c], None)?.0)
+        Ok(norm("group_norm", "NativeGroupNormBackward0", self, weight, bias, g, &[c], None, false)?.0)
     }
 
     /// torch's `batch_norm` over (N, C, *) without the running-statistics update: with
     /// `running` = (mean, var) the input is normalised with them (eval mode), else with the
-    /// batch's own statistics. Returns (y, mean, 1/std) of each channel (the batch's biased
-    /// statistics in training, from which the caller updates the running ones).
+    /// batch's own statistics. Returns (y, mean, biased variance) of each channel (in training
+    /// the batch's, from which the caller updates the running statistics).
     pub fn batch_norm(&self, weight: Option<&Tensor>, bias: Option<&Tensor>, running: Option<(&Tensor, &Tensor)>, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
         let sh = self.shape();
         if sh.len() < 2 {
@@ -115,7 +115,16 @@ impl Tensor {
                 Some((mean, rstd))
             }
         };
-        norm("batch_norm", "NativeBatchNormBackward0", self, weight, bias, g, &[c], stats)
+        let (y, mean, rstd, var) = norm("batch_norm", "NativeBatchNormBackward0", self, weight, bias, g, &[c], stats, true)?;
+        let var = match var {
+            Some(v) => v,
+            // from 1/std where the kernel does not write it (the GPU), never below 0
+            None => {
+                let _ng = crate::backprop::GradModeGuard::new(false);
+                rstd.mul(&rstd)?.unary(UnaryOp::Reciprocal)?.add_scalar(-eps)?.clamp(Some(0.0), None)?
+            }
+        };
+        Ok((y, mean, var))
     }
 }
 
@@ -141,21 +150,26 @@ fn norm(
     g: NormGeom,
     wshape: &[usize],
     stats: Option<(Tensor, Tensor)>,
-) -> Result<(Tensor, Tensor, Tensor)> {
+    want_var: bool,
+) -> Result<(Tensor, Tensor, Tensor, Option<Tensor>)> {
     let mut all = vec![x];
     all.extend(w);
     all.extend(b);
     same_device(op, &all)?;
     let dt = x.dtype();
     if !dt.is_float() {
-        let kernel = if op == "group_norm" { "GroupNormKernelImpl" } else { "LayerNormKernelImpl" };
+        let kernel = match op {
+            "group_norm" => "GroupNormKernelImpl",
+            "batch_norm" => "batch_norm",
+            _ => "LayerNormKernelImpl",
+        };
         bail!(Runtime, "\"{kernel}\" not implemented for '{}'", crate::op::torch_type_name(dt));
     }
     let to = |t: Option<&Tensor>, d: DType| t.map(|t| if t.dtype() == d { Ok(t.clone()) } else { t.to_dtype(d) }).transpose();
     if matches!(dt, DType::F16 | DType::BF16) {
         let (xw, ww, bw) = (x.to_dtype(DType::F32)?, to(w, DType::F32)?, to(b, DType::F32)?);
-        let (y, m, r) = norm(op, name, &xw, ww.as_ref(), bw.as_ref(), g, wshape, stats)?;
-        return Ok((y.to_dtype(dt)?, m, r));
+        let (y, m, r, v) = norm(op, name, &xw, ww.as_ref(), bw.as_ref(), g, wshape, stats, want_var)?;
+        return Ok((y.to_dtype(dt)?, m, r, v));
     }
     let (w, b) = (to(w, dt)?, to(b, dt)?);
     let dev = x.device();
@@ -164,6 +178,14 @@ fn norm(
         Some(s) => s,
         None => (empty(&[g.rows], dt, dev)?, empty(&[g.rows], dt, dev)?),
     };
+    // batch norm's variance for the running statistics: the CPU kernel writes it
+    let var = (want_var && dev == crate::Device::Cpu).then(|| empty(&[g.rows], dt, dev)).transpose()?;
+    if g.rows > 0 && g.n == 0 && !g.fixed {
+        // the statistics of no elements (torch's mean of nothing)
+        for t in [&mean, &rstd].into_iter().chain(var.as_ref()) {
+            t.fill_(crate::Scalar::Float(f64::NAN))?;
+        }
+    }
     if g.rows * g.n > 0 {
         let (xd, wd, bd) = (dense(x)?, w.as_ref().map(dense).transpose()?, b.as_ref().map(dense).transpose()?);
         let a = NormOperands {
@@ -173,6 +195,7 @@ fn norm(
             gy: None,
             mean: mean.strided(),
             rstd: rstd.strided(),
+            var: var.as_ref().map(|v| v.strided()),
             out: Some(y.strided()),
             dw: None,
             db: None,
@@ -193,7 +216,7 @@ fn norm(
         geom: g,
         wshape,
     });
-    Ok((y, mean, rstd))
+    Ok((y, mean, rstd, var))
 }
 
 /// The gradients of a normalisation for (x[, w][, b]); `needs(i)` says which inputs want one.
@@ -237,6 +260,7 @@ pub(crate) fn norm_backward(
             gy: Some(gd.strided()),
             mean: mean.strided(),
             rstd: rstd.strided(),
+            var: None,
             out: gx.as_ref().map(|t| t.strided()),
             dw: dw.as_ref().map(|t| t.strided()),
             db: db.as_ref().map(|t| t.strided()),

@@ -28,3 +28,14 @@ pub struct NormOps<'a> {
     pub dw: Option<Operand<'a>>,
     pub db: Option<Operand<'a>>,
 }
+
+/// The operands of a GPU cross-entropy launch (see `crate::backend::XentOperands`).
+pub struct XentOps<'a> {
+    pub x: Operand<'a>,
+    pub target: Operand<'a>,
+    pub w: Option<Operand<'a>>,
+    pub lse: Operand<'a>,
+    pub loss: Option<Operand<'a>>,
+    pub g: Option<Operand<'a>>,
+    pub gx: Option<Operand<'a>>,
+}

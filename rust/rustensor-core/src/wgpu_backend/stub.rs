@@ -109,6 +109,9 @@ pub fn max_pool2d(_: Operand, vals: Operand, _: Operand, _: &crate::cpu_backend:
 pub fn rnn_cell(_: crate::cpu_backend::rnn::CellKind, _: &[Operand], _: &[Operand], _: usize, _: usize) -> Result<()> {
     bail!(Runtime, "rustensor was built without GPU support")
 }
+pub fn xent(_: &XentOps, _: &crate::cpu_backend::xent::XentGeom, _: bool) -> Result<()> {
+    bail!(Runtime, "rustensor was built without GPU support")
+}
 pub fn norm(_: &NormOps, _: &crate::cpu_backend::norm::NormGeom, _: bool) -> Result<()> {
     bail!(Runtime, "rustensor was built without GPU support")
 }
