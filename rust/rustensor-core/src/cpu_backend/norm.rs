@@ -8,7 +8,7 @@
 //! (one weight per column), group norm is `groups = G, inner = H*W` (one weight per channel,
 //! the row holding the C/G channels of a group).
 use super::math::Float;
-use super::parallel::{for_each_chunk, num_threads, PAR_MIN_ELEMS};
+use super::parallel::{for_each_chunk, row_chunks};
 
 /// The shape of one normalisation launch. Row r's elements start at `r * row_stride` and lie
 /// in segments of `seg` contiguous elements `seg_stride` apart: layer and group norm rows are
@@ -346,18 +346,6 @@ fn kernels<T: Float>() -> Kernels<T> {
     Kernels { fwd: base::fwd::<T>, bwd: base::bwd::<T> }
 }
 
-/// How a launch of `rows` rows of `n` splits over the pool: (chunks, rows per chunk).
-fn split(rows: usize, n: usize) -> (usize, usize) {
-    let work = rows * n;
-    let threads = num_threads();
-    if work < PAR_MIN_ELEMS || threads <= 1 || rows < 2 {
-        return (1, rows.max(1));
-    }
-    let chunks = (threads * 4).min(rows).min(work / (PAR_MIN_ELEMS / 4)).max(1);
-    let per = rows.div_ceil(chunks);
-    (rows.div_ceil(per), per)
-}
-
 /// Forward: y, mean and rstd of every row (with `g.fixed`, mean and rstd are read instead).
 ///
 /// # Safety
@@ -368,7 +356,7 @@ pub unsafe fn forward<T: Float>(p: &NormPtrs<T>, g: &NormGeom) {
     let wl = g.n / rs.inner;
     let k = kernels::<T>();
     let eps = T::from_f64(g.eps);
-    let (chunks, per) = split(g.rows, g.n);
+    let (chunks, per) = row_chunks(g.rows, g.rows * g.n);
     for_each_chunk(chunks, |c| {
         for r in c * per..((c + 1) * per).min(g.rows) {
             // SAFETY: row r of each operand lies within it (the caller's contract); rows
@@ -399,7 +387,7 @@ pub unsafe fn backward<T: Float>(p: &NormPtrs<T>, g: &NormGeom) {
     let wl = g.n / rs.inner;
     let wlen = g.weight_len();
     let k = kernels::<T>();
-    let (chunks, per) = split(g.rows, g.n);
+    let (chunks, per) = row_chunks(g.rows, g.rows * g.n);
     // each chunk's partial sums of dw and db, over all the weights
     let parts: Vec<std::sync::Mutex<Vec<T>>> = (0..chunks).map(|_| std::sync::Mutex::new(vec![T::ZERO; 2 * wlen])).collect();
     for_each_chunk(chunks, |c| {

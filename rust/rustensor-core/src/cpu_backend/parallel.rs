@@ -85,6 +85,18 @@ pub fn par_ranges(n: usize, f: impl Fn(usize, usize) + Sync) {
     for_each_chunk(n.div_ceil(chunk), |c| f(c * chunk, ((c + 1) * chunk).min(n)));
 }
 
+/// How `rows` rows of `work` elements in all split over the pool: (chunks, rows per chunk);
+/// one chunk when the work is too small to share.
+pub fn row_chunks(rows: usize, work: usize) -> (usize, usize) {
+    let threads = num_threads();
+    if work < PAR_MIN_ELEMS || threads <= 1 || rows < 2 {
+        return (1, rows.max(1));
+    }
+    let chunks = (threads * 4).min(rows).min(work / (PAR_MIN_ELEMS / 4)).max(1);
+    let per = rows.div_ceil(chunks);
+    (rows.div_ceil(per), per)
+}
+
 /// Runs `f(c)` for every `c` in `0..n`, on the calling thread and on the pool together, and
 /// returns once every call has finished.
 ///

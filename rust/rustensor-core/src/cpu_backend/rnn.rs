@@ -11,7 +11,7 @@
 //!   h (rows, h) → out (rows, h).
 //! - GRU backward: xg, hg, h, gout (rows, h) → dxg (rows, 3h), dhg (rows, 3h), dh (rows, h).
 use super::math::Float;
-use super::parallel::{for_each_chunk, num_threads, PAR_MIN_ELEMS};
+use super::parallel::{for_each_chunk, row_chunks};
 
 /// Which cell pass a launch runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,16 +136,9 @@ unsafe fn run_rows<T: Float>(kind: CellKind, p: &CellPtrs<T>, k: &Kernels<T>, h:
 /// # Safety
 /// As [`run_rows`].
 pub unsafe fn run<T: Float>(kind: CellKind, p: &CellPtrs<T>, rows: usize, h: usize) {
-    let work = rows * h;
-    let threads = num_threads();
     let k = kernels::<T>();
-    if work < PAR_MIN_ELEMS || threads <= 1 || rows < 2 {
-        run_rows(kind, p, &k, h, 0, rows);
-        return;
-    }
-    let chunks = (threads * 4).min(rows).min(work / (PAR_MIN_ELEMS / 4)).max(1);
-    let per = rows.div_ceil(chunks);
-    for_each_chunk(rows.div_ceil(per), |c| run_rows(kind, p, &k, h, c * per, ((c + 1) * per).min(rows)));
+    let (chunks, per) = row_chunks(rows, rows * h);
+    for_each_chunk(chunks, |c| run_rows(kind, p, &k, h, c * per, ((c + 1) * per).min(rows)));
 }
 
 /// The four h-wide column blocks of a gate row (each exactly h long, so the loops below

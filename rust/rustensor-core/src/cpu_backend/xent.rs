@@ -8,7 +8,7 @@
 //! d loss / d x_c = (1 - ε) w_t (p_c - [c = t]) + ε / C (W p_c - w_c), with p = softmax(x).
 use super::math::Float;
 use super::norm::lane_sum;
-use super::parallel::{for_each_chunk, num_threads, PAR_MIN_ELEMS};
+use super::parallel::{for_each_chunk, row_chunks};
 
 /// The shape and options of one launch.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -154,15 +154,8 @@ fn kernels<T: Float>() -> Kernels<T> {
 
 /// Runs `f` over the rows, split over the pool when the launch is large.
 fn rows_par(rows: usize, c: usize, f: impl Fn(usize) + Sync) {
-    let work = rows * c;
-    let threads = num_threads();
-    if work < PAR_MIN_ELEMS || threads <= 1 || rows < 2 {
-        (0..rows).for_each(f);
-        return;
-    }
-    let chunks = (threads * 4).min(rows).min(work / (PAR_MIN_ELEMS / 4)).max(1);
-    let per = rows.div_ceil(chunks);
-    for_each_chunk(rows.div_ceil(per), |k| (k * per..((k + 1) * per).min(rows)).for_each(&f));
+    let (chunks, per) = row_chunks(rows, rows * c);
+    for_each_chunk(chunks, |k| (k * per..((k + 1) * per).min(rows)).for_each(&f));
 }
 
 /// Forward: each row's lse and loss.

@@ -4,6 +4,8 @@ use super::{bindings, gpu, grid, i32_word, render, NormOps, Operand};
 use crate::cpu_backend::norm::NormGeom;
 use crate::{bail, DType, Result};
 
+/// The workgroup sums shared with the other row kernels.
+pub(super) const WSUM: &str = include_str!("wgsl/wsum.wgsl");
 const TEMPLATE: &str = include_str!("wgsl/norm.wgsl");
 
 /// One pass over the operands `ops` (six bindings, absent ones standing in as `x`).
@@ -28,7 +30,7 @@ fn pass(key: &str, entry: &str, ops: [Option<Operand>; 6], x: Operand, g: &NormG
         p.push(i32_word(op, o.layout.offset as isize)?);
     }
     let gp = gpu()?;
-    let pipe = gp.pipeline(key, || render(TEMPLATE, &[("BINDINGS", bindings(&[DType::F32; 6], false)), ("ENTRY", entry.to_string())]))?;
+    let pipe = gp.pipeline(key, || render(TEMPLATE, &[("WSUM", WSUM.to_string()), ("BINDINGS", bindings(&[DType::F32; 6], false)), ("ENTRY", entry.to_string())]))?;
     let bufs: Vec<_> = ops.iter().map(|o| o.buf).collect();
     gp.dispatch(pipe, &bufs, &p, grid(threads)?)
 }

@@ -1,5 +1,6 @@
 //! GPU cross-entropy (see `wgsl/xent.wgsl`): a workgroup per row, forward and backward.
 use super::{bindings, gpu, grid, i32_word, render, Operand, XentOps};
+use super::norm::WSUM;
 use crate::cpu_backend::xent::XentGeom;
 use crate::{bail, DType, Result};
 
@@ -35,7 +36,7 @@ pub fn xent(a: &XentOps, g: &XentGeom, backward: bool) -> Result<()> {
     let (key, entry) = if backward { ("xent:bwd", "    backward(wid, lid);") } else { ("xent:fwd", "    forward(wid, lid);") };
     let gp = gpu()?;
     let dts = [DType::F32, DType::I64, DType::F32, DType::F32, DType::F32, DType::F32];
-    let pipe = gp.pipeline(key, || render(TEMPLATE, &[("BINDINGS", bindings(&dts, false)), ("ENTRY", entry.to_string())]))?;
+    let pipe = gp.pipeline(key, || render(TEMPLATE, &[("WSUM", WSUM.to_string()), ("BINDINGS", bindings(&dts, false)), ("ENTRY", entry.to_string())]))?;
     let bufs: Vec<_> = ops.iter().map(|o| o.buf).collect();
     gp.dispatch(pipe, &bufs, &p, grid(g.rows * 256)?)
 }

@@ -13,8 +13,7 @@
 
 {{BINDINGS}}
 
-var<workgroup> red: array<vec2<f32>, 256>;
-
+{{WSUM}}
 fn ld(k: u32, i: u32) -> f32 {
     switch k {
         case 1u: { return bitcast<f32>(B1[P[9] + i]); }
@@ -26,18 +25,6 @@ fn ld(k: u32, i: u32) -> f32 {
     }
 }
 
-// The workgroup's two sums of (a, b); called by every thread of the workgroup.
-fn wsum2(lid: u32, v: vec2<f32>) -> vec2<f32> {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
 
 fn has(bit: u32) -> bool { return (P[4] & bit) != 0u; }
 

@@ -9,7 +9,7 @@
 
 {{BINDINGS}}
 
-var<workgroup> red: array<vec2<f32>, 256>;
+{{WSUM}}
 
 fn ldf(k: u32, i: u32) -> f32 {
     switch k {
@@ -20,17 +20,6 @@ fn ldf(k: u32, i: u32) -> f32 {
     }
 }
 
-fn wsum2(lid: u32, v: vec2<f32>) -> vec2<f32> {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
 
 fn wmax(lid: u32, v: f32) -> f32 {
     red[lid] = vec2<f32>(v, 0.0);
