@@ -568,6 +568,41 @@ def _batch_norm_t(c: Ctx) -> Thunk:
     return step
 
 
+XENT_SHAPE = (4096, 1000)  # rows (batch x positions), classes
+
+
+def _xent_np() -> Thunk:
+    x = arr("xex", *XENT_SHAPE)
+    t = np.random.default_rng(0).integers(0, XENT_SHAPE[1], XENT_SHAPE[0])
+    rows = np.arange(XENT_SHAPE[0])
+
+    def step() -> Any:
+        m = x.max(1, keepdims=True)
+        e = np.exp(x - m)
+        s = e.sum(1, keepdims=True)
+        loss = (np.log(s[:, 0]) + m[:, 0] - x[rows, t]).mean()
+        g = e / s
+        g[rows, t] -= 1
+        return loss, g / XENT_SHAPE[0]
+
+    return step
+
+
+def _xent_t(c: Ctx) -> Thunk:
+    x = c.t(arr("xex", *XENT_SHAPE), requires_grad=True)
+    t = c.T.tensor(np.random.default_rng(0).integers(0, XENT_SHAPE[1], XENT_SHAPE[0]))
+    if c.device != "cpu":
+        t = t.to(c.device)
+    F = c.T.nn.functional
+
+    def step() -> Any:
+        x.grad = None
+        F.cross_entropy(x, t).backward()
+        return x.grad
+
+    return step
+
+
 def _none_np() -> Thunk:
     raise NotImplementedError("no NumPy counterpart")
 
@@ -601,6 +636,7 @@ CASES: List[Case] = [
     Case("sdpa_causal_fwd_bwd_8x8x256", "t>=0.9", _sdpa_np, _sdpa_t),
     Case("layer_norm_fwd_bwd_32x128x512", "t>=0.9", _layer_norm_np, _layer_norm_t),
     Case("batch_norm2d_fwd_bwd_32x16x32^2", "t>=0.9", _batch_norm_np, _batch_norm_t),
+    Case("cross_entropy_fwd_bwd_4096x1000", "t>=0.9", _xent_np, _xent_t),
     Case("digits_mlp_epoch", "t>=1.0", _none_np, _epoch("mlp")),
     Case("digits_cnn_epoch", "t>=0.83", _none_np, _epoch("cnn")),
     Case("adam_step_10x1024^2", "t>=0.9", _adam_np, _adam_t()),
