@@ -1119,7 +1119,8 @@ def _fused_cross_entropy(input, target, weight, ignore_index, reduction, label_s
         rows, tgt = input.movedim(cdim, -1).reshape(-1, n_classes), target.reshape(-1)
     losses = _C._cross_entropy(rows, tgt, weight, int(ignore_index), float(label_smoothing))
     if reduction == "none":
-        return losses.reshape(*target.shape)
+        # an unbatched input gives a 0-d loss, whatever the target's shape (torch)
+        return losses.reshape(()) if input.ndim == 1 else losses.reshape(*target.shape)
     if reduction == "sum":
         return losses.sum()
     if weight is None and not any_ignored:

@@ -20,7 +20,8 @@ pub struct XentGeom {
 }
 
 /// The operands, contiguous (null when absent). Forward: x, target, w → loss, lse.
-/// Backward: x, target, w, lse, g (per row) → gx.
+/// Backward: x, target, w, lse, g (per row) → gx. `lse` holds two values per row: the row's
+/// maximum and log Σ exp(x - max).
 pub struct XentPtrs<T> {
     pub x: *const T,
     pub target: *const i64,
@@ -55,32 +56,34 @@ fn row_max<T: Float>(x: &[T]) -> T {
     r
 }
 
-/// (lse, loss) of one row.
+/// (max, log Σ exp(x - max), loss) of one row: lse is their sum, kept apart so that x - lse
+/// is (x - max) - log Σ without the rounding of a large lse (logits of 10⁴ in float32).
 #[inline(always)]
-fn forward_row<T: Float>(x: &[T], t: i64, w: Option<&[T]>, ignore: i64, eps: T) -> (T, T) {
+fn forward_row<T: Float>(x: &[T], t: i64, w: Option<&[T]>, ignore: i64, eps: T) -> (T, T, T) {
     let c = x.len();
     let m = row_max(x);
-    let lse = if m.is_infinite() { m } else { m + lane_sum(x, x, x, |v, _, _| (v - m).exp()).ln() };
+    let (m, ls) = if m.is_infinite() { (m, T::ZERO) } else { (m, lane_sum(x, x, x, |v, _, _| (v - m).exp()).ln()) };
     if t == ignore || t < 0 || t as usize >= c {
-        return (lse, T::ZERO);
+        return (m, ls, T::ZERO);
     }
     let t = t as usize;
     let wt = w.map(|w| w[t]).unwrap_or(T::ONE);
-    let mut loss = (T::ONE - eps) * wt * (lse - x[t]);
+    let mut loss = (T::ONE - eps) * wt * ((m - x[t]) + ls);
     if eps != T::ZERO {
-        let (sw, swx) = match w {
-            Some(w) => (lane_sum(w, w, w, |a, _, _| a), lane_sum(w, x, x, |a, b, _| a * b)),
-            None => (T::from_f64(c as f64), lane_sum(x, x, x, |v, _, _| v)),
+        // Σ_c w_c (lse - x_c) = Σ_c w_c (m - x_c) + ls Σ_c w_c
+        let (sw, swd) = match w {
+            Some(w) => (lane_sum(w, w, w, |a, _, _| a), lane_sum(w, x, x, |a, b, _| a * (m - b))),
+            None => (T::from_f64(c as f64), lane_sum(x, x, x, |v, _, _| m - v)),
         };
-        loss = loss + eps / T::from_f64(c as f64) * (lse * sw - swx);
+        loss = loss + eps / T::from_f64(c as f64) * (swd + ls * sw);
     }
-    (lse, loss)
+    (m, ls, loss)
 }
 
 /// The gradient of one row's loss, scaled by the row's incoming gradient `g`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn backward_row<T: Float>(x: &[T], t: i64, w: Option<&[T]>, lse: T, g: T, gx: &mut [T], ignore: i64, eps: T) {
+fn backward_row<T: Float>(x: &[T], t: i64, w: Option<&[T]>, m: T, ls: T, g: T, gx: &mut [T], ignore: i64, eps: T) {
     let c = x.len();
     let gx = &mut gx[..c];
     if t == ignore || t < 0 || t as usize >= c {
@@ -96,14 +99,14 @@ fn backward_row<T: Float>(x: &[T], t: i64, w: Option<&[T]>, lse: T, g: T, gx: &m
             // (a + sm C) p_c - sm, and - a at the target
             let k = a + sm * T::from_f64(c as f64);
             for (o, &v) in gx.iter_mut().zip(x) {
-                *o = k * (v - lse).exp() - sm;
+                *o = k * ((v - m) - ls).exp() - sm;
             }
         }
         Some(w) => {
             let k = a + sm * lane_sum(w, w, w, |v, _, _| v);
             let w = &w[..c];
             for i in 0..c {
-                gx[i] = k * (x[i] - lse).exp() - sm * w[i];
+                gx[i] = k * ((x[i] - m) - ls).exp() - sm * w[i];
             }
         }
     }
@@ -112,8 +115,8 @@ fn backward_row<T: Float>(x: &[T], t: i64, w: Option<&[T]>, lse: T, g: T, gx: &m
 
 #[allow(clippy::type_complexity)]
 struct Kernels<T> {
-    fwd: unsafe fn(&[T], i64, Option<&[T]>, i64, T) -> (T, T),
-    bwd: unsafe fn(&[T], i64, Option<&[T]>, T, T, &mut [T], i64, T),
+    fwd: unsafe fn(&[T], i64, Option<&[T]>, i64, T) -> (T, T, T),
+    bwd: unsafe fn(&[T], i64, Option<&[T]>, T, T, T, &mut [T], i64, T),
 }
 
 macro_rules! isa_kernels {
@@ -122,12 +125,12 @@ macro_rules! isa_kernels {
         mod $m {
             use super::Float;
             $(#[target_feature(enable = $feat)])?
-            pub unsafe fn fwd<T: Float>(x: &[T], t: i64, w: Option<&[T]>, ignore: i64, eps: T) -> (T, T) {
+            pub unsafe fn fwd<T: Float>(x: &[T], t: i64, w: Option<&[T]>, ignore: i64, eps: T) -> (T, T, T) {
                 super::forward_row(x, t, w, ignore, eps)
             }
             $(#[target_feature(enable = $feat)])?
-            pub unsafe fn bwd<T: Float>(x: &[T], t: i64, w: Option<&[T]>, lse: T, g: T, gx: &mut [T], ignore: i64, eps: T) {
-                super::backward_row(x, t, w, lse, g, gx, ignore, eps)
+            pub unsafe fn bwd<T: Float>(x: &[T], t: i64, w: Option<&[T]>, m: T, ls: T, g: T, gx: &mut [T], ignore: i64, eps: T) {
+                super::backward_row(x, t, w, m, ls, g, gx, ignore, eps)
             }
         }
     };
@@ -161,7 +164,7 @@ fn rows_par(rows: usize, c: usize, f: impl Fn(usize) + Sync) {
 /// Forward: each row's lse and loss.
 ///
 /// # Safety
-/// x holds rows * classes elements, target and lse/loss `rows`, w (when not null) `classes`;
+/// x holds rows * classes elements, target and loss `rows`, lse 2 * rows, w (when not null) `classes`;
 /// lse and loss overlap nothing else; classes > 0.
 pub unsafe fn forward<T: Float>(p: &XentPtrs<T>, g: &XentGeom) {
     let (c, k) = (g.classes, kernels::<T>());
@@ -171,8 +174,9 @@ pub unsafe fn forward<T: Float>(p: &XentPtrs<T>, g: &XentGeom) {
         unsafe {
             let x = std::slice::from_raw_parts(p.x.add(r * c), c);
             let w = (!p.w.is_null()).then(|| std::slice::from_raw_parts(p.w, c));
-            let (lse, loss) = (k.fwd)(x, *p.target.add(r), w, g.ignore_index, eps);
-            *p.lse.add(r) = lse;
+            let (m, ls, loss) = (k.fwd)(x, *p.target.add(r), w, g.ignore_index, eps);
+            *p.lse.add(2 * r) = m;
+            *p.lse.add(2 * r + 1) = ls;
             *p.loss.add(r) = loss;
         }
     });
@@ -191,7 +195,7 @@ pub unsafe fn backward<T: Float>(p: &XentPtrs<T>, g: &XentGeom) {
             let x = std::slice::from_raw_parts(p.x.add(r * c), c);
             let gx = std::slice::from_raw_parts_mut(p.gx.add(r * c), c);
             let w = (!p.w.is_null()).then(|| std::slice::from_raw_parts(p.w, c));
-            (k.bwd)(x, *p.target.add(r), w, *p.lse.add(r), *p.g.add(r), gx, g.ignore_index, eps);
+            (k.bwd)(x, *p.target.add(r), w, *p.lse.add(2 * r), *p.lse.add(2 * r + 1), *p.g.add(r), gx, g.ignore_index, eps);
         }
     });
 }

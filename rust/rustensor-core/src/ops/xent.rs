@@ -53,7 +53,8 @@ impl Tensor {
         let w = weight.map(|w| if w.dtype() == dt { dense(w) } else { w.to_dtype(dt)?.contiguous_owned() }).transpose()?;
         let w = w.map(|w| w.detach());
         let dev = self.device();
-        let (loss, lse) = (empty(&[n], dt, dev)?, empty(&[n], dt, dev)?);
+        // per row the maximum and log Σ exp(x - max) (their sum is the log-sum-exp)
+        let (loss, lse) = (empty(&[n], dt, dev)?, empty(&[n, 2], dt, dev)?);
         let geom = XentGeom { rows: n, classes: c, ignore_index, smoothing };
         let (x, t) = (dense(self)?, dense(target)?);
         if n > 0 {

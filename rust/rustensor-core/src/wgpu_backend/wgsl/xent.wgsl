@@ -4,8 +4,9 @@
 // Parameters P (u32 words): [0] rows  [1] classes  [2] [3] ignore_index (low, high words)
 //   [4] flags (1: class weights)  [5] label smoothing (f32 bits)  [6..12) element offsets of B1..B6.
 // The ENTRY placeholder below picks the pass:
-// - forward: B1 x, B2 target, B3 w → B4 lse, B5 loss (B6 bound to x, read once);
-// - backward: B1 x, B2 target, B3 w, B4 lse, B5 g (per row) → B6 gx.
+// - forward: B1 x, B2 target, B3 w → B4 (max, log Σ exp(x - max)) per row, B5 loss (B6 bound
+//   to x, read once);
+// - backward: B1 x, B2 target, B3 w, B4 (max, log Σ) per row, B5 g (per row) → B6 gx.
 
 {{BINDINGS}}
 
@@ -47,8 +48,8 @@ fn target_of(row: u32) -> i32 {
     return i32(lo);
 }
 
-// (lse, Σ w, Σ w x) of the row.
-fn row_stats(row: u32, lid: u32) -> vec3<f32> {
+// (max, log Σ exp(x - max), Σ w, Σ w (max - x)) of the row.
+fn row_stats(row: u32, lid: u32) -> vec4<f32> {
     let c = P[1]; let xo = row * c;
     var m = ldf(1u, xo);
     for (var j = lid; j < c; j = j + 256u) {
@@ -62,13 +63,13 @@ fn row_stats(row: u32, lid: u32) -> vec3<f32> {
         let v = ldf(1u, xo + j);
         acc.x = acc.x + exp(v - m);
         let w = weight(j);
-        acw = acw + vec2<f32>(w, w * v);
+        acw = acw + vec2<f32>(w, w * (m - v));
     }
     let s = wsum2(lid, acc).x;
     let sw = wsum2(lid, acw);
-    var lse = m + log(s);
-    if (abs(m) > 3.4e38) { lse = m; }
-    return vec3<f32>(lse, sw.x, sw.y);
+    var ls = log(s);
+    if (abs(m) > 3.4e38) { ls = 0.0; }
+    return vec4<f32>(m, ls, sw.x, sw.y);
 }
 
 fn forward(row: u32, lid: u32) {
@@ -81,10 +82,11 @@ fn forward(row: u32, lid: u32) {
         if (t >= 0) {
             let eps = bitcast<f32>(P[5]);
             let tu = u32(t);
-            loss = (1.0 - eps) * weight(tu) * (st.x - ldf(1u, row * P[1] + tu));
-            if (eps != 0.0) { loss = loss + eps / f32(P[1]) * (st.x * st.y - st.z); }
+            loss = (1.0 - eps) * weight(tu) * ((st.x - ldf(1u, row * P[1] + tu)) + st.y);
+            if (eps != 0.0) { loss = loss + eps / f32(P[1]) * (st.w + st.y * st.z); }
         }
-        B4[P[9] + row] = bitcast<u32>(st.x);
+        B4[P[9] + 2u * row] = bitcast<u32>(st.x);
+        B4[P[9] + 2u * row + 1u] = bitcast<u32>(st.y);
         B5[P[10] + row] = bitcast<u32>(loss);
     }
 }
@@ -95,7 +97,8 @@ fn backward(row: u32, lid: u32) {
     for (var j = lid; j < c; j = j + 256u) { acw.x = acw.x + weight(j); }
     let total = wsum2(lid, acw).x;
     let t = target_of(row);
-    let lse = ldf(4u, row);
+    let m = ldf(4u, 2u * row);
+    let ls = ldf(4u, 2u * row + 1u);
     let g = ldf(5u, row);
     let eps = bitcast<f32>(P[5]);
     var a = 0.0; var sm = 0.0;
@@ -105,7 +108,7 @@ fn backward(row: u32, lid: u32) {
     }
     let k = a + sm * total;
     for (var j = lid; j < c; j = j + 256u) {
-        var v = k * exp(ldf(1u, xo + j) - lse) - sm * weight(j);
+        var v = k * exp((ldf(1u, xo + j) - m) - ls) - sm * weight(j);
         if (i32(j) == t) { v = v - a; }
         if (t < 0) { v = 0.0; }
         B6[P[11] + xo + j] = bitcast<u32>(v);
